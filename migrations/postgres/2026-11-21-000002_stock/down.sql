@@ -1,0 +1,9 @@
+DROP TABLE reorder_levels;
+DROP TABLE stocktake_lines;
+DROP TABLE stocktakes;
+DROP TABLE transfer_lines;
+DROP TABLE transfers;
+DROP TABLE stock_movements;
+DROP TABLE stock_balances;
+DROP TABLE batches;
+DROP TABLE products;

@@ -1,0 +1,70 @@
+//! The audit log: who did what, where, to which record, under which request.
+
+pub mod model;
+pub mod queries;
+pub mod routes;
+
+use diesel::prelude::*;
+
+use crate::db::schema::audit_events;
+use crate::db::{now, AnyConnection};
+use crate::error::AppError;
+
+/// The person and request behind a write, threaded through every service call.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: i64,
+    pub request_id: String,
+}
+
+/// Appends one audit event in the caller's transaction, so the write and its record
+/// commit or roll back together.
+pub fn record(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    site_id: Option<i64>,
+    action: &str,
+    entity: &str,
+    entity_id: impl ToString,
+    detail: Option<serde_json::Value>,
+) -> Result<(), AppError> {
+    insert(conn, Some(actor.user_id), &actor.request_id, site_id, action, entity, &entity_id.to_string(), detail)
+}
+
+/// An event done by the service itself (loading demo data, migrations), with no user behind it.
+pub fn record_system(
+    conn: &mut AnyConnection,
+    request_id: &str,
+    site_id: Option<i64>,
+    action: &str,
+    entity: &str,
+    entity_id: impl ToString,
+) -> Result<(), AppError> {
+    insert(conn, None, request_id, site_id, action, entity, &entity_id.to_string(), None)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert(
+    conn: &mut AnyConnection,
+    user_id: Option<i64>,
+    request_id: &str,
+    site_id: Option<i64>,
+    action: &str,
+    entity: &str,
+    entity_id: &str,
+    detail: Option<serde_json::Value>,
+) -> Result<(), AppError> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::occurred_at.eq(now()),
+            audit_events::user_id.eq(user_id),
+            audit_events::site_id.eq(site_id),
+            audit_events::action.eq(action),
+            audit_events::entity.eq(entity),
+            audit_events::entity_id.eq(entity_id),
+            audit_events::request_id.eq(request_id),
+            audit_events::detail.eq(detail.map(|d| d.to_string())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,91 @@
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::{password, request_id, AuthUser};
+use crate::audit::{self, Actor};
+use crate::error::{AppError, Problem};
+use crate::http::ValidJson;
+use crate::users::{model::UserView, queries, service};
+use crate::AppState;
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[validate(length(min = 1, max = 64))]
+    pub username: String,
+    #[validate(length(min = 1, max = 256))]
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+const BAD_CREDENTIALS: &str = "invalid username or password";
+
+/// Sign in. Wrong username and wrong password get the same answer; repeated failures lock the
+/// account for a while (429 with Retry-After).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem)))]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ValidJson(body): ValidJson<LoginRequest>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(retry_after_secs) = state.throttle.locked_for(&body.username) {
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
+    let username = body.username.clone();
+    let request_id = request_id(&req);
+    let user_id = state
+        .db
+        .read(move |c| {
+            let row = queries::by_username(c, &body.username)?;
+            Ok(match row {
+                Some(u) if password::verify(&body.password, &u.password_hash) && u.enabled => Some(u.id),
+                Some(_) => None,
+                None => {
+                    password::verify_against_dummy(&body.password);
+                    None
+                }
+            })
+        })
+        .await?;
+    let Some(user_id) = user_id else {
+        state.throttle.record_failure(&username);
+        tracing::info!("sign-in refused");
+        return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
+    };
+    state.throttle.record_success(&username);
+    let actor = Actor { user_id, request_id };
+    state.db.write(move |c| audit::record(c, &actor, None, "auth.login", "user", actor.user_id, None)).await?;
+    let token = state.jwt.issue(user_id)?;
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token: token,
+        token_type: "Bearer".into(),
+        expires_in: state.jwt.ttl_secs,
+    }))
+}
+
+/// The signed-in user, their role and their sites.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    responses((status = 200, body = UserView), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+    let id = user.id;
+    let view = state.db.read(move |c| service::view(c, id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::http::resource("/auth/login").route(web::post().to(login)))
+        .service(crate::http::resource("/me").route(web::get().to(me)));
+}

@@ -1,0 +1,74 @@
+//! Typed settings from the environment and flags; handed to the app as `web::Data`.
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database: `postgres://...` for PostgreSQL; a file path or `sqlite://path` for SQLite.
+    #[arg(long, env = "DATABASE_URL", default_value = "data/pharmacy.db", global = true)]
+    pub database_url: String,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    pub bind_addr: String,
+
+    /// HMAC secret for signing access tokens (at least 32 bytes). Unset: a random one per start.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Lifetime of an access token in seconds.
+    #[arg(long, env = "JWT_TTL_SECS", default_value_t = 900, global = true)]
+    pub jwt_ttl_secs: u64,
+
+    /// `iss` claim written and required on tokens.
+    #[arg(long, env = "JWT_ISSUER", default_value = "prison-pharmacy", global = true)]
+    pub jwt_issuer: String,
+
+    /// `aud` claim written and required on tokens.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "prison-pharmacy-api", global = true)]
+    pub jwt_audience: String,
+
+    /// `text` for people, `json` for log collectors.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
+
+    /// Maximum database connections in the pool.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8, global = true)]
+    pub db_pool_size: u32,
+
+    /// Failed sign-ins of one account before it is locked out for a while.
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5, global = true)]
+    pub login_max_failures: u32,
+
+    /// Seconds an account stays locked after too many failed sign-ins.
+    #[arg(long, env = "LOGIN_LOCKOUT_SECS", default_value_t = 900, global = true)]
+    pub login_lockout_secs: u64,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Password for the demo users when demo data is loaded; generated and printed once if unset.
+    #[arg(long, env = "DEMO_PASSWORD", hide_env_values = true, global = true)]
+    pub demo_password: Option<String>,
+}
+
+impl Config {
+    /// Settings for tests and tools: defaults with the given database.
+    pub fn for_database(url: &str) -> Config {
+        Config {
+            database_url: url.to_string(),
+            bind_addr: "127.0.0.1:0".into(),
+            jwt_secret: Some("test-secret-test-secret-test-secret-0123".into()),
+            jwt_ttl_secs: 900,
+            jwt_issuer: "prison-pharmacy".into(),
+            jwt_audience: "prison-pharmacy-api".into(),
+            log_format: "text".into(),
+            db_pool_size: 8,
+            login_max_failures: 5,
+            login_lockout_secs: 900,
+            max_body_bytes: 262_144,
+            demo_password: None,
+        }
+    }
+}

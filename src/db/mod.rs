@@ -1,0 +1,244 @@
+//! Storage: one connection type over PostgreSQL and SQLite, chosen at run time from the URL.
+
+pub mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::AppError;
+
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgresql",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// The SQLite file path for a URL that is not PostgreSQL (`sqlite://path` or a plain path).
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").unwrap_or(url)
+}
+
+pub struct ConnectionManager {
+    url: String,
+}
+
+impl ConnectionManager {
+    pub fn new(url: &str) -> Self {
+        ConnectionManager { url: url.to_string() }
+    }
+}
+
+/// Opens one connection of the backend the URL names, with its per-connection settings.
+pub fn establish(url: &str) -> Result<AnyConnection, ConnectionError> {
+    match Backend::of_url(url) {
+        Backend::Postgres => Ok(AnyConnection::Postgresql(diesel::PgConnection::establish(url)?)),
+        Backend::Sqlite => {
+            let path = sqlite_path(url);
+            if let Some(dir) = Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        ConnectionError::BadConnection(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+            let mut conn = diesel::SqliteConnection::establish(path)?;
+            // synchronous=FULL: an acknowledged clinical record must survive power loss, not only a crash.
+            conn.batch_execute(
+                "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+            )
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(AnyConnection::Sqlite(conn))
+        }
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<AnyConnection, ConnectionError> {
+        establish(&self.url)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// The pool and how to run work on it without blocking the async workers.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl Db {
+    pub fn connect(url: &str, max_size: u32) -> Result<Db, AppError> {
+        let backend = Backend::of_url(url);
+        if backend == Backend::Sqlite {
+            // Switching a new file to WAL needs the file to itself; do it once before the
+            // pool opens its connections side by side.
+            establish(url).map_err(|e| AppError::internal(format!("database: {e}")))?;
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .connection_timeout(Duration::from_secs(15))
+            .build(ConnectionManager::new(url))
+            .map_err(|e| AppError::internal(format!("database pool: {e}")))?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, AppError> {
+        self.pool.get().map_err(|e| AppError::internal(format!("database connection: {e}")))
+    }
+
+    /// Runs a read on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("blocking task: {e}")))?
+    }
+
+    /// Runs one write transaction on a blocking thread: all of it commits or none of it does.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.get()?;
+            transaction(&mut conn, &f)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("blocking task: {e}")))?
+    }
+}
+
+/// One write transaction. SQLite takes the write lock at the start (BEGIN IMMEDIATE) so two
+/// writers never deadlock upgrading a read lock; PostgreSQL retries a transaction that lost a
+/// serialization or deadlock race, which is safe because the closure reruns from the start.
+pub fn transaction<T, F>(conn: &mut AnyConnection, f: F) -> Result<T, AppError>
+where
+    F: Fn(&mut AnyConnection) -> Result<T, AppError>,
+{
+    match conn {
+        AnyConnection::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            match f(conn) {
+                Ok(value) => match conn.batch_execute("COMMIT") {
+                    Ok(()) => Ok(value),
+                    Err(e) => {
+                        let _ = conn.batch_execute("ROLLBACK");
+                        Err(e.into())
+                    }
+                },
+                Err(e) => {
+                    conn.batch_execute("ROLLBACK")?;
+                    Err(e)
+                }
+            }
+        }
+        AnyConnection::Postgresql(_) => {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let result = conn.transaction::<T, AppError, _>(|c| f(c));
+                match result {
+                    Err(AppError::Database(ref e)) if attempt < 5 && is_retryable(e) => continue,
+                    other => return other,
+                }
+            }
+        }
+    }
+}
+
+fn is_retryable(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        DieselError::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        _ => false,
+    }
+}
+
+pub fn run_migrations(conn: &mut AnyConnection) -> Result<usize, AppError> {
+    let applied = match conn {
+        AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| AppError::internal(format!("migrations: {e}")))
+}
+
+pub fn pending_migrations(conn: &mut AnyConnection) -> Result<usize, AppError> {
+    let pending = match conn {
+        AnyConnection::Postgresql(c) => c.pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        AnyConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    pending.map_err(|e| AppError::internal(format!("migrations: {e}")))
+}
+
+/// Positional placeholder for hand-written SQL: `$n` on PostgreSQL, `?` on SQLite.
+pub fn placeholder(conn: &AnyConnection, n: usize) -> String {
+    match conn {
+        AnyConnection::Postgresql(_) => format!("${n}"),
+        AnyConnection::Sqlite(_) => "?".to_string(),
+    }
+}
+
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+/// True when the error is a unique-constraint violation (a duplicate natural key).
+pub fn is_unique_violation(e: &AppError) -> bool {
+    matches!(e, AppError::Database(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))
+}

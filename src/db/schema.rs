@@ -1,0 +1,225 @@
+// One schema for both backends: every column uses a type that diesel's MultiBackend shares.
+
+diesel::table! {
+    sites (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        category -> Text,
+        address -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    locations (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        display_name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        enabled -> Bool,
+        authorised_witness -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_sites (user_id, site_id) {
+        user_id -> BigInt,
+        site_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        user_id -> Nullable<BigInt>,
+        site_id -> Nullable<BigInt>,
+        action -> Text,
+        entity -> Text,
+        entity_id -> Text,
+        request_id -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        dmd_code -> Nullable<Text>,
+        dmd_type -> Text,
+        name -> Text,
+        form -> Text,
+        strength -> Text,
+        unit -> Text,
+        pack_size -> BigInt,
+        ingredient -> Text,
+        cd_schedule -> Text,
+        cd_register -> Bool,
+        medicine_of_concern -> Bool,
+        default_possession -> Text,
+        max_daily_dose -> Nullable<BigInt>,
+        dose_unit -> Text,
+        therapeutic_class -> Text,
+        critical -> Bool,
+        opioid_substitution -> Bool,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    batches (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        batch_number -> Text,
+        expiry_date -> Date,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stock_balances (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        location_id -> BigInt,
+        batch_id -> BigInt,
+        product_id -> BigInt,
+        quantity -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        recorded_at -> Timestamp,
+        site_id -> BigInt,
+        location_id -> BigInt,
+        batch_id -> BigInt,
+        product_id -> BigInt,
+        reason -> Text,
+        reason_code -> Nullable<Text>,
+        quantity -> BigInt,
+        balance_after -> BigInt,
+        actor_id -> BigInt,
+        request_id -> Text,
+        reference_type -> Nullable<Text>,
+        reference_id -> Nullable<BigInt>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    transfers (id) {
+        id -> BigInt,
+        from_site_id -> BigInt,
+        from_location_id -> BigInt,
+        to_site_id -> BigInt,
+        to_location_id -> BigInt,
+        status -> Text,
+        note -> Nullable<Text>,
+        dispatched_by -> BigInt,
+        dispatched_at -> Timestamp,
+        received_by -> Nullable<BigInt>,
+        received_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    transfer_lines (id) {
+        id -> BigInt,
+        transfer_id -> BigInt,
+        batch_id -> BigInt,
+        product_id -> BigInt,
+        quantity_sent -> BigInt,
+        quantity_received -> Nullable<BigInt>,
+        discrepancy_note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    stocktakes (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        location_id -> BigInt,
+        status -> Text,
+        note -> Nullable<Text>,
+        opened_by -> BigInt,
+        opened_at -> Timestamp,
+        closed_by -> Nullable<BigInt>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    stocktake_lines (id) {
+        id -> BigInt,
+        stocktake_id -> BigInt,
+        batch_id -> BigInt,
+        product_id -> BigInt,
+        snapshot_quantity -> BigInt,
+        counted_quantity -> Nullable<BigInt>,
+        expected_at_count -> Nullable<BigInt>,
+        counted_by -> Nullable<BigInt>,
+        counted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    reorder_levels (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        product_id -> BigInt,
+        reorder_level -> BigInt,
+        reorder_quantity -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(locations -> sites (site_id));
+diesel::joinable!(user_sites -> users (user_id));
+diesel::joinable!(user_sites -> sites (site_id));
+diesel::joinable!(batches -> products (product_id));
+diesel::joinable!(stock_balances -> batches (batch_id));
+diesel::joinable!(stock_balances -> products (product_id));
+diesel::joinable!(stock_balances -> locations (location_id));
+diesel::joinable!(stock_movements -> batches (batch_id));
+diesel::joinable!(transfer_lines -> transfers (transfer_id));
+diesel::joinable!(stocktake_lines -> stocktakes (stocktake_id));
+diesel::joinable!(reorder_levels -> products (product_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    sites,
+    locations,
+    users,
+    user_sites,
+    audit_events,
+    products,
+    batches,
+    stock_balances,
+    stock_movements,
+    transfers,
+    transfer_lines,
+    stocktakes,
+    stocktake_lines,
+    reorder_levels,
+);

@@ -1,0 +1,236 @@
+//! Exact quantities and money: `Decimal` at the edges, a scaled `i64` in storage.
+//! Input with more decimal places than the store keeps is refused, never rounded.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Largest magnitude accepted, in whole units; far beyond any real stock or order, and well
+/// inside `i64` once scaled so that sums of many values cannot overflow.
+pub const MAX_WHOLE_UNITS: i64 = 1_000_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalError {
+    #[error("decimal: not a decimal number")]
+    NotDecimal,
+    #[error("decimal_places: at most {0} decimal places are kept")]
+    TooPrecise(u32),
+    #[error("range: magnitude must not exceed {MAX_WHOLE_UNITS}")]
+    OutOfRange,
+}
+
+impl DecimalError {
+    pub fn rule(&self) -> &'static str {
+        match self {
+            DecimalError::NotDecimal => "decimal",
+            DecimalError::TooPrecise(_) => "decimal_places",
+            DecimalError::OutOfRange => "range",
+        }
+    }
+}
+
+/// A decimal stored as an integer count of `10^-SCALE` units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Scaled<const SCALE: u32>(i64);
+
+/// Quantities of medicine, in thousandths of the product's unit (tablet, ml, patch, ...).
+pub type Quantity = Scaled<3>;
+/// Money in GBP, in ten-thousandths of a pound (pack prices such as 0.3333 are common).
+pub type Money = Scaled<4>;
+
+impl<const SCALE: u32> Scaled<SCALE> {
+    pub const ZERO: Self = Scaled(0);
+
+    fn factor() -> i64 {
+        10i64.pow(SCALE)
+    }
+
+    pub fn from_scaled(raw: i64) -> Self {
+        Scaled(raw)
+    }
+
+    /// The stored integer.
+    pub fn scaled(self) -> i64 {
+        self.0
+    }
+
+    pub fn from_decimal(value: Decimal) -> Result<Self, DecimalError> {
+        let value = value.normalize();
+        if value.scale() > SCALE {
+            return Err(DecimalError::TooPrecise(SCALE));
+        }
+        if value.abs() > Decimal::from(MAX_WHOLE_UNITS) {
+            return Err(DecimalError::OutOfRange);
+        }
+        let raw = value.checked_mul(Decimal::from(Self::factor())).ok_or(DecimalError::OutOfRange)?;
+        raw.to_i64().map(Scaled).ok_or(DecimalError::OutOfRange)
+    }
+
+    pub fn whole(units: i64) -> Self {
+        Scaled(units * Self::factor())
+    }
+
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::new(self.0, SCALE).normalize()
+    }
+
+    pub fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+
+    pub fn checked_add(self, other: Self) -> Option<Self> {
+        self.0.checked_add(other.0).map(Scaled)
+    }
+
+    pub fn checked_sub(self, other: Self) -> Option<Self> {
+        self.0.checked_sub(other.0).map(Scaled)
+    }
+
+    pub fn neg(self) -> Self {
+        Scaled(-self.0)
+    }
+
+    pub fn abs(self) -> Self {
+        Scaled(self.0.abs())
+    }
+}
+
+impl<const SCALE: u32> fmt::Display for Scaled<SCALE> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_decimal())
+    }
+}
+
+impl<const SCALE: u32> FromStr for Scaled<SCALE> {
+    type Err = DecimalError;
+
+    fn from_str(s: &str) -> Result<Self, DecimalError> {
+        let trimmed = s.trim();
+        // Exponents and the like are not how people write doses or prices.
+        if trimmed.is_empty() || !trimmed.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+') {
+            return Err(DecimalError::NotDecimal);
+        }
+        let value = Decimal::from_str_exact(trimmed).map_err(|e| match e {
+            rust_decimal::Error::Underflow => DecimalError::TooPrecise(SCALE),
+            rust_decimal::Error::ExceedsMaximumPossibleValue | rust_decimal::Error::LessThanMinimumPossibleValue => {
+                DecimalError::OutOfRange
+            }
+            _ => DecimalError::NotDecimal,
+        })?;
+        Self::from_decimal(value)
+    }
+}
+
+impl<const SCALE: u32> Serialize for Scaled<SCALE> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.to_decimal())
+    }
+}
+
+struct ScaledVisitor<const SCALE: u32>;
+
+impl<const SCALE: u32> Visitor<'_> for ScaledVisitor<SCALE> {
+    type Value = Scaled<SCALE>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a decimal string such as \"62.5\" with at most {SCALE} decimal places")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        v.parse().map_err(|e: DecimalError| E::custom(e))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Scaled::from_decimal(Decimal::from(v)).map_err(E::custom)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Scaled::from_decimal(Decimal::from(v)).map_err(E::custom)
+    }
+
+    // A JSON float has already lost exactness by the time it arrives; refuse it.
+    fn visit_f64<E: de::Error>(self, _v: f64) -> Result<Self::Value, E> {
+        Err(E::custom("decimal: send decimals as strings, e.g. \"62.5\", so they stay exact"))
+    }
+}
+
+impl<'de, const SCALE: u32> Deserialize<'de> for Scaled<SCALE> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ScaledVisitor::<SCALE>)
+    }
+}
+
+impl<const SCALE: u32> utoipa::PartialSchema for Scaled<SCALE> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(format!("Exact decimal as a string, at most {SCALE} decimal places")))
+            .examples([serde_json::json!("62.5")])
+            .into()
+    }
+}
+
+impl<const SCALE: u32> utoipa::ToSchema for Scaled<SCALE> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantity_round_trips_through_storage() {
+        let q: Quantity = "62.5".parse().unwrap();
+        assert_eq!(q.scaled(), 62_500);
+        assert_eq!(Quantity::from_scaled(62_500).to_string(), "62.5");
+        assert_eq!(serde_json::to_string(&q).unwrap(), "\"62.5\"");
+        let back: Quantity = serde_json::from_str("\"62.500\"").unwrap();
+        assert_eq!(back, q);
+    }
+
+    #[test]
+    fn money_keeps_four_places() {
+        let m: Money = "0.3333".parse().unwrap();
+        assert_eq!(m.scaled(), 3_333);
+        assert_eq!(m.to_string(), "0.3333");
+    }
+
+    #[test]
+    fn more_places_than_stored_is_refused_not_rounded() {
+        assert_eq!("1.0005".parse::<Quantity>(), Err(DecimalError::TooPrecise(3)));
+        assert_eq!("0.33333".parse::<Money>(), Err(DecimalError::TooPrecise(4)));
+        // Trailing zeros carry no information and are accepted.
+        assert_eq!("1.5000".parse::<Quantity>().unwrap().scaled(), 1_500);
+    }
+
+    #[test]
+    fn overflow_is_refused() {
+        assert_eq!("1000000000001".parse::<Quantity>(), Err(DecimalError::OutOfRange));
+        assert_eq!("-1000000000001".parse::<Money>(), Err(DecimalError::OutOfRange));
+        assert_eq!("99999999999999999999999999999".parse::<Quantity>(), Err(DecimalError::OutOfRange));
+        assert_eq!("1000000000000".parse::<Quantity>().unwrap().scaled(), 1_000_000_000_000_000);
+    }
+
+    #[test]
+    fn floats_and_junk_are_refused() {
+        assert!(serde_json::from_str::<Quantity>("0.1").is_err());
+        assert_eq!(serde_json::from_str::<Quantity>("7").unwrap().scaled(), 7_000);
+        assert_eq!("1e3".parse::<Quantity>(), Err(DecimalError::NotDecimal));
+        assert_eq!("".parse::<Quantity>(), Err(DecimalError::NotDecimal));
+        assert_eq!("abc".parse::<Quantity>(), Err(DecimalError::NotDecimal));
+    }
+
+    #[test]
+    fn negative_values_are_kept_exactly() {
+        let q: Quantity = "-2.25".parse().unwrap();
+        assert!(q.is_negative());
+        assert_eq!(q.scaled(), -2_250);
+        assert_eq!(q.neg().to_string(), "2.25");
+    }
+}

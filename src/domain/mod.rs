@@ -1,0 +1,9 @@
+//! Pure types and rules: no IO.
+
+pub mod decimal;
+pub mod role;
+pub mod stock;
+pub mod text_enum;
+
+pub use decimal::{Money, Quantity};
+pub use role::Role;

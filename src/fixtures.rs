@@ -1,0 +1,126 @@
+//! The demo data set in `fixtures/`, compiled into the binary. Loading is idempotent:
+//! records are matched by their natural keys and never loaded twice.
+
+use serde::Deserialize;
+
+use crate::audit;
+use crate::auth::password;
+use crate::db::{schema, AnyConnection};
+use crate::error::AppError;
+use crate::sites::queries as sites;
+use crate::users::queries as users;
+
+const SITES: &str = include_str!("../fixtures/sites.json");
+const USERS: &str = include_str!("../fixtures/users.json");
+
+const REQUEST_ID: &str = "fixtures-load";
+
+#[derive(Deserialize)]
+struct SiteFixture {
+    code: String,
+    name: String,
+    category: String,
+    address: String,
+    locations: Vec<LocationFixture>,
+}
+
+#[derive(Deserialize)]
+struct LocationFixture {
+    code: String,
+    name: String,
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct UserFixture {
+    username: String,
+    display_name: String,
+    role: String,
+    sites: Vec<String>,
+    authorised_witness: bool,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub sites: usize,
+    pub locations: usize,
+    pub users: usize,
+    /// Set when demo users were created with a generated password, to be shown once.
+    pub generated_password: Option<String>,
+}
+
+pub fn database_is_empty(conn: &mut AnyConnection) -> Result<bool, AppError> {
+    use diesel::prelude::*;
+    let users: i64 = schema::users::table.count().get_result(conn)?;
+    let sites: i64 = schema::sites::table.count().get_result(conn)?;
+    Ok(users == 0 && sites == 0)
+}
+
+/// Loads everything missing, in one transaction.
+pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<LoadReport, AppError> {
+    let site_fixtures: Vec<SiteFixture> = serde_json::from_str(SITES).map_err(|e| AppError::internal(format!("sites.json: {e}")))?;
+    let user_fixtures: Vec<UserFixture> = serde_json::from_str(USERS).map_err(|e| AppError::internal(format!("users.json: {e}")))?;
+    if let Some(pw) = demo_password {
+        password::check_policy("", pw).map_err(|_| {
+            AppError::internal(format!("DEMO_PASSWORD must be {}-{} characters", password::MIN_PASSWORD_LEN, password::MAX_PASSWORD_LEN))
+        })?;
+    }
+    // Hash once, outside the transaction: argon2 is deliberately slow.
+    let missing_users = {
+        let mut n = 0;
+        for u in &user_fixtures {
+            if users::by_username(conn, &u.username)?.is_none() {
+                n += 1;
+            }
+        }
+        n
+    };
+    let (plain, hash) = if missing_users > 0 {
+        let plain = demo_password.map(str::to_string).unwrap_or_else(password::generate);
+        let hash = password::hash(&plain)?;
+        (Some(plain), Some(hash))
+    } else {
+        (None, None)
+    };
+
+    crate::db::transaction(conn, |conn| {
+        let mut report = LoadReport::default();
+        for s in &site_fixtures {
+            let site_id = match sites::by_code(conn, &s.code)? {
+                Some(existing) => existing.id,
+                None => {
+                    let id = sites::insert(conn, &s.code, &s.name, &s.category, &s.address)?;
+                    audit::record_system(conn, REQUEST_ID, Some(id), "site.create", "site", id)?;
+                    report.sites += 1;
+                    id
+                }
+            };
+            for l in &s.locations {
+                if sites::location_by_code(conn, site_id, &l.code)?.is_none() {
+                    let id = sites::insert_location(conn, site_id, &l.code, &l.name, &l.kind)?;
+                    audit::record_system(conn, REQUEST_ID, Some(site_id), "location.create", "location", id)?;
+                    report.locations += 1;
+                }
+            }
+        }
+        for u in &user_fixtures {
+            if users::by_username(conn, &u.username)?.is_some() {
+                continue;
+            }
+            let hash = hash.as_deref().ok_or_else(|| AppError::internal("demo password hash missing"))?;
+            let id = users::insert(conn, &u.username, &u.display_name, &u.role, hash, u.authorised_witness)?;
+            let mut site_ids = Vec::new();
+            for code in &u.sites {
+                let site = sites::by_code(conn, code)?.ok_or_else(|| AppError::internal(format!("unknown site {code}")))?;
+                site_ids.push(site.id);
+            }
+            users::replace_sites(conn, id, &site_ids)?;
+            audit::record_system(conn, REQUEST_ID, None, "user.create", "user", id)?;
+            report.users += 1;
+        }
+        if report.users > 0 && demo_password.is_none() {
+            report.generated_password = plain.clone();
+        }
+        Ok(report)
+    })
+}

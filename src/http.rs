@@ -1,0 +1,198 @@
+//! HTTP plumbing shared by every route: strict JSON and query extractors, pagination,
+//! and problem responses for unknown routes and methods.
+
+use actix_web::dev::Payload;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, Resource};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use validator::Validate;
+
+use crate::error::{AppError, FieldIssue};
+use crate::AppState;
+
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 200;
+
+/// A resource whose unmatched methods answer 405 as a problem document.
+pub fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, AppError> {
+    Err(AppError::MethodNotAllowed)
+}
+
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::not_found("resource"))
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl PageRequest {
+    pub fn new(page: Option<i64>, per_page: Option<i64>) -> Self {
+        PageRequest {
+            page: page.unwrap_or(1).max(1),
+            per_page: per_page.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
+        }
+    }
+
+    pub fn offset(self) -> i64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+}
+
+/// Turns a serde failure at `path` into the field and rule it broke.
+fn issue_from_serde(path: &str, message: &str) -> FieldIssue {
+    // serde_json appends the position; the field path says more.
+    let message = message.split(" at line ").next().unwrap_or(message).to_string();
+    let backticked = message.split('`').nth(1).unwrap_or("").to_string();
+    let (field, rule) = if message.starts_with("missing field") {
+        (join_path(path, &backticked), "required".to_string())
+    } else if message.starts_with("unknown field") {
+        (join_path(path, &backticked), "unknown_field".to_string())
+    } else if message.starts_with("unknown variant") {
+        (path.to_string(), "enum".to_string())
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        (path.to_string(), "type".to_string())
+    } else if let Some((rule, _)) = message.split_once(": ").filter(|(r, _)| r.chars().all(|c| c.is_ascii_lowercase() || c == '_')) {
+        (path.to_string(), rule.to_string())
+    } else {
+        (path.to_string(), "format".to_string())
+    };
+    let field = if field.is_empty() || field == "." { "body".to_string() } else { field };
+    FieldIssue::new(field, rule, message)
+}
+
+fn join_path(path: &str, field: &str) -> String {
+    if path.is_empty() || path == "." {
+        field.to_string()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// A JSON body: 415 unless sent as JSON, 413 past the size limit, 400 if it is not JSON,
+/// 422 naming the field and rule if it does not fit the type or fails validation.
+pub struct ValidJson<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<web::Data<AppState>>().map(|s| s.config.max_body_bytes).unwrap_or(262_144);
+        let json = is_json(req);
+        let declared_len = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !json {
+                return Err(AppError::UnsupportedMediaType);
+            }
+            if declared_len.is_some_and(|n| n > limit) {
+                return Err(AppError::PayloadTooLarge);
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| AppError::BadRequest(format!("could not read body: {e}")))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(AppError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let value = parse_json::<T>(&body)?;
+            value.validate()?;
+            Ok(ValidJson(value))
+        })
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_data() {
+            AppError::Validation(vec![issue_from_serde(&path, &inner.to_string())])
+        } else {
+            AppError::BadRequest(format!("malformed JSON: {inner}"))
+        }
+    })?;
+    de.end().map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Query parameters parsed strictly: 422 naming the parameter and rule.
+pub struct ValidQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidQuery<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<ValidQuery<T>, AppError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        AppError::Validation(vec![issue_from_serde(&path, &e.into_inner().to_string())])
+    })?;
+    value.validate()?;
+    Ok(ValidQuery(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        quantity: crate::domain::Quantity,
+    }
+
+    fn issues(r: Result<Body, AppError>) -> Vec<FieldIssue> {
+        match r {
+            Err(AppError::Validation(v)) => v,
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn serde_failures_name_field_and_rule() {
+        let i = issues(parse_json::<Body>(br#"{}"#));
+        assert_eq!((i[0].field.as_str(), i[0].rule.as_str()), ("quantity", "required"));
+        let i = issues(parse_json::<Body>(br#"{"quantity":"1.0001"}"#));
+        assert_eq!((i[0].field.as_str(), i[0].rule.as_str()), ("quantity", "decimal_places"));
+        let i = issues(parse_json::<Body>(br#"{"quantity":"1","extra":1}"#));
+        assert_eq!((i[0].field.as_str(), i[0].rule.as_str()), ("extra", "unknown_field"));
+        let i = issues(parse_json::<Body>(br#"{"quantity":true}"#));
+        assert_eq!((i[0].field.as_str(), i[0].rule.as_str()), ("quantity", "type"));
+        assert!(matches!(parse_json::<Body>(br#"{"quantity":"#), Err(AppError::BadRequest(_))));
+        assert!(matches!(parse_json::<Body>(br#"{"quantity":"1"} x"#), Err(AppError::BadRequest(_))));
+    }
+}

@@ -1,0 +1,115 @@
+//! Medicines management and dispensing for prison pharmacies in England.
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod fixtures;
+pub mod http;
+pub mod openapi;
+pub mod sites;
+pub mod telemetry;
+pub mod users;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, App, HttpResponse};
+use tracing_actix_web::TracingLogger;
+
+use auth::jwt::JwtKeys;
+use auth::throttle::LoginThrottle;
+use config::Config;
+use db::Db;
+use error::AppError;
+
+/// Everything a request handler may need, shared by all workers.
+pub struct AppState {
+    pub db: Db,
+    pub config: Config,
+    pub jwt: JwtKeys,
+    pub throttle: LoginThrottle,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Db) -> Result<AppState, AppError> {
+        Ok(AppState {
+            jwt: JwtKeys::from_config(&config)?,
+            throttle: LoginThrottle::new(config.login_max_failures, config.login_lockout_secs),
+            db,
+            config,
+        })
+    }
+}
+
+/// The whole HTTP application, the same for the server and for the tests.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .wrap(
+            DefaultHeaders::new()
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("X-Frame-Options", "DENY"))
+                .add(("Referrer-Policy", "no-referrer"))
+                .add(("Cross-Origin-Resource-Policy", "same-origin"))
+                .add(("Strict-Transport-Security", "max-age=31536000")),
+        )
+        .wrap_fn(telemetry::echo_request_id)
+        .wrap(TracingLogger::<telemetry::RequestSpan>::new())
+        .service(http::resource("/health").route(web::get().to(health)))
+        .service(http::resource("/ready").route(web::get().to(ready)))
+        .service(
+            web::scope("/api/v1")
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("Cache-Control", "no-store"))
+                        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")),
+                )
+                .configure(auth::routes::configure)
+                .configure(sites::routes::configure)
+                .configure(users::routes::configure)
+                .configure(audit::routes::configure)
+                .configure(openapi::configure),
+        )
+        .service(openapi::swagger_ui())
+        .default_service(web::to(http::not_found))
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "process is up")))]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// The database answers and every migration is applied.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let backend = state.db.backend().name();
+    match state.db.read(|c| db::pending_migrations(c)).await {
+        Ok(0) => HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": backend})),
+        Ok(n) => not_ready(format!("{n} migrations pending")),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            not_ready("database unreachable".into())
+        }
+    }
+}
+
+fn not_ready(detail: String) -> HttpResponse {
+    HttpResponse::ServiceUnavailable().content_type("application/problem+json").json(serde_json::json!({
+        "type": "/problems/not-ready", "title": "Service not ready", "status": 503, "detail": detail
+    }))
+}

@@ -1,0 +1,181 @@
+use std::io::Read;
+
+use actix_web::{web, HttpServer};
+use clap::{Parser, Subcommand};
+
+use prison_pharmacy::config::Config;
+use prison_pharmacy::db::{self, Db};
+use prison_pharmacy::domain::Role;
+use prison_pharmacy::error::AppError;
+use prison_pharmacy::{build_app, fixtures, telemetry, users, AppState};
+
+#[derive(Parser)]
+#[command(name = "prison-pharmacy", version, about = "Medicines management and dispensing for prison pharmacies")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the HTTP service (the default). Applies pending migrations first.
+    Serve {
+        /// Load the demo data set if the database is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Demo data.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from standard input (one line) unless
+    /// NEW_USER_PASSWORD is set; with neither, one is generated and printed once.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// pharmacist, pharmacy_technician, nurse, auditor or admin.
+        #[arg(long)]
+        role: String,
+        /// Site code the user may act at (repeat for several), e.g. FWI.
+        #[arg(long = "site", required = true)]
+        sites: Vec<String>,
+        /// Appointed to witness destruction of controlled drugs.
+        #[arg(long)]
+        authorised_witness: bool,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixturesCommand {
+    /// Load the demo data set: the ten establishments, their locations and the demo users.
+    /// Loading twice changes nothing.
+    Load,
+}
+
+fn open_db(config: &Config) -> Result<Db, AppError> {
+    let db = Db::connect(&config.database_url, config.db_pool_size)?;
+    let applied = db::run_migrations(&mut *db.get()?)?;
+    if applied > 0 {
+        tracing::info!(applied, backend = db.backend().name(), "migrations applied");
+    }
+    Ok(db)
+}
+
+fn load_fixtures(db: &Db, config: &Config) -> Result<(), AppError> {
+    let report = fixtures::load(&mut *db.get()?, config.demo_password.as_deref())?;
+    println!(
+        "demo data: {} sites, {} locations, {} users added",
+        report.sites, report.locations, report.users
+    );
+    if let Some(pw) = report.generated_password {
+        // Printed, not logged: shown once to the person starting the service.
+        println!("demo users' password (shown once): {pw}");
+    }
+    Ok(())
+}
+
+fn create_user(db: &Db, cmd: UserCommand) -> Result<(), AppError> {
+    let UserCommand::Create { username, display_name, role, sites, authorised_witness, password_stdin } = cmd;
+    let role = Role::parse(&role).ok_or_else(|| AppError::invalid("role", "enum", "unknown role"))?;
+    let (password, generated) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_to_string(&mut line).map_err(|e| AppError::internal(e.to_string()))?;
+        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+    } else if let Ok(pw) = std::env::var("NEW_USER_PASSWORD") {
+        (pw, false)
+    } else {
+        (prison_pharmacy::auth::password::generate(), true)
+    };
+    let hash = users::service::hash_new_password(&username, &password)?;
+    let mut conn = db.get()?;
+    let mut site_ids = Vec::new();
+    for code in &sites {
+        let site = prison_pharmacy::sites::queries::by_code(&mut conn, code)?
+            .ok_or_else(|| AppError::invalid("site", "exists", format!("no site with code {code}")))?;
+        site_ids.push(site.id);
+    }
+    let req = users::model::CreateUser { username, display_name, role, password: String::new(), site_ids, authorised_witness };
+    let view = db::transaction(&mut conn, |c| {
+        let id = users::queries::insert(c, &req.username, &req.display_name, req.role.as_str(), &hash, req.authorised_witness)?;
+        users::queries::replace_sites(c, id, &req.site_ids)?;
+        prison_pharmacy::audit::record_system(c, "cli-user-create", None, "user.create", "user", id)?;
+        users::service::view(c, id)
+    })?;
+    println!("created user {} (id {}, role {})", view.username, view.id, view.role);
+    if generated {
+        println!("password (shown once): {password}");
+    }
+    Ok(())
+}
+
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(&cli.config.log_format);
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            match &e {
+                AppError::Validation(issues) => {
+                    for i in issues {
+                        eprintln!("error: {}: {} ({})", i.field, i.message, i.rule);
+                    }
+                }
+                other => eprintln!("error: {other}"),
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), AppError> {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url, 1)?;
+            let applied = db::run_migrations(&mut *db.get()?)?;
+            println!("{applied} migrations applied ({})", db.backend().name());
+            Ok(())
+        }
+        Command::Fixtures { command: FixturesCommand::Load } => load_fixtures(&open_db(&config)?, &config),
+        Command::User { command } => create_user(&open_db(&config)?, command),
+        Command::Serve { demo } => {
+            let db = open_db(&config)?;
+            if demo {
+                if fixtures::database_is_empty(&mut *db.get()?)? {
+                    load_fixtures(&db, &config)?;
+                } else {
+                    println!("database already holds data: demo data not loaded");
+                }
+            }
+            let bind = config.bind_addr.clone();
+            let state = web::Data::new(AppState::new(config, db)?);
+            tracing::info!(%bind, backend = state.db.backend().name(), "listening");
+            HttpServer::new(move || build_app(state.clone()))
+                .bind(&bind)
+                .map_err(|e| AppError::internal(format!("cannot bind {bind}: {e}")))?
+                .run()
+                .await
+                .map_err(|e| AppError::internal(format!("server: {e}")))
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The OpenAPI document, generated from the handlers' annotations, and its browsable UI.
+
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{audit, auth, sites, users};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Prison pharmacy medicines management",
+        description = "Formulary, stock, controlled drug register and administration records for prison pharmacies. \
+            Quantities and money are exact decimal strings. Errors are RFC 9457 problem documents.",
+    ),
+    paths(
+        crate::health,
+        crate::ready,
+        auth::routes::login,
+        auth::routes::me,
+        sites::routes::list,
+        sites::routes::create,
+        sites::routes::get,
+        sites::routes::locations,
+        sites::routes::create_location,
+        users::routes::list,
+        users::routes::create,
+        users::routes::get,
+        users::routes::update,
+        audit::routes::list,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldIssue)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign-in and the current user"),
+        (name = "sites", description = "Prisons and their stock locations"),
+        (name = "users", description = "Accounts, roles and site grants"),
+        (name = "audit", description = "The audit log"),
+        (name = "operations", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::http::resource("/openapi.json").route(web::get().to(openapi_json)));
+}
+
+pub fn swagger_ui() -> SwaggerUi {
+    SwaggerUi::new("/docs/{_:.*}").external_urls_from_iter_unchecked([("/api/v1/openapi.json", serde_json::Value::Null)])
+}

@@ -1,0 +1,98 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::db::schema::{locations, sites};
+use crate::domain::stock::LocationKind;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = sites)]
+pub struct Site {
+    pub id: i64,
+    /// Short establishment code, e.g. `FWY` for HMP Fosse Way.
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub address: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = locations)]
+pub struct LocationRow {
+    pub id: i64,
+    pub site_id: i64,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Location {
+    pub id: i64,
+    pub site_id: i64,
+    pub code: String,
+    pub name: String,
+    pub kind: LocationKind,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+impl From<LocationRow> for Location {
+    fn from(r: LocationRow) -> Self {
+        Location {
+            id: r.id,
+            site_id: r.site_id,
+            kind: LocationKind::from_db(&r.kind),
+            code: r.code,
+            name: r.name,
+            active: r.active,
+            created_at: r.created_at,
+        }
+    }
+}
+
+fn code_chars(s: &str) -> Result<(), validator::ValidationError> {
+    if s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("charset").with_message("upper-case letters, digits, '-' and '_' only".into()))
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSite {
+    #[validate(length(min = 2, max = 16), custom(function = "code_chars"))]
+    pub code: String,
+    #[validate(length(min = 1, max = 200))]
+    pub name: String,
+    #[validate(length(min = 1, max = 100))]
+    pub category: String,
+    #[validate(length(min = 1, max = 500))]
+    pub address: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLocation {
+    #[validate(length(min = 1, max = 32), custom(function = "code_chars"))]
+    pub code: String,
+    #[validate(length(min = 1, max = 200))]
+    pub name: String,
+    pub kind: LocationKind,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteList {
+    pub items: Vec<Site>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationList {
+    pub items: Vec<Location>,
+}

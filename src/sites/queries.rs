@@ -1,0 +1,65 @@
+use diesel::prelude::*;
+
+use super::model::{LocationRow, Site};
+use crate::db::schema::{locations, sites};
+use crate::db::AnyConnection;
+
+pub fn list(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<Site>> {
+    sites::table.filter(sites::id.eq_any(ids.to_vec())).order(sites::name.asc()).select(Site::as_select()).load(conn)
+}
+
+pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Site>> {
+    sites::table.find(id).select(Site::as_select()).first(conn).optional()
+}
+
+pub fn by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<Site>> {
+    sites::table.filter(sites::code.eq(code)).select(Site::as_select()).first(conn).optional()
+}
+
+pub fn insert(conn: &mut AnyConnection, code: &str, name: &str, category: &str, address: &str) -> QueryResult<i64> {
+    diesel::insert_into(sites::table)
+        .values((
+            sites::code.eq(code),
+            sites::name.eq(name),
+            sites::category.eq(category),
+            sites::address.eq(address),
+            sites::created_at.eq(crate::db::now()),
+        ))
+        .returning(sites::id)
+        .get_result(conn)
+}
+
+pub fn locations_of(conn: &mut AnyConnection, site_id: i64) -> QueryResult<Vec<LocationRow>> {
+    locations::table
+        .filter(locations::site_id.eq(site_id))
+        .order(locations::code.asc())
+        .select(LocationRow::as_select())
+        .load(conn)
+}
+
+pub fn location(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<LocationRow>> {
+    locations::table.find(id).select(LocationRow::as_select()).first(conn).optional()
+}
+
+pub fn location_by_code(conn: &mut AnyConnection, site_id: i64, code: &str) -> QueryResult<Option<LocationRow>> {
+    locations::table
+        .filter(locations::site_id.eq(site_id))
+        .filter(locations::code.eq(code))
+        .select(LocationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_location(conn: &mut AnyConnection, site_id: i64, code: &str, name: &str, kind: &str) -> QueryResult<i64> {
+    diesel::insert_into(locations::table)
+        .values((
+            locations::site_id.eq(site_id),
+            locations::code.eq(code),
+            locations::name.eq(name),
+            locations::kind.eq(kind),
+            locations::active.eq(true),
+            locations::created_at.eq(crate::db::now()),
+        ))
+        .returning(locations::id)
+        .get_result(conn)
+}

@@ -1,0 +1,92 @@
+use actix_web::{web, HttpResponse};
+
+use super::model::{CreateLocation, CreateSite, Location, LocationList, Site, SiteList};
+use super::{queries, service};
+use crate::auth::permissions::Action;
+use crate::auth::AuthUser;
+use crate::error::{AppError, Problem};
+use crate::http::ValidJson;
+use crate::AppState;
+
+/// The prisons you may act at.
+#[utoipa::path(get, path = "/api/v1/sites", tag = "sites",
+    responses((status = 200, body = SiteList), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+    user.require(Action::SiteRead)?;
+    let ids = user.site_ids.clone();
+    let items = state.db.read(move |c| Ok(queries::list(c, &ids)?)).await?;
+    Ok(HttpResponse::Ok().json(SiteList { items }))
+}
+
+/// Add a prison. The admin who adds it is granted it.
+#[utoipa::path(post, path = "/api/v1/sites", tag = "sites", request_body = CreateSite,
+    responses((status = 201, body = Site), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ValidJson(req): ValidJson<CreateSite>,
+) -> Result<HttpResponse, AppError> {
+    user.require(Action::SiteManage)?;
+    let actor = user.actor();
+    let site = state.db.write(move |c| service::create_site(c, &actor, &req)).await?;
+    Ok(HttpResponse::Created().json(site))
+}
+
+/// One of your prisons.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}", tag = "sites", params(("site_id" = i64, Path)),
+    responses((status = 200, body = Site), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get(state: web::Data<AppState>, user: AuthUser, site_id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let site_id = site_id.into_inner();
+    user.require_site(site_id)?;
+    user.require(Action::SiteRead)?;
+    let site = state.db.read(move |c| queries::by_id(c, site_id)?.ok_or_else(|| AppError::not_found("site"))).await?;
+    Ok(HttpResponse::Ok().json(site))
+}
+
+/// Locations of a prison: pharmacy store, CD cabinet, treatment rooms, administration points, quarantine.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/locations", tag = "sites", params(("site_id" = i64, Path)),
+    responses((status = 200, body = LocationList), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn locations(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site_id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site_id.into_inner();
+    user.require_site(site_id)?;
+    user.require(Action::SiteRead)?;
+    let rows = state.db.read(move |c| Ok(queries::locations_of(c, site_id)?)).await?;
+    Ok(HttpResponse::Ok().json(LocationList { items: rows.into_iter().map(Location::from).collect() }))
+}
+
+/// Add a location to a prison.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/locations", tag = "sites", params(("site_id" = i64, Path)),
+    request_body = CreateLocation,
+    responses((status = 201, body = Location), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_location(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site_id: web::Path<i64>,
+    ValidJson(req): ValidJson<CreateLocation>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site_id.into_inner();
+    let actor = user.authorize(Action::LocationManage, site_id)?;
+    let location = state.db.write(move |c| service::create_location(c, &actor, site_id, &req)).await?;
+    Ok(HttpResponse::Created().json(location))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::http::resource("/sites").route(web::get().to(list)).route(web::post().to(create)))
+        .service(crate::http::resource("/sites/{site_id}").route(web::get().to(get)))
+        .service(
+            crate::http::resource("/sites/{site_id}/locations")
+                .route(web::get().to(locations))
+                .route(web::post().to(create_location)),
+        );
+}

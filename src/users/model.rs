@@ -1,0 +1,96 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::db::schema::users;
+use crate::domain::Role;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub enabled: bool,
+    pub authorised_witness: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct SiteRef {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub enabled: bool,
+    /// Appointed by the CD Accountable Officer to witness destruction of controlled drugs.
+    pub authorised_witness: bool,
+    pub sites: Vec<SiteRef>,
+    pub created_at: NaiveDateTime,
+}
+
+impl UserView {
+    pub fn new(row: UserRow, sites: Vec<SiteRef>) -> Self {
+        UserView {
+            id: row.id,
+            role: Role::from_db(&row.role),
+            username: row.username,
+            display_name: row.display_name,
+            enabled: row.enabled,
+            authorised_witness: row.authorised_witness,
+            sites,
+            created_at: row.created_at,
+        }
+    }
+}
+
+fn username_chars(s: &str) -> Result<(), validator::ValidationError> {
+    if s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_' || c == '-') {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("charset").with_message("lower-case letters, digits, '.', '_' and '-' only".into()))
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    #[validate(length(min = 3, max = 64), custom(function = "username_chars"))]
+    pub username: String,
+    #[validate(length(min = 1, max = 200))]
+    pub display_name: String,
+    pub role: Role,
+    /// 12 to 128 characters, not containing the username.
+    pub password: String,
+    /// Sites the user may act at; each must be one of yours.
+    #[validate(length(min = 1, max = 50))]
+    pub site_ids: Vec<i64>,
+    #[serde(default)]
+    pub authorised_witness: bool,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub enabled: Option<bool>,
+    pub authorised_witness: Option<bool>,
+    #[validate(length(min = 1, max = 50))]
+    pub site_ids: Option<Vec<i64>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub items: Vec<UserView>,
+}
