@@ -5,11 +5,21 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Database: `postgres://...` for PostgreSQL; a file path or `sqlite://path` for SQLite.
-    #[arg(long, env = "DATABASE_URL", default_value = "data/pharmacy.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "data/pharmacy.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Address and port to listen on.
-    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "BIND_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind_addr: String,
 
     /// HMAC secret for signing access tokens (at least 32 bytes). Unset: a random one per start.
@@ -21,11 +31,21 @@ pub struct Config {
     pub jwt_ttl_secs: u64,
 
     /// `iss` claim written and required on tokens.
-    #[arg(long, env = "JWT_ISSUER", default_value = "prison-pharmacy", global = true)]
+    #[arg(
+        long,
+        env = "JWT_ISSUER",
+        default_value = "prison-pharmacy",
+        global = true
+    )]
     pub jwt_issuer: String,
 
     /// `aud` claim written and required on tokens.
-    #[arg(long, env = "JWT_AUDIENCE", default_value = "prison-pharmacy-api", global = true)]
+    #[arg(
+        long,
+        env = "JWT_AUDIENCE",
+        default_value = "prison-pharmacy-api",
+        global = true
+    )]
     pub jwt_audience: String,
 
     /// `text` for people, `json` for log collectors.

@@ -16,8 +16,16 @@ pub struct FieldIssue {
 }
 
 impl FieldIssue {
-    pub fn new(field: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldIssue { field: field.into(), rule: rule.into(), message: message.into() }
+    pub fn new(
+        field: impl Into<String>,
+        rule: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        FieldIssue {
+            field: field.into(),
+            rule: rule.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -54,7 +62,11 @@ pub enum AppError {
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("conflict {code}: {detail}")]
-    Conflict { code: String, detail: String, existing: Option<serde_json::Value> },
+    Conflict {
+        code: String,
+        detail: String,
+        existing: Option<serde_json::Value>,
+    },
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -72,7 +84,11 @@ impl AppError {
         AppError::Internal(msg.into())
     }
 
-    pub fn invalid(field: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        rule: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         AppError::Validation(vec![FieldIssue::new(field, rule, message)])
     }
 
@@ -81,7 +97,11 @@ impl AppError {
     }
 
     pub fn conflict(code: impl Into<String>, detail: impl Into<String>) -> Self {
-        AppError::Conflict { code: code.into(), detail: detail.into(), existing: None }
+        AppError::Conflict {
+            code: code.into(),
+            detail: detail.into(),
+            existing: None,
+        }
     }
 
     fn kind(&self) -> (&'static str, &'static str) {
@@ -94,9 +114,13 @@ impl AppError {
             AppError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             AppError::Conflict { .. } => ("conflict", "Conflict with the current state"),
             AppError::PayloadTooLarge => ("payload-too-large", "Request body too large"),
-            AppError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported content type"),
+            AppError::UnsupportedMediaType => {
+                ("unsupported-media-type", "Unsupported content type")
+            }
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
-            AppError::Database(_) | AppError::Internal(_) => ("internal-error", "Internal server error"),
+            AppError::Database(_) | AppError::Internal(_) => {
+                ("internal-error", "Internal server error")
+            }
         }
     }
 
@@ -105,30 +129,67 @@ impl AppError {
         let status = self.status_code().as_u16();
         let (detail, code, errors, existing) = match self {
             AppError::Validation(issues) => {
-                let fields: Vec<String> = issues.iter().map(|i| format!("{} ({})", i.field, i.rule)).collect();
-                (format!("invalid input: {}", fields.join(", ")), None, issues.clone(), None)
+                let fields: Vec<String> = issues
+                    .iter()
+                    .map(|i| format!("{} ({})", i.field, i.rule))
+                    .collect();
+                (
+                    format!("invalid input: {}", fields.join(", ")),
+                    None,
+                    issues.clone(),
+                    None,
+                )
             }
             AppError::BadRequest(d) | AppError::Unauthorized(d) | AppError::Forbidden(d) => {
                 (d.clone(), None, vec![], None)
             }
             AppError::NotFound(entity) => (format!("{entity} not found"), None, vec![], None),
-            AppError::MethodNotAllowed => ("this method is not allowed on this resource".into(), None, vec![], None),
-            AppError::Conflict { code, detail, existing } => {
-                (detail.clone(), Some(code.clone()), vec![], existing.clone())
-            }
-            AppError::PayloadTooLarge => ("the request body exceeds the size limit".into(), None, vec![], None),
-            AppError::UnsupportedMediaType => {
-                ("send the body as application/json".into(), None, vec![], None)
-            }
-            AppError::TooManyRequests { retry_after_secs } => {
-                (format!("too many attempts; retry after {retry_after_secs} seconds"), None, vec![], None)
-            }
+            AppError::MethodNotAllowed => (
+                "this method is not allowed on this resource".into(),
+                None,
+                vec![],
+                None,
+            ),
+            AppError::Conflict {
+                code,
+                detail,
+                existing,
+            } => (detail.clone(), Some(code.clone()), vec![], existing.clone()),
+            AppError::PayloadTooLarge => (
+                "the request body exceeds the size limit".into(),
+                None,
+                vec![],
+                None,
+            ),
+            AppError::UnsupportedMediaType => (
+                "send the body as application/json".into(),
+                None,
+                vec![],
+                None,
+            ),
+            AppError::TooManyRequests { retry_after_secs } => (
+                format!("too many attempts; retry after {retry_after_secs} seconds"),
+                None,
+                vec![],
+                None,
+            ),
             // Never describe internals to the caller; the log has the detail.
-            AppError::Database(_) | AppError::Internal(_) => {
-                ("the request could not be completed".into(), None, vec![], None)
-            }
+            AppError::Database(_) | AppError::Internal(_) => (
+                "the request could not be completed".into(),
+                None,
+                vec![],
+                None,
+            ),
         };
-        Problem { type_: format!("/problems/{slug}"), title: title.into(), status, detail, code, errors, existing }
+        Problem {
+            type_: format!("/problems/{slug}"),
+            title: title.into(),
+            status,
+            detail,
+            code,
+            errors,
+            existing,
+        }
     }
 }
 
@@ -183,14 +244,26 @@ impl From<validator::ValidationErrors> for AppError {
     }
 }
 
-fn collect_validation(errors: &validator::ValidationErrors, prefix: &str, out: &mut Vec<FieldIssue>) {
+fn collect_validation(
+    errors: &validator::ValidationErrors,
+    prefix: &str,
+    out: &mut Vec<FieldIssue>,
+) {
     use validator::ValidationErrorsKind;
     for (field, kind) in errors.errors() {
-        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for e in list {
-                    let message = e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| describe_rule(e));
+                    let message = e
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| describe_rule(e));
                     out.push(FieldIssue::new(path.clone(), e.code.to_string(), message));
                 }
             }
@@ -205,8 +278,12 @@ fn collect_validation(errors: &validator::ValidationErrors, prefix: &str, out: &
 }
 
 fn describe_rule(e: &validator::ValidationError) -> String {
-    let params: Vec<String> =
-        e.params.iter().filter(|(k, _)| *k != "value").map(|(k, v)| format!("{k} {v}")).collect();
+    let params: Vec<String> = e
+        .params
+        .iter()
+        .filter(|(k, _)| *k != "value")
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     if params.is_empty() {
         format!("failed rule {}", e.code)
     } else {

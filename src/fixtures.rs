@@ -58,11 +58,17 @@ pub fn database_is_empty(conn: &mut AnyConnection) -> Result<bool, AppError> {
 
 /// Loads everything missing, in one transaction.
 pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<LoadReport, AppError> {
-    let site_fixtures: Vec<SiteFixture> = serde_json::from_str(SITES).map_err(|e| AppError::internal(format!("sites.json: {e}")))?;
-    let user_fixtures: Vec<UserFixture> = serde_json::from_str(USERS).map_err(|e| AppError::internal(format!("users.json: {e}")))?;
+    let site_fixtures: Vec<SiteFixture> =
+        serde_json::from_str(SITES).map_err(|e| AppError::internal(format!("sites.json: {e}")))?;
+    let user_fixtures: Vec<UserFixture> =
+        serde_json::from_str(USERS).map_err(|e| AppError::internal(format!("users.json: {e}")))?;
     if let Some(pw) = demo_password {
         password::check_policy("", pw).map_err(|_| {
-            AppError::internal(format!("DEMO_PASSWORD must be {}-{} characters", password::MIN_PASSWORD_LEN, password::MAX_PASSWORD_LEN))
+            AppError::internal(format!(
+                "DEMO_PASSWORD must be {}-{} characters",
+                password::MIN_PASSWORD_LEN,
+                password::MAX_PASSWORD_LEN
+            ))
         })?;
     }
     // Hash once, outside the transaction: argon2 is deliberately slow.
@@ -76,7 +82,9 @@ pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<Loa
         n
     };
     let (plain, hash) = if missing_users > 0 {
-        let plain = demo_password.map(str::to_string).unwrap_or_else(password::generate);
+        let plain = demo_password
+            .map(str::to_string)
+            .unwrap_or_else(password::generate);
         let hash = password::hash(&plain)?;
         (Some(plain), Some(hash))
     } else {
@@ -98,7 +106,14 @@ pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<Loa
             for l in &s.locations {
                 if sites::location_by_code(conn, site_id, &l.code)?.is_none() {
                     let id = sites::insert_location(conn, site_id, &l.code, &l.name, &l.kind)?;
-                    audit::record_system(conn, REQUEST_ID, Some(site_id), "location.create", "location", id)?;
+                    audit::record_system(
+                        conn,
+                        REQUEST_ID,
+                        Some(site_id),
+                        "location.create",
+                        "location",
+                        id,
+                    )?;
                     report.locations += 1;
                 }
             }
@@ -107,11 +122,21 @@ pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<Loa
             if users::by_username(conn, &u.username)?.is_some() {
                 continue;
             }
-            let hash = hash.as_deref().ok_or_else(|| AppError::internal("demo password hash missing"))?;
-            let id = users::insert(conn, &u.username, &u.display_name, &u.role, hash, u.authorised_witness)?;
+            let hash = hash
+                .as_deref()
+                .ok_or_else(|| AppError::internal("demo password hash missing"))?;
+            let id = users::insert(
+                conn,
+                &u.username,
+                &u.display_name,
+                &u.role,
+                hash,
+                u.authorised_witness,
+            )?;
             let mut site_ids = Vec::new();
             for code in &u.sites {
-                let site = sites::by_code(conn, code)?.ok_or_else(|| AppError::internal(format!("unknown site {code}")))?;
+                let site = sites::by_code(conn, code)?
+                    .ok_or_else(|| AppError::internal(format!("unknown site {code}")))?;
                 site_ids.push(site.id);
             }
             users::replace_sites(conn, id, &site_ids)?;

@@ -38,7 +38,9 @@ impl PageRequest {
     pub fn new(page: Option<i64>, per_page: Option<i64>) -> Self {
         PageRequest {
             page: page.unwrap_or(1).max(1),
-            per_page: per_page.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
+            per_page: per_page
+                .unwrap_or(DEFAULT_PAGE_SIZE)
+                .clamp(1, MAX_PAGE_SIZE),
         }
     }
 
@@ -50,22 +52,39 @@ impl PageRequest {
 /// Turns a serde failure at `path` into the field and rule it broke.
 fn issue_from_serde(path: &str, message: &str) -> FieldIssue {
     // serde_json appends the position; the field path says more.
-    let message = message.split(" at line ").next().unwrap_or(message).to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string();
     let backticked = message.split('`').nth(1).unwrap_or("").to_string();
     let (field, rule) = if message.starts_with("missing field") {
         (join_path(path, &backticked), "required".to_string())
     } else if message.starts_with("unknown field") {
-        (join_path(path, &backticked), "unknown_field".to_string())
+        // serde_path_to_error already ends the path with the unknown field.
+        let field = if path.is_empty() || path == "." {
+            backticked.clone()
+        } else {
+            path.to_string()
+        };
+        (field, "unknown_field".to_string())
     } else if message.starts_with("unknown variant") {
         (path.to_string(), "enum".to_string())
     } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
         (path.to_string(), "type".to_string())
-    } else if let Some((rule, _)) = message.split_once(": ").filter(|(r, _)| r.chars().all(|c| c.is_ascii_lowercase() || c == '_')) {
+    } else if let Some((rule, _)) = message
+        .split_once(": ")
+        .filter(|(r, _)| r.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    {
         (path.to_string(), rule.to_string())
     } else {
         (path.to_string(), "format".to_string())
     };
-    let field = if field.is_empty() || field == "." { "body".to_string() } else { field };
+    let field = if field.is_empty() || field == "." {
+        "body".to_string()
+    } else {
+        field
+    };
     FieldIssue::new(field, rule, message)
 }
 
@@ -82,8 +101,14 @@ fn is_json(req: &HttpRequest) -> bool {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            let mime = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
         .unwrap_or(false)
 }
@@ -97,7 +122,10 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<web::Data<AppState>>().map(|s| s.config.max_body_bytes).unwrap_or(262_144);
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.max_body_bytes)
+            .unwrap_or(262_144);
         let json = is_json(req);
         let declared_len = req
             .headers()
@@ -114,7 +142,8 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| AppError::BadRequest(format!("could not read body: {e}")))?;
+                let chunk =
+                    chunk.map_err(|e| AppError::BadRequest(format!("could not read body: {e}")))?;
                 if body.len() + chunk.len() > limit {
                     return Err(AppError::PayloadTooLarge);
                 }
@@ -138,7 +167,8 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
             AppError::BadRequest(format!("malformed JSON: {inner}"))
         }
     })?;
-    de.end().map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
+    de.end()
+        .map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
     Ok(value)
 }
 
@@ -185,14 +215,32 @@ mod tests {
     #[test]
     fn serde_failures_name_field_and_rule() {
         let i = issues(parse_json::<Body>(br#"{}"#));
-        assert_eq!((i[0].field.as_str(), i[0].rule.as_str()), ("quantity", "required"));
+        assert_eq!(
+            (i[0].field.as_str(), i[0].rule.as_str()),
+            ("quantity", "required")
+        );
         let i = issues(parse_json::<Body>(br#"{"quantity":"1.0001"}"#));
-        assert_eq!((i[0].field.as_str(), i[0].rule.as_str()), ("quantity", "decimal_places"));
+        assert_eq!(
+            (i[0].field.as_str(), i[0].rule.as_str()),
+            ("quantity", "decimal_places")
+        );
         let i = issues(parse_json::<Body>(br#"{"quantity":"1","extra":1}"#));
-        assert_eq!((i[0].field.as_str(), i[0].rule.as_str()), ("extra", "unknown_field"));
+        assert_eq!(
+            (i[0].field.as_str(), i[0].rule.as_str()),
+            ("extra", "unknown_field")
+        );
         let i = issues(parse_json::<Body>(br#"{"quantity":true}"#));
-        assert_eq!((i[0].field.as_str(), i[0].rule.as_str()), ("quantity", "type"));
-        assert!(matches!(parse_json::<Body>(br#"{"quantity":"#), Err(AppError::BadRequest(_))));
-        assert!(matches!(parse_json::<Body>(br#"{"quantity":"1"} x"#), Err(AppError::BadRequest(_))));
+        assert_eq!(
+            (i[0].field.as_str(), i[0].rule.as_str()),
+            ("quantity", "type")
+        );
+        assert!(matches!(
+            parse_json::<Body>(br#"{"quantity":"#),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"quantity":"1"} x"#),
+            Err(AppError::BadRequest(_))
+        ));
     }
 }

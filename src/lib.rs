@@ -75,7 +75,10 @@ pub fn build_app(
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Cache-Control", "no-store"))
-                        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")),
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'none'; frame-ancestors 'none'",
+                        )),
                 )
                 .configure(auth::routes::configure)
                 .configure(sites::routes::configure)
@@ -98,8 +101,10 @@ pub async fn health() -> HttpResponse {
     responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.db.backend().name();
-    match state.db.read(|c| db::pending_migrations(c)).await {
-        Ok(0) => HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": backend})),
+    match state.db.read(db::pending_migrations).await {
+        Ok(0) => {
+            HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": backend}))
+        }
         Ok(n) => not_ready(format!("{n} migrations pending")),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -10,7 +10,11 @@ use prison_pharmacy::error::AppError;
 use prison_pharmacy::{build_app, fixtures, telemetry, users, AppState};
 
 #[derive(Parser)]
-#[command(name = "prison-pharmacy", version, about = "Medicines management and dispensing for prison pharmacies")]
+#[command(
+    name = "prison-pharmacy",
+    version,
+    about = "Medicines management and dispensing for prison pharmacies"
+)]
 struct Cli {
     #[command(flatten)]
     config: Config,
@@ -94,11 +98,21 @@ fn load_fixtures(db: &Db, config: &Config) -> Result<(), AppError> {
 }
 
 fn create_user(db: &Db, cmd: UserCommand) -> Result<(), AppError> {
-    let UserCommand::Create { username, display_name, role, sites, authorised_witness, password_stdin } = cmd;
-    let role = Role::parse(&role).ok_or_else(|| AppError::invalid("role", "enum", "unknown role"))?;
+    let UserCommand::Create {
+        username,
+        display_name,
+        role,
+        sites,
+        authorised_witness,
+        password_stdin,
+    } = cmd;
+    let role =
+        Role::parse(&role).ok_or_else(|| AppError::invalid("role", "enum", "unknown role"))?;
     let (password, generated) = if password_stdin {
         let mut line = String::new();
-        std::io::stdin().read_to_string(&mut line).map_err(|e| AppError::internal(e.to_string()))?;
+        std::io::stdin()
+            .read_to_string(&mut line)
+            .map_err(|e| AppError::internal(e.to_string()))?;
         (line.trim_end_matches(['\r', '\n']).to_string(), false)
     } else if let Ok(pw) = std::env::var("NEW_USER_PASSWORD") {
         (pw, false)
@@ -109,18 +123,43 @@ fn create_user(db: &Db, cmd: UserCommand) -> Result<(), AppError> {
     let mut conn = db.get()?;
     let mut site_ids = Vec::new();
     for code in &sites {
-        let site = prison_pharmacy::sites::queries::by_code(&mut conn, code)?
-            .ok_or_else(|| AppError::invalid("site", "exists", format!("no site with code {code}")))?;
+        let site = prison_pharmacy::sites::queries::by_code(&mut conn, code)?.ok_or_else(|| {
+            AppError::invalid("site", "exists", format!("no site with code {code}"))
+        })?;
         site_ids.push(site.id);
     }
-    let req = users::model::CreateUser { username, display_name, role, password: String::new(), site_ids, authorised_witness };
+    let req = users::model::CreateUser {
+        username,
+        display_name,
+        role,
+        password: String::new(),
+        site_ids,
+        authorised_witness,
+    };
     let view = db::transaction(&mut conn, |c| {
-        let id = users::queries::insert(c, &req.username, &req.display_name, req.role.as_str(), &hash, req.authorised_witness)?;
+        let id = users::queries::insert(
+            c,
+            &req.username,
+            &req.display_name,
+            req.role.as_str(),
+            &hash,
+            req.authorised_witness,
+        )?;
         users::queries::replace_sites(c, id, &req.site_ids)?;
-        prison_pharmacy::audit::record_system(c, "cli-user-create", None, "user.create", "user", id)?;
+        prison_pharmacy::audit::record_system(
+            c,
+            "cli-user-create",
+            None,
+            "user.create",
+            "user",
+            id,
+        )?;
         users::service::view(c, id)
     })?;
-    println!("created user {} (id {}, role {})", view.username, view.id, view.role);
+    println!(
+        "created user {} (id {}, role {})",
+        view.username, view.id, view.role
+    );
     if generated {
         println!("password (shown once): {password}");
     }
@@ -156,7 +195,9 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             println!("{applied} migrations applied ({})", db.backend().name());
             Ok(())
         }
-        Command::Fixtures { command: FixturesCommand::Load } => load_fixtures(&open_db(&config)?, &config),
+        Command::Fixtures {
+            command: FixturesCommand::Load,
+        } => load_fixtures(&open_db(&config)?, &config),
         Command::User { command } => create_user(&open_db(&config)?, command),
         Command::Serve { demo } => {
             let db = open_db(&config)?;

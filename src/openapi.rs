@@ -14,7 +14,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -67,5 +72,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn swagger_ui() -> SwaggerUi {
-    SwaggerUi::new("/docs/{_:.*}").external_urls_from_iter_unchecked([("/api/v1/openapi.json", serde_json::Value::Null)])
+    SwaggerUi::new("/docs/{_:.*}")
+        .external_urls_from_iter_unchecked([("/api/v1/openapi.json", serde_json::Value::Null)])
 }

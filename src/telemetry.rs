@@ -14,8 +14,14 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
         tracing::info_span!(
             "request",
             request_id = %request_id,
@@ -27,7 +33,10 @@ impl RootSpanBuilder for RequestSpan {
         )
     }
 
-    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
         let status = match outcome {
             Ok(response) => response.status(),
             Err(error) => error.as_response_error().status_code(),
@@ -49,7 +58,8 @@ where
     async move {
         let mut res = fut.await?;
         if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-            res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+            res.headers_mut()
+                .insert(HeaderName::from_static("x-request-id"), value);
         }
         Ok(res)
     }
@@ -57,7 +67,9 @@ where
 
 pub fn init(log_format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::CLOSE);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::CLOSE);
     let result = if log_format.eq_ignore_ascii_case("json") {
         builder.json().with_current_span(true).try_init()
     } else {

@@ -28,7 +28,16 @@ pub fn record(
     entity_id: impl ToString,
     detail: Option<serde_json::Value>,
 ) -> Result<(), AppError> {
-    insert(conn, Some(actor.user_id), &actor.request_id, site_id, action, entity, &entity_id.to_string(), detail)
+    insert(
+        conn,
+        Some(actor.user_id),
+        &actor.request_id,
+        site_id,
+        action,
+        entity,
+        &entity_id.to_string(),
+        detail,
+    )
 }
 
 /// An event done by the service itself (loading demo data, migrations), with no user behind it.
@@ -40,7 +49,16 @@ pub fn record_system(
     entity: &str,
     entity_id: impl ToString,
 ) -> Result<(), AppError> {
-    insert(conn, None, request_id, site_id, action, entity, &entity_id.to_string(), None)
+    insert(
+        conn,
+        None,
+        request_id,
+        site_id,
+        action,
+        entity,
+        &entity_id.to_string(),
+        None,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -17,7 +17,11 @@ pub fn list(
         let mut q = audit_events::table.into_boxed();
         q = match filter.site_id {
             Some(site) => q.filter(audit_events::site_id.eq(site)),
-            None => q.filter(audit_events::site_id.eq_any(visible_sites.to_vec()).or(audit_events::site_id.is_null())),
+            None => q.filter(
+                audit_events::site_id
+                    .eq_any(visible_sites.to_vec())
+                    .or(audit_events::site_id.is_null()),
+            ),
         };
         if let Some(user) = filter.user_id {
             q = q.filter(audit_events::user_id.eq(user));

@@ -24,13 +24,25 @@ pub async fn list(
     user.require(Action::AuditRead)?;
     if let (Some(from), Some(to)) = (filter.from, filter.to) {
         if to <= from {
-            return Err(AppError::invalid("to", "after_from", "must be later than from"));
+            return Err(AppError::invalid(
+                "to",
+                "after_from",
+                "must be later than from",
+            ));
         }
     }
     let page = PageRequest::new(filter.page, filter.per_page);
     let sites = user.site_ids.clone();
-    let (items, total) = state.db.read(move |c| Ok(queries::list(c, &filter, &sites, page)?)).await?;
-    Ok(HttpResponse::Ok().json(AuditEventPage { items, page: page.page, per_page: page.per_page, total }))
+    let (items, total) = state
+        .db
+        .read(move |c| Ok(queries::list(c, &filter, &sites, page)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(AuditEventPage {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    }))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -34,7 +34,9 @@ impl JwtKeys {
         let secret = match &config.jwt_secret {
             Some(s) if s.len() >= MIN_SECRET_BYTES => s.as_bytes().to_vec(),
             Some(_) => {
-                return Err(AppError::internal(format!("JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")));
+                return Err(AppError::internal(format!(
+                    "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
+                )));
             }
             None => {
                 tracing::warn!("JWT_SECRET is not set: using a random signing key; tokens will not survive a restart");
@@ -80,6 +82,9 @@ impl JwtKeys {
             tracing::debug!(reason = %e, "token rejected");
             AppError::Unauthorized("invalid or expired token".into())
         })?;
-        data.claims.sub.parse().map_err(|_| AppError::Unauthorized("invalid or expired token".into()))
+        data.claims
+            .sub
+            .parse()
+            .map_err(|_| AppError::Unauthorized("invalid or expired token".into()))
     }
 }

@@ -35,7 +35,10 @@ pub struct AuthUser {
 
 impl AuthUser {
     pub fn actor(&self) -> Actor {
-        Actor { user_id: self.id, request_id: self.request_id.clone() }
+        Actor {
+            user_id: self.id,
+            request_id: self.request_id.clone(),
+        }
     }
 
     pub fn may(&self, action: Action) -> bool {
@@ -47,7 +50,10 @@ impl AuthUser {
         if self.may(action) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(format!("role {} may not {}", self.role, action)))
+            Err(AppError::Forbidden(format!(
+                "role {} may not {}",
+                self.role, action
+            )))
         }
     }
 
@@ -65,11 +71,16 @@ impl AuthUser {
 
     /// 404 unless the user holds the site of the record, naming the record's kind.
     pub fn require_record_site(&self, site_id: i64, entity: &str) -> Result<(), AppError> {
-        self.require_site(site_id).map_err(|_| AppError::not_found(entity))
+        self.require_site(site_id)
+            .map_err(|_| AppError::not_found(entity))
     }
 
     /// 404 unless the user holds at least one of the sites.
-    pub fn require_any_site(&self, sites: impl IntoIterator<Item = i64>, entity: &str) -> Result<(), AppError> {
+    pub fn require_any_site(
+        &self,
+        sites: impl IntoIterator<Item = i64>,
+        entity: &str,
+    ) -> Result<(), AppError> {
         if sites.into_iter().any(|s| self.site_ids.contains(&s)) {
             Ok(())
         } else {
@@ -86,13 +97,18 @@ impl AuthUser {
 }
 
 pub fn request_id(req: &HttpRequest) -> String {
-    req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 impl FromRequest for AuthUser {
@@ -103,10 +119,14 @@ impl FromRequest for AuthUser {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
         let request_id = request_id(req);
-        let span = req.extensions().get::<RootSpan>().map(|s| tracing::Span::clone(s));
+        let span = req
+            .extensions()
+            .get::<RootSpan>()
+            .map(|s| tracing::Span::clone(s));
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            let token = token.ok_or_else(|| AppError::Unauthorized("a bearer token is required".into()))?;
+            let token =
+                token.ok_or_else(|| AppError::Unauthorized("a bearer token is required".into()))?;
             let user_id = state.jwt.verify(&token)?;
             let (row, sites) = state
                 .db
@@ -119,7 +139,9 @@ impl FromRequest for AuthUser {
                     Ok((row, sites))
                 })
                 .await?;
-            let row = row.filter(|u| u.enabled).ok_or_else(|| AppError::Unauthorized("invalid or expired token".into()))?;
+            let row = row
+                .filter(|u| u.enabled)
+                .ok_or_else(|| AppError::Unauthorized("invalid or expired token".into()))?;
             if let Some(span) = &span {
                 span.record("user_id", row.id);
             }

@@ -22,7 +22,9 @@ pub fn hash(password: &str) -> Result<String, AppError> {
 
 pub fn verify(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -46,14 +48,26 @@ pub fn check_policy(username: &str, password: &str) -> Result<(), AppError> {
         ));
     }
     if len > MAX_PASSWORD_LEN {
-        return Err(AppError::invalid("password", "length", format!("must be at most {MAX_PASSWORD_LEN} characters")));
+        return Err(AppError::invalid(
+            "password",
+            "length",
+            format!("must be at most {MAX_PASSWORD_LEN} characters"),
+        ));
     }
     if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
-        return Err(AppError::invalid("password", "contains_username", "must not contain the username"));
+        return Err(AppError::invalid(
+            "password",
+            "contains_username",
+            "must not contain the username",
+        ));
     }
     let first = password.chars().next();
     if password.chars().all(|c| Some(c) == first) {
-        return Err(AppError::invalid("password", "repetitive", "must not be one character repeated"));
+        return Err(AppError::invalid(
+            "password",
+            "repetitive",
+            "must not be one character repeated",
+        ));
     }
     Ok(())
 }

@@ -28,17 +28,26 @@ use Role::{Admin, Auditor, Nurse, Pharmacist, PharmacyTechnician};
 /// The permission table. Nurses change stock only by recording doses and supplies, so they
 /// hold no stock-changing action here; auditors read and never write.
 pub const PERMISSIONS: &[(Action, &[Role])] = &[
-    (Action::SiteRead, &[Pharmacist, PharmacyTechnician, Nurse, Auditor, Admin]),
+    (
+        Action::SiteRead,
+        &[Pharmacist, PharmacyTechnician, Nurse, Auditor, Admin],
+    ),
     (Action::SiteManage, &[Admin]),
     (Action::LocationManage, &[Admin]),
     (Action::UserRead, &[Admin]),
     (Action::UserManage, &[Admin]),
     (Action::AuditRead, &[Auditor, Admin]),
-    (Action::FormularyRead, &[Pharmacist, PharmacyTechnician, Nurse, Auditor, Admin]),
+    (
+        Action::FormularyRead,
+        &[Pharmacist, PharmacyTechnician, Nurse, Auditor, Admin],
+    ),
     (Action::FormularyManage, &[Pharmacist, Admin]),
     (Action::BatchCreate, &[Pharmacist, PharmacyTechnician]),
     (Action::BatchRecall, &[Pharmacist]),
-    (Action::StockRead, &[Pharmacist, PharmacyTechnician, Nurse, Auditor]),
+    (
+        Action::StockRead,
+        &[Pharmacist, PharmacyTechnician, Nurse, Auditor],
+    ),
     (Action::StockAdjust, &[Pharmacist, PharmacyTechnician]),
     (Action::TransferDispatch, &[Pharmacist, PharmacyTechnician]),
     (Action::TransferReceive, &[Pharmacist, PharmacyTechnician]),
@@ -48,7 +57,9 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
 ];
 
 pub fn allowed(role: Role, action: Action) -> bool {
-    PERMISSIONS.iter().any(|(a, roles)| *a == action && roles.contains(&role))
+    PERMISSIONS
+        .iter()
+        .any(|(a, roles)| *a == action && roles.contains(&role))
 }
 
 #[cfg(test)]
@@ -58,7 +69,10 @@ mod tests {
     #[test]
     fn every_action_has_a_rule() {
         for action in Action::ALL {
-            assert!(PERMISSIONS.iter().any(|(a, _)| a == action), "no rule for {action}");
+            assert!(
+                PERMISSIONS.iter().any(|(a, _)| a == action),
+                "no rule for {action}"
+            );
         }
     }
 

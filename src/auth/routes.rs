@@ -50,7 +50,9 @@ pub async fn login(
         .read(move |c| {
             let row = queries::by_username(c, &body.username)?;
             Ok(match row {
-                Some(u) if password::verify(&body.password, &u.password_hash) && u.enabled => Some(u.id),
+                Some(u) if password::verify(&body.password, &u.password_hash) && u.enabled => {
+                    Some(u.id)
+                }
                 Some(_) => None,
                 None => {
                     password::verify_against_dummy(&body.password);
@@ -65,8 +67,14 @@ pub async fn login(
         return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
     };
     state.throttle.record_success(&username);
-    let actor = Actor { user_id, request_id };
-    state.db.write(move |c| audit::record(c, &actor, None, "auth.login", "user", actor.user_id, None)).await?;
+    let actor = Actor {
+        user_id,
+        request_id,
+    };
+    state
+        .db
+        .write(move |c| audit::record(c, &actor, None, "auth.login", "user", actor.user_id, None))
+        .await?;
     let token = state.jwt.issue(user_id)?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token: token,

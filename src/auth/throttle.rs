@@ -47,7 +47,11 @@ impl LoginThrottle {
             let lockout = self.lockout;
             state.retain(|_, e| now.duration_since(e.last_failure) < lockout);
         }
-        let entry = state.entry(Self::key(username)).or_insert(Entry { failures: 0, last_failure: now, locked_until: None });
+        let entry = state.entry(Self::key(username)).or_insert(Entry {
+            failures: 0,
+            last_failure: now,
+            locked_until: None,
+        });
         // Failures long ago do not count towards a new lock.
         if now.duration_since(entry.last_failure) > self.lockout {
             entry.failures = 0;
@@ -61,7 +65,10 @@ impl LoginThrottle {
     }
 
     pub fn record_success(&self, username: &str) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).remove(&Self::key(username));
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&Self::key(username));
     }
 }
 

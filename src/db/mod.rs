@@ -55,20 +55,27 @@ pub struct ConnectionManager {
 
 impl ConnectionManager {
     pub fn new(url: &str) -> Self {
-        ConnectionManager { url: url.to_string() }
+        ConnectionManager {
+            url: url.to_string(),
+        }
     }
 }
 
 /// Opens one connection of the backend the URL names, with its per-connection settings.
 pub fn establish(url: &str) -> Result<AnyConnection, ConnectionError> {
     match Backend::of_url(url) {
-        Backend::Postgres => Ok(AnyConnection::Postgresql(diesel::PgConnection::establish(url)?)),
+        Backend::Postgres => Ok(AnyConnection::Postgresql(diesel::PgConnection::establish(
+            url,
+        )?)),
         Backend::Sqlite => {
             let path = sqlite_path(url);
             if let Some(dir) = Path::new(path).parent() {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(dir).map_err(|e| {
-                        ConnectionError::BadConnection(format!("cannot create {}: {e}", dir.display()))
+                        ConnectionError::BadConnection(format!(
+                            "cannot create {}: {e}",
+                            dir.display()
+                        ))
                     })?;
                 }
             }
@@ -92,7 +99,8 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1").map_err(ConnectionError::CouldntSetupConfiguration)
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
@@ -130,7 +138,9 @@ impl Db {
     }
 
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, AppError> {
-        self.pool.get().map_err(|e| AppError::internal(format!("database connection: {e}")))
+        self.pool
+            .get()
+            .map_err(|e| AppError::internal(format!("database connection: {e}")))
     }
 
     /// Runs a read on a blocking thread.
@@ -212,7 +222,9 @@ fn is_retryable(e: &DieselError) -> bool {
 
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<usize, AppError> {
     let applied = match conn {
-        AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        AnyConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
         AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
     };
     applied.map_err(|e| AppError::internal(format!("migrations: {e}")))
@@ -240,5 +252,11 @@ pub fn now() -> chrono::NaiveDateTime {
 
 /// True when the error is a unique-constraint violation (a duplicate natural key).
 pub fn is_unique_violation(e: &AppError) -> bool {
-    matches!(e, AppError::Database(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))
+    matches!(
+        e,
+        AppError::Database(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _
+        ))
+    )
 }

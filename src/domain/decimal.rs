@@ -66,7 +66,9 @@ impl<const SCALE: u32> Scaled<SCALE> {
         if value.abs() > Decimal::from(MAX_WHOLE_UNITS) {
             return Err(DecimalError::OutOfRange);
         }
-        let raw = value.checked_mul(Decimal::from(Self::factor())).ok_or(DecimalError::OutOfRange)?;
+        let raw = value
+            .checked_mul(Decimal::from(Self::factor()))
+            .ok_or(DecimalError::OutOfRange)?;
         raw.to_i64().map(Scaled).ok_or(DecimalError::OutOfRange)
     }
 
@@ -94,12 +96,16 @@ impl<const SCALE: u32> Scaled<SCALE> {
         self.0.checked_sub(other.0).map(Scaled)
     }
 
-    pub fn neg(self) -> Self {
-        Scaled(-self.0)
-    }
-
     pub fn abs(self) -> Self {
         Scaled(self.0.abs())
+    }
+}
+
+impl<const SCALE: u32> std::ops::Neg for Scaled<SCALE> {
+    type Output = Self;
+
+    fn neg(self) -> Self {
+        Scaled(-self.0)
     }
 }
 
@@ -115,14 +121,27 @@ impl<const SCALE: u32> FromStr for Scaled<SCALE> {
     fn from_str(s: &str) -> Result<Self, DecimalError> {
         let trimmed = s.trim();
         // Exponents and the like are not how people write doses or prices.
-        if trimmed.is_empty() || !trimmed.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+') {
+        if trimmed.is_empty()
+            || !trimmed
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
+        {
             return Err(DecimalError::NotDecimal);
+        }
+        let whole_digits = trimmed
+            .trim_start_matches(['-', '+'])
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('0')
+            .len();
+        if whole_digits > 13 {
+            return Err(DecimalError::OutOfRange);
         }
         let value = Decimal::from_str_exact(trimmed).map_err(|e| match e {
             rust_decimal::Error::Underflow => DecimalError::TooPrecise(SCALE),
-            rust_decimal::Error::ExceedsMaximumPossibleValue | rust_decimal::Error::LessThanMinimumPossibleValue => {
-                DecimalError::OutOfRange
-            }
+            rust_decimal::Error::ExceedsMaximumPossibleValue
+            | rust_decimal::Error::LessThanMinimumPossibleValue => DecimalError::OutOfRange,
             _ => DecimalError::NotDecimal,
         })?;
         Self::from_decimal(value)
@@ -141,7 +160,10 @@ impl<const SCALE: u32> Visitor<'_> for ScaledVisitor<SCALE> {
     type Value = Scaled<SCALE>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "a decimal string such as \"62.5\" with at most {SCALE} decimal places")
+        write!(
+            f,
+            "a decimal string such as \"62.5\" with at most {SCALE} decimal places"
+        )
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
@@ -158,7 +180,9 @@ impl<const SCALE: u32> Visitor<'_> for ScaledVisitor<SCALE> {
 
     // A JSON float has already lost exactness by the time it arrives; refuse it.
     fn visit_f64<E: de::Error>(self, _v: f64) -> Result<Self::Value, E> {
-        Err(E::custom("decimal: send decimals as strings, e.g. \"62.5\", so they stay exact"))
+        Err(E::custom(
+            "decimal: send decimals as strings, e.g. \"62.5\", so they stay exact",
+        ))
     }
 }
 
@@ -172,7 +196,9 @@ impl<const SCALE: u32> utoipa::PartialSchema for Scaled<SCALE> {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some(format!("Exact decimal as a string, at most {SCALE} decimal places")))
+            .description(Some(format!(
+                "Exact decimal as a string, at most {SCALE} decimal places"
+            )))
             .examples([serde_json::json!("62.5")])
             .into()
     }
@@ -203,7 +229,10 @@ mod tests {
 
     #[test]
     fn more_places_than_stored_is_refused_not_rounded() {
-        assert_eq!("1.0005".parse::<Quantity>(), Err(DecimalError::TooPrecise(3)));
+        assert_eq!(
+            "1.0005".parse::<Quantity>(),
+            Err(DecimalError::TooPrecise(3))
+        );
         assert_eq!("0.33333".parse::<Money>(), Err(DecimalError::TooPrecise(4)));
         // Trailing zeros carry no information and are accepted.
         assert_eq!("1.5000".parse::<Quantity>().unwrap().scaled(), 1_500);
@@ -211,16 +240,31 @@ mod tests {
 
     #[test]
     fn overflow_is_refused() {
-        assert_eq!("1000000000001".parse::<Quantity>(), Err(DecimalError::OutOfRange));
-        assert_eq!("-1000000000001".parse::<Money>(), Err(DecimalError::OutOfRange));
-        assert_eq!("99999999999999999999999999999".parse::<Quantity>(), Err(DecimalError::OutOfRange));
-        assert_eq!("1000000000000".parse::<Quantity>().unwrap().scaled(), 1_000_000_000_000_000);
+        assert_eq!(
+            "1000000000001".parse::<Quantity>(),
+            Err(DecimalError::OutOfRange)
+        );
+        assert_eq!(
+            "-1000000000001".parse::<Money>(),
+            Err(DecimalError::OutOfRange)
+        );
+        assert_eq!(
+            "99999999999999999999999999999".parse::<Quantity>(),
+            Err(DecimalError::OutOfRange)
+        );
+        assert_eq!(
+            "1000000000000".parse::<Quantity>().unwrap().scaled(),
+            1_000_000_000_000_000
+        );
     }
 
     #[test]
     fn floats_and_junk_are_refused() {
         assert!(serde_json::from_str::<Quantity>("0.1").is_err());
-        assert_eq!(serde_json::from_str::<Quantity>("7").unwrap().scaled(), 7_000);
+        assert_eq!(
+            serde_json::from_str::<Quantity>("7").unwrap().scaled(),
+            7_000
+        );
         assert_eq!("1e3".parse::<Quantity>(), Err(DecimalError::NotDecimal));
         assert_eq!("".parse::<Quantity>(), Err(DecimalError::NotDecimal));
         assert_eq!("abc".parse::<Quantity>(), Err(DecimalError::NotDecimal));
@@ -231,6 +275,6 @@ mod tests {
         let q: Quantity = "-2.25".parse().unwrap();
         assert!(q.is_negative());
         assert_eq!(q.scaled(), -2_250);
-        assert_eq!(q.neg().to_string(), "2.25");
+        assert_eq!((-q).to_string(), "2.25");
     }
 }

@@ -70,13 +70,18 @@ impl MovementReason {
     /// for disposal (expiry, wastage, destruction, return to supplier) is always allowed,
     /// because that is exactly what happens to expired and recalled stock.
     pub fn is_issue(self) -> bool {
-        matches!(self, MovementReason::TransferOut | MovementReason::DoseGiven | MovementReason::IpSupply)
+        matches!(
+            self,
+            MovementReason::TransferOut | MovementReason::DoseGiven | MovementReason::IpSupply
+        )
     }
 
     /// The sign a movement of this reason must have: Some(true) in, Some(false) out, None either.
     pub fn direction(self) -> Option<bool> {
         match self {
-            MovementReason::Receipt | MovementReason::TransferIn | MovementReason::PatientReturn => Some(true),
+            MovementReason::Receipt
+            | MovementReason::TransferIn
+            | MovementReason::PatientReturn => Some(true),
             MovementReason::TransferOut
             | MovementReason::DoseGiven
             | MovementReason::IpSupply
@@ -84,13 +89,19 @@ impl MovementReason {
             | MovementReason::Wastage
             | MovementReason::Destruction
             | MovementReason::ReturnToSupplier => Some(false),
-            MovementReason::Adjustment | MovementReason::StocktakeVariance | MovementReason::Correction => None,
+            MovementReason::Adjustment
+            | MovementReason::StocktakeVariance
+            | MovementReason::Correction => None,
         }
     }
 }
 
 /// Why a batch may not be issued today, if it may not.
-pub fn issue_blocked(status: BatchStatus, expiry: NaiveDate, today: NaiveDate) -> Option<&'static str> {
+pub fn issue_blocked(
+    status: BatchStatus,
+    expiry: NaiveDate,
+    today: NaiveDate,
+) -> Option<&'static str> {
     match status {
         BatchStatus::Quarantined => Some("batch_quarantined"),
         BatchStatus::Recalled => Some("batch_recalled"),
@@ -111,7 +122,11 @@ pub struct FefoCandidate {
 
 /// Picks batches earliest expiry first, skipping any that may not be issued, until `wanted`
 /// (scaled) is covered. Returns the picks and the shortfall (0 when fully covered).
-pub fn allocate_fefo(mut candidates: Vec<FefoCandidate>, wanted: i64, today: NaiveDate) -> (Vec<(i64, i64)>, i64) {
+pub fn allocate_fefo(
+    mut candidates: Vec<FefoCandidate>,
+    wanted: i64,
+    today: NaiveDate,
+) -> (Vec<(i64, i64)>, i64) {
     candidates.sort_by_key(|c| (c.expiry, c.batch_id));
     let mut remaining = wanted;
     let mut picks = Vec::new();
@@ -140,16 +155,33 @@ mod tests {
     #[test]
     fn expired_quarantined_and_recalled_batches_are_not_issued() {
         let today = d("2026-11-21");
-        assert_eq!(issue_blocked(BatchStatus::Available, d("2026-11-21"), today), None);
-        assert_eq!(issue_blocked(BatchStatus::Available, d("2026-11-20"), today), Some("batch_expired"));
-        assert_eq!(issue_blocked(BatchStatus::Quarantined, d("2027-01-01"), today), Some("batch_quarantined"));
-        assert_eq!(issue_blocked(BatchStatus::Recalled, d("2027-01-01"), today), Some("batch_recalled"));
+        assert_eq!(
+            issue_blocked(BatchStatus::Available, d("2026-11-21"), today),
+            None
+        );
+        assert_eq!(
+            issue_blocked(BatchStatus::Available, d("2026-11-20"), today),
+            Some("batch_expired")
+        );
+        assert_eq!(
+            issue_blocked(BatchStatus::Quarantined, d("2027-01-01"), today),
+            Some("batch_quarantined")
+        );
+        assert_eq!(
+            issue_blocked(BatchStatus::Recalled, d("2027-01-01"), today),
+            Some("batch_recalled")
+        );
     }
 
     #[test]
     fn fefo_takes_earliest_usable_expiry_first() {
         let today = d("2026-11-21");
-        let c = |id, exp: &str, status, available| FefoCandidate { batch_id: id, expiry: d(exp), status, available };
+        let c = |id, exp: &str, status, available| FefoCandidate {
+            batch_id: id,
+            expiry: d(exp),
+            status,
+            available,
+        };
         let candidates = vec![
             c(1, "2027-06-01", BatchStatus::Available, 10_000),
             c(2, "2026-12-01", BatchStatus::Available, 4_000),

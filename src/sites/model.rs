@@ -57,10 +57,13 @@ impl From<LocationRow> for Location {
 }
 
 fn code_chars(s: &str) -> Result<(), validator::ValidationError> {
-    if s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+    if s.chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
         Ok(())
     } else {
-        Err(validator::ValidationError::new("charset").with_message("upper-case letters, digits, '-' and '_' only".into()))
+        Err(validator::ValidationError::new("charset")
+            .with_message("upper-case letters, digits, '-' and '_' only".into()))
     }
 }
 

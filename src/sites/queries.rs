@@ -5,18 +5,36 @@ use crate::db::schema::{locations, sites};
 use crate::db::AnyConnection;
 
 pub fn list(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<Site>> {
-    sites::table.filter(sites::id.eq_any(ids.to_vec())).order(sites::name.asc()).select(Site::as_select()).load(conn)
+    sites::table
+        .filter(sites::id.eq_any(ids.to_vec()))
+        .order(sites::name.asc())
+        .select(Site::as_select())
+        .load(conn)
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Site>> {
-    sites::table.find(id).select(Site::as_select()).first(conn).optional()
+    sites::table
+        .find(id)
+        .select(Site::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn by_code(conn: &mut AnyConnection, code: &str) -> QueryResult<Option<Site>> {
-    sites::table.filter(sites::code.eq(code)).select(Site::as_select()).first(conn).optional()
+    sites::table
+        .filter(sites::code.eq(code))
+        .select(Site::as_select())
+        .first(conn)
+        .optional()
 }
 
-pub fn insert(conn: &mut AnyConnection, code: &str, name: &str, category: &str, address: &str) -> QueryResult<i64> {
+pub fn insert(
+    conn: &mut AnyConnection,
+    code: &str,
+    name: &str,
+    category: &str,
+    address: &str,
+) -> QueryResult<i64> {
     diesel::insert_into(sites::table)
         .values((
             sites::code.eq(code),
@@ -38,10 +56,18 @@ pub fn locations_of(conn: &mut AnyConnection, site_id: i64) -> QueryResult<Vec<L
 }
 
 pub fn location(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<LocationRow>> {
-    locations::table.find(id).select(LocationRow::as_select()).first(conn).optional()
+    locations::table
+        .find(id)
+        .select(LocationRow::as_select())
+        .first(conn)
+        .optional()
 }
 
-pub fn location_by_code(conn: &mut AnyConnection, site_id: i64, code: &str) -> QueryResult<Option<LocationRow>> {
+pub fn location_by_code(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    code: &str,
+) -> QueryResult<Option<LocationRow>> {
     locations::table
         .filter(locations::site_id.eq(site_id))
         .filter(locations::code.eq(code))
@@ -50,7 +76,13 @@ pub fn location_by_code(conn: &mut AnyConnection, site_id: i64, code: &str) -> Q
         .optional()
 }
 
-pub fn insert_location(conn: &mut AnyConnection, site_id: i64, code: &str, name: &str, kind: &str) -> QueryResult<i64> {
+pub fn insert_location(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    code: &str,
+    name: &str,
+    kind: &str,
+) -> QueryResult<i64> {
     diesel::insert_into(locations::table)
         .values((
             locations::site_id.eq(site_id),

@@ -31,7 +31,10 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::SiteManage)?;
     let actor = user.actor();
-    let site = state.db.write(move |c| service::create_site(c, &actor, &req)).await?;
+    let site = state
+        .db
+        .write(move |c| service::create_site(c, &actor, &req))
+        .await?;
     Ok(HttpResponse::Created().json(site))
 }
 
@@ -39,11 +42,18 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}", tag = "sites", params(("site_id" = i64, Path)),
     responses((status = 200, body = Site), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, user: AuthUser, site_id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site_id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let site_id = site_id.into_inner();
     user.require_site(site_id)?;
     user.require(Action::SiteRead)?;
-    let site = state.db.read(move |c| queries::by_id(c, site_id)?.ok_or_else(|| AppError::not_found("site"))).await?;
+    let site = state
+        .db
+        .read(move |c| queries::by_id(c, site_id)?.ok_or_else(|| AppError::not_found("site")))
+        .await?;
     Ok(HttpResponse::Ok().json(site))
 }
 
@@ -59,8 +69,13 @@ pub async fn locations(
     let site_id = site_id.into_inner();
     user.require_site(site_id)?;
     user.require(Action::SiteRead)?;
-    let rows = state.db.read(move |c| Ok(queries::locations_of(c, site_id)?)).await?;
-    Ok(HttpResponse::Ok().json(LocationList { items: rows.into_iter().map(Location::from).collect() }))
+    let rows = state
+        .db
+        .read(move |c| Ok(queries::locations_of(c, site_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(LocationList {
+        items: rows.into_iter().map(Location::from).collect(),
+    }))
 }
 
 /// Add a location to a prison.
@@ -77,16 +92,23 @@ pub async fn create_location(
 ) -> Result<HttpResponse, AppError> {
     let site_id = site_id.into_inner();
     let actor = user.authorize(Action::LocationManage, site_id)?;
-    let location = state.db.write(move |c| service::create_location(c, &actor, site_id, &req)).await?;
+    let location = state
+        .db
+        .write(move |c| service::create_location(c, &actor, site_id, &req))
+        .await?;
     Ok(HttpResponse::Created().json(location))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::resource("/sites").route(web::get().to(list)).route(web::post().to(create)))
-        .service(crate::http::resource("/sites/{site_id}").route(web::get().to(get)))
-        .service(
-            crate::http::resource("/sites/{site_id}/locations")
-                .route(web::get().to(locations))
-                .route(web::post().to(create_location)),
-        );
+    cfg.service(
+        crate::http::resource("/sites")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(crate::http::resource("/sites/{site_id}").route(web::get().to(get)))
+    .service(
+        crate::http::resource("/sites/{site_id}/locations")
+            .route(web::get().to(locations))
+            .route(web::post().to(create_location)),
+    );
 }

@@ -6,19 +6,35 @@ use crate::error::AppError;
 use crate::users::queries as users;
 
 /// Creates a prison and grants it to the admin who created it, so they can set it up.
-pub fn create_site(conn: &mut AnyConnection, actor: &Actor, req: &CreateSite) -> Result<Site, AppError> {
-    let id = queries::insert(conn, &req.code, &req.name, &req.category, &req.address).map_err(|e| {
-        let e = AppError::from(e);
-        if is_unique_violation(&e) {
-            AppError::conflict("site_code_taken", "a site with this code already exists")
-        } else {
-            e
-        }
-    })?;
-    let mut granted: Vec<i64> = users::sites_of(conn, actor.user_id)?.into_iter().map(|s| s.id).collect();
+pub fn create_site(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    req: &CreateSite,
+) -> Result<Site, AppError> {
+    let id =
+        queries::insert(conn, &req.code, &req.name, &req.category, &req.address).map_err(|e| {
+            let e = AppError::from(e);
+            if is_unique_violation(&e) {
+                AppError::conflict("site_code_taken", "a site with this code already exists")
+            } else {
+                e
+            }
+        })?;
+    let mut granted: Vec<i64> = users::sites_of(conn, actor.user_id)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     granted.push(id);
     users::replace_sites(conn, actor.user_id, &granted)?;
-    audit::record(conn, actor, Some(id), "site.create", "site", id, Some(serde_json::json!({"code": req.code})))?;
+    audit::record(
+        conn,
+        actor,
+        Some(id),
+        "site.create",
+        "site",
+        id,
+        Some(serde_json::json!({"code": req.code})),
+    )?;
     queries::by_id(conn, id)?.ok_or_else(|| AppError::internal("site vanished after insert"))
 }
 
@@ -28,14 +44,18 @@ pub fn create_location(
     site_id: i64,
     req: &CreateLocation,
 ) -> Result<Location, AppError> {
-    let id = queries::insert_location(conn, site_id, &req.code, &req.name, req.kind.as_str()).map_err(|e| {
-        let e = AppError::from(e);
-        if is_unique_violation(&e) {
-            AppError::conflict("location_code_taken", "this site already has a location with this code")
-        } else {
-            e
-        }
-    })?;
+    let id = queries::insert_location(conn, site_id, &req.code, &req.name, req.kind.as_str())
+        .map_err(|e| {
+            let e = AppError::from(e);
+            if is_unique_violation(&e) {
+                AppError::conflict(
+                    "location_code_taken",
+                    "this site already has a location with this code",
+                )
+            } else {
+                e
+            }
+        })?;
     audit::record(
         conn,
         actor,
@@ -45,7 +65,8 @@ pub fn create_location(
         id,
         Some(serde_json::json!({"code": req.code, "kind": req.kind})),
     )?;
-    let row = queries::location(conn, id)?.ok_or_else(|| AppError::internal("location vanished after insert"))?;
+    let row = queries::location(conn, id)?
+        .ok_or_else(|| AppError::internal("location vanished after insert"))?;
     Ok(row.into())
 }
 

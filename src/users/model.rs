@@ -57,10 +57,13 @@ impl UserView {
 }
 
 fn username_chars(s: &str) -> Result<(), validator::ValidationError> {
-    if s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_' || c == '-') {
+    if s.chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_' || c == '-')
+    {
         Ok(())
     } else {
-        Err(validator::ValidationError::new("charset").with_message("lower-case letters, digits, '.', '_' and '-' only".into()))
+        Err(validator::ValidationError::new("charset")
+            .with_message("lower-case letters, digits, '.', '_' and '-' only".into()))
     }
 }
 

@@ -5,11 +5,19 @@ use crate::db::schema::{sites, user_sites, users};
 use crate::db::AnyConnection;
 
 pub fn by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<UserRow>> {
-    users::table.filter(users::username.eq(username)).select(UserRow::as_select()).first(conn).optional()
+    users::table
+        .filter(users::username.eq(username))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRow>> {
-    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn sites_of(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<SiteRef>> {
@@ -19,13 +27,23 @@ pub fn sites_of(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<SiteR
         .order(sites::name.asc())
         .select((sites::id, sites::code, sites::name))
         .load::<(i64, String, String)>(conn)
-        .map(|rows| rows.into_iter().map(|(id, code, name)| SiteRef { id, code, name }).collect())
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(id, code, name)| SiteRef { id, code, name })
+                .collect()
+        })
 }
 
 /// Users who hold at least one of the given sites.
 pub fn at_sites(conn: &mut AnyConnection, site_ids: &[i64]) -> QueryResult<Vec<UserRow>> {
-    let ids = user_sites::table.filter(user_sites::site_id.eq_any(site_ids.to_vec())).select(user_sites::user_id);
-    users::table.filter(users::id.eq_any(ids)).order(users::username.asc()).select(UserRow::as_select()).load(conn)
+    let ids = user_sites::table
+        .filter(user_sites::site_id.eq_any(site_ids.to_vec()))
+        .select(user_sites::user_id);
+    users::table
+        .filter(users::id.eq_any(ids))
+        .order(users::username.asc())
+        .select(UserRow::as_select())
+        .load(conn)
 }
 
 pub fn insert(
@@ -56,20 +74,33 @@ pub fn replace_sites(conn: &mut AnyConnection, user_id: i64, site_ids: &[i64]) -
     diesel::delete(user_sites::table.filter(user_sites::user_id.eq(user_id))).execute(conn)?;
     for site in site_ids {
         diesel::insert_into(user_sites::table)
-            .values((user_sites::user_id.eq(user_id), user_sites::site_id.eq(site)))
+            .values((
+                user_sites::user_id.eq(user_id),
+                user_sites::site_id.eq(site),
+            ))
             .execute(conn)?;
     }
     Ok(())
 }
 
-pub fn set_flags(conn: &mut AnyConnection, user_id: i64, enabled: Option<bool>, witness: Option<bool>) -> QueryResult<()> {
+pub fn set_flags(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    enabled: Option<bool>,
+    witness: Option<bool>,
+) -> QueryResult<()> {
     let now = crate::db::now();
     if let Some(enabled) = enabled {
-        diesel::update(users::table.find(user_id)).set((users::enabled.eq(enabled), users::updated_at.eq(now))).execute(conn)?;
+        diesel::update(users::table.find(user_id))
+            .set((users::enabled.eq(enabled), users::updated_at.eq(now)))
+            .execute(conn)?;
     }
     if let Some(witness) = witness {
         diesel::update(users::table.find(user_id))
-            .set((users::authorised_witness.eq(witness), users::updated_at.eq(now)))
+            .set((
+                users::authorised_witness.eq(witness),
+                users::updated_at.eq(now),
+            ))
             .execute(conn)?;
     }
     Ok(())

@@ -50,7 +50,10 @@ pub async fn create(
     let hash = web::block(move || service::hash_new_password(&username, &pw))
         .await
         .map_err(|e| AppError::internal(e.to_string()))??;
-    let view = state.db.write(move |c| service::create(c, &actor, &req, &hash)).await?;
+    let view = state
+        .db
+        .write(move |c| service::create(c, &actor, &req, &hash))
+        .await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -59,7 +62,11 @@ pub async fn create(
     responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, user: AuthUser, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let view = state.db.read(move |c| service::view(c, id)).await?;
     user.require_any_site(view.sites.iter().map(|s| s.id), "user")?;
@@ -86,11 +93,22 @@ pub async fn update(
         user.require_site(*site)?;
     }
     let actor = user.actor();
-    let view = state.db.write(move |c| service::update(c, &actor, id, &req)).await?;
+    let view = state
+        .db
+        .write(move |c| service::update(c, &actor, id, &req))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::resource("/users").route(web::get().to(list)).route(web::post().to(create)))
-        .service(crate::http::resource("/users/{id}").route(web::get().to(get)).route(web::patch().to(update)));
+    cfg.service(
+        crate::http::resource("/users")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        crate::http::resource("/users/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(update)),
+    );
 }

@@ -18,25 +18,44 @@ pub fn view(conn: &mut AnyConnection, user_id: i64) -> Result<UserView, AppError
 
 fn check_sites_exist(conn: &mut AnyConnection, site_ids: &[i64]) -> Result<Vec<i64>, AppError> {
     let unique: BTreeSet<i64> = site_ids.iter().copied().collect();
-    let found: i64 = sites::table.filter(sites::id.eq_any(unique.iter().copied().collect::<Vec<_>>())).count().get_result(conn)?;
+    let found: i64 = sites::table
+        .filter(sites::id.eq_any(unique.iter().copied().collect::<Vec<_>>()))
+        .count()
+        .get_result(conn)?;
     if found != unique.len() as i64 {
-        return Err(AppError::invalid("site_ids", "exists", "every site must exist"));
+        return Err(AppError::invalid(
+            "site_ids",
+            "exists",
+            "every site must exist",
+        ));
     }
     Ok(unique.into_iter().collect())
 }
 
 /// Creates an account; the password hash is computed by the caller outside the transaction.
-pub fn create(conn: &mut AnyConnection, actor: &Actor, req: &CreateUser, password_hash: &str) -> Result<UserView, AppError> {
+pub fn create(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    req: &CreateUser,
+    password_hash: &str,
+) -> Result<UserView, AppError> {
     let sites = check_sites_exist(conn, &req.site_ids)?;
-    let id = queries::insert(conn, &req.username, &req.display_name, req.role.as_str(), password_hash, req.authorised_witness)
-        .map_err(AppError::from)
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                AppError::conflict("username_taken", "a user with this username already exists")
-            } else {
-                e
-            }
-        })?;
+    let id = queries::insert(
+        conn,
+        &req.username,
+        &req.display_name,
+        req.role.as_str(),
+        password_hash,
+        req.authorised_witness,
+    )
+    .map_err(AppError::from)
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            AppError::conflict("username_taken", "a user with this username already exists")
+        } else {
+            e
+        }
+    })?;
     queries::replace_sites(conn, id, &sites)?;
     audit::record(
         conn,
@@ -45,15 +64,26 @@ pub fn create(conn: &mut AnyConnection, actor: &Actor, req: &CreateUser, passwor
         "user.create",
         "user",
         id,
-        Some(serde_json::json!({"role": req.role, "site_ids": sites, "authorised_witness": req.authorised_witness})),
+        Some(
+            serde_json::json!({"role": req.role, "site_ids": sites, "authorised_witness": req.authorised_witness}),
+        ),
     )?;
     view(conn, id)
 }
 
-pub fn update(conn: &mut AnyConnection, actor: &Actor, user_id: i64, req: &UpdateUser) -> Result<UserView, AppError> {
+pub fn update(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    user_id: i64,
+    req: &UpdateUser,
+) -> Result<UserView, AppError> {
     queries::by_id(conn, user_id)?.ok_or_else(|| AppError::not_found("user"))?;
     if user_id == actor.user_id && req.enabled == Some(false) {
-        return Err(AppError::invalid("enabled", "self", "you cannot disable your own account"));
+        return Err(AppError::invalid(
+            "enabled",
+            "self",
+            "you cannot disable your own account",
+        ));
     }
     queries::set_flags(conn, user_id, req.enabled, req.authorised_witness)?;
     if let Some(site_ids) = &req.site_ids {
@@ -67,7 +97,9 @@ pub fn update(conn: &mut AnyConnection, actor: &Actor, user_id: i64, req: &Updat
         "user.update",
         "user",
         user_id,
-        Some(serde_json::json!({"enabled": req.enabled, "authorised_witness": req.authorised_witness, "site_ids": req.site_ids})),
+        Some(
+            serde_json::json!({"enabled": req.enabled, "authorised_witness": req.authorised_witness, "site_ids": req.site_ids}),
+        ),
     )?;
     view(conn, user_id)
 }

@@ -1,0 +1,336 @@
+//! Test harness: the real app over a fresh database per test. SQLite in a temporary directory
+//! by default; PostgreSQL (one database per test, copied from a migrated template) when
+//! TEST_DATABASE_URL names a PostgreSQL server. The same test bodies run on both.
+#![allow(dead_code)]
+
+use std::sync::{Mutex, OnceLock};
+
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{test, web};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde_json::Value;
+
+use prison_pharmacy::config::Config;
+use prison_pharmacy::db::{self, Db};
+use prison_pharmacy::{build_app, AppState};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| prison_pharmacy::auth::password::hash(PASSWORD).unwrap())
+}
+
+/// Drops the per-test PostgreSQL database once everything using it has gone.
+pub struct DbGuard {
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg {
+            if let Ok(mut c) = diesel::PgConnection::establish(admin_url) {
+                let _ =
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn pg_admin_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let (server, _) = base.rsplit_once('/').unwrap();
+    format!("{server}/{name}{query}")
+}
+
+fn migration_fingerprint() -> String {
+    use sha2::{Digest, Sha256};
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+    dirs.sort();
+    let mut h = Sha256::new();
+    for d in dirs {
+        h.update(std::fs::read(d.join("up.sql")).unwrap_or_default());
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+/// The migrated template database, built once per fingerprint of the migrations.
+fn pg_template(admin_url: &str) -> String {
+    static LOCK: Mutex<Option<String>> = Mutex::new(None);
+    let mut guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(name) = guard.as_ref() {
+        return name.clone();
+    }
+    let name = format!("pp_template_{}", migration_fingerprint());
+    let mut admin =
+        diesel::PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+    let exists: i64 = diesel::sql_query(format!(
+        "SELECT 1::bigint AS n FROM pg_database WHERE datname = '{name}'"
+    ))
+    .load::<One>(&mut admin)
+    .unwrap()
+    .len() as i64;
+    if exists == 0 {
+        // Build under a temporary name and rename, so a half-built template is never used.
+        let building = format!("{name}_{}", std::process::id());
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{building}\""))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{building}\""))
+            .unwrap();
+        {
+            let mut c = db::establish(&with_database(admin_url, &building)).unwrap();
+            db::run_migrations(&mut c).unwrap();
+        }
+        if admin
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+            ))
+            .is_err()
+        {
+            // Another test process won the race; its template is as good.
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+            ));
+        }
+    }
+    *guard = Some(name.clone());
+    name
+}
+
+#[derive(QueryableByName)]
+struct One {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    #[allow(dead_code)]
+    n: i64,
+}
+
+/// A fresh, migrated database and its URL.
+pub fn fresh_database() -> (String, DbGuard) {
+    match pg_admin_url() {
+        Some(admin_url) => {
+            let template = pg_template(&admin_url);
+            let name = format!("pp_test_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+            let mut attempts = 0;
+            loop {
+                match admin.batch_execute(&format!(
+                    "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+                )) {
+                    Ok(()) => break,
+                    // Copying a template needs it idle for a moment; parallel tests may collide.
+                    Err(e) if attempts < 50 => {
+                        attempts += 1;
+                        let _ = e;
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    Err(e) => panic!("create test database: {e}"),
+                }
+            }
+            (
+                with_database(&admin_url, &name),
+                DbGuard {
+                    _dir: None,
+                    pg: Some((admin_url, name)),
+                },
+            )
+        }
+        None => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = dir.path().join("test.db").to_string_lossy().to_string();
+            let mut c = db::establish(&url).unwrap();
+            db::run_migrations(&mut c).unwrap();
+            (
+                url,
+                DbGuard {
+                    _dir: Some(dir),
+                    pg: None,
+                },
+            )
+        }
+    }
+}
+
+pub struct TestApp<S> {
+    pub svc: S,
+    pub state: web::Data<AppState>,
+    pub url: String,
+    pub guard: DbGuard,
+}
+
+pub async fn spawn() -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
+    let (url, guard) = fresh_database();
+    let mut config = Config::for_database(&url);
+    config.db_pool_size = 4;
+    adjust(&mut config);
+    let db = Db::connect(&url, config.db_pool_size).unwrap();
+    let state = web::Data::new(AppState::new(config, db).unwrap());
+    let svc = test::init_service(build_app(state.clone())).await;
+    TestApp {
+        svc,
+        state,
+        url,
+        guard,
+    }
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: actix_web::http::header::HeaderMap,
+}
+
+impl<S, B> TestApp<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    pub async fn send(&self, req: test::TestRequest) -> Response {
+        let resp = test::call_service(&self.svc, req.to_request()).await;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = test::read_body(resp).await;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Response {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = test::TestRequest::default().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        if let Some(b) = body {
+            req = req.set_json(b);
+        }
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub fn conn(&self) -> r2d2::PooledConnection<prison_pharmacy::db::ConnectionManager> {
+        self.state.db.get().unwrap()
+    }
+
+    /// A site with a pharmacy store, CD cabinet, quarantine shelf and one administration point.
+    pub fn site(&self, code: &str) -> Site {
+        use prison_pharmacy::sites::queries as q;
+        let mut c = self.conn();
+        let id = q::insert(
+            &mut c,
+            code,
+            &format!("HMP {code}"),
+            "Category C",
+            "1 Test Road",
+        )
+        .unwrap();
+        let loc = |c: &mut _, code: &str, kind: &str| {
+            q::insert_location(c, id, code, code, kind).unwrap()
+        };
+        Site {
+            id,
+            store: loc(&mut c, "PHARM", "pharmacy_store"),
+            cd_cabinet: loc(&mut c, "CDCAB", "cd_cabinet"),
+            quarantine: loc(&mut c, "QUAR", "quarantine"),
+            hatch: loc(&mut c, "HB1-HATCH", "administration_point"),
+        }
+    }
+
+    /// A user of the role at the sites, and a token for them.
+    pub fn user(&self, username: &str, role: &str, sites: &[i64]) -> User {
+        use prison_pharmacy::users::queries as q;
+        let mut c = self.conn();
+        let id = q::insert(&mut c, username, username, role, password_hash(), false).unwrap();
+        q::replace_sites(&mut c, id, sites).unwrap();
+        User {
+            id,
+            token: self.state.jwt.issue(id).unwrap(),
+        }
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = self.conn();
+        diesel::sql_query(format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}"))
+            .get_result::<Count>(&mut *c)
+            .unwrap()
+            .n
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Site {
+    pub id: i64,
+    pub store: i64,
+    pub cd_cabinet: i64,
+    pub quarantine: i64,
+    pub hatch: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub token: String,
+}
+
+/// The problem document's first field issue as (field, rule).
+pub fn first_issue(body: &Value) -> (String, String) {
+    let e = &body["errors"][0];
+    (
+        e["field"].as_str().unwrap_or_default().to_string(),
+        e["rule"].as_str().unwrap_or_default().to_string(),
+    )
+}

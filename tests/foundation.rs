@@ -1,0 +1,536 @@
+//! Sign-in, tokens, role and site checks, problem documents and the audit log, over HTTP.
+
+mod common;
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::test::TestRequest;
+use base64::Engine;
+use common::{first_issue, spawn, spawn_with, PASSWORD};
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::{json, Value};
+
+const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+fn claims(sub: i64, offset_iat: i64, ttl: i64, iss: &str, aud: &str) -> Value {
+    let now = chrono::Utc::now().timestamp() + offset_iat;
+    json!({"sub": sub.to_string(), "iss": iss, "aud": aud, "iat": now, "nbf": now, "exp": now + ttl, "jti": "t"})
+}
+
+fn sign(claims: &Value, secret: &str) -> String {
+    encode(
+        &Header::default(),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn b64(v: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+#[actix_web::test]
+async fn login_returns_a_bearer_token_and_me_describes_the_user() {
+    let app = spawn().await;
+    let site = app.site("FWI");
+    let nurse = app.user("nurse", "nurse", &[site.id]);
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nurse", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["token_type"], "Bearer");
+    assert_eq!(r.body["expires_in"], 900);
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+
+    let me = app.get("/api/v1/me", &token).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["id"], nurse.id);
+    assert_eq!(me.body["username"], "nurse");
+    assert_eq!(me.body["role"], "nurse");
+    assert_eq!(
+        me.body["sites"],
+        json!([{"id": site.id, "code": "FWI", "name": "HMP FWI"}])
+    );
+    assert!(me.body.get("password_hash").is_none());
+}
+
+#[actix_web::test]
+async fn wrong_username_and_wrong_password_get_the_same_answer() {
+    let app = spawn().await;
+    let site = app.site("FWI");
+    app.user("nurse", "nurse", &[site.id]);
+    let wrong_pw = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nurse", "password": "nope"})),
+        )
+        .await;
+    let no_user = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "ghost", "password": "nope"})),
+        )
+        .await;
+    assert_eq!(wrong_pw.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(no_user.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_pw.body, no_user.body);
+    assert_eq!(
+        wrong_pw.headers.get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    assert_eq!(wrong_pw.body["detail"], "invalid username or password");
+}
+
+#[actix_web::test]
+async fn repeated_failures_lock_the_account() {
+    let app = spawn_with(|c| c.login_max_failures = 3).await;
+    let site = app.site("FWI");
+    app.user("nurse", "nurse", &[site.id]);
+    for _ in 0..3 {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": "nurse", "password": "x"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password is refused while locked.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nurse", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.get("retry-after").is_some());
+}
+
+#[actix_web::test]
+async fn forged_stale_and_disabled_tokens_are_refused() {
+    let app = spawn().await;
+    let site = app.site("FWI");
+    let nurse = app.user("nurse", "nurse", &[site.id]);
+    let admin = app.user("admin", "admin", &[site.id]);
+    let iss = "prison-pharmacy";
+    let aud = "prison-pharmacy-api";
+
+    let good = sign(&claims(nurse.id, 0, 600, iss, aud), SECRET);
+    assert_eq!(app.get("/api/v1/me", &good).await.status, StatusCode::OK);
+
+    let header_none = json!({"alg": "none", "typ": "JWT"});
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&header_none),
+        b64(&claims(nurse.id, 0, 600, iss, aud))
+    );
+    let other_key = sign(
+        &claims(nurse.id, 0, 600, iss, aud),
+        "another-secret-another-secret-another-secret",
+    );
+    let expired = sign(&claims(nurse.id, -3600, 600, iss, aud), SECRET);
+    let not_yet_valid = sign(&claims(nurse.id, 3600, 600, iss, aud), SECRET);
+    let wrong_issuer = sign(&claims(nurse.id, 0, 600, "someone-else", aud), SECRET);
+    let wrong_audience = sign(&claims(nurse.id, 0, 600, iss, "another-api"), SECRET);
+    let parts: Vec<&str> = good.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&claims(admin.id, 0, 600, iss, aud)),
+        parts[2]
+    );
+    let cases = [
+        ("alg none", alg_none),
+        ("other key", other_key),
+        ("expired", expired),
+        ("not yet valid", not_yet_valid),
+        ("wrong issuer", wrong_issuer),
+        ("wrong audience", wrong_audience),
+        ("tampered payload", tampered),
+        ("garbage", "not.a.token".to_string()),
+    ];
+    for (name, token) in cases {
+        let r = app.get("/api/v1/me", &token).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(r.body["status"], 401, "{name}");
+    }
+    let none = app.call(Method::GET, "/api/v1/me", None, None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+
+    // Disable the nurse: the still-unexpired token stops working at once.
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", nurse.id),
+            Some(&admin.token),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["enabled"], false);
+    assert_eq!(
+        app.get("/api/v1/me", &good).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let login = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nurse", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn roles_are_denied_by_the_permission_table_and_other_sites_are_invisible() {
+    let app = spawn().await;
+    let fosse = app.site("FWI");
+    let lincoln = app.site("LCI");
+    let nurse = app.user("nurse", "nurse", &[fosse.id]);
+    let admin = app.user("admin", "admin", &[fosse.id]);
+    let body =
+        json!({"code": "HB9-HATCH", "name": "Houseblock 9 hatch", "kind": "administration_point"});
+
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/locations", fosse.id),
+            &nurse.token,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.body["detail"], "role nurse may not location.manage");
+
+    // Another prison's records answer 404 whatever the role, so their existence does not leak.
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/locations", lincoln.id),
+            &admin.token,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v1/sites/{}", lincoln.id), &nurse.token)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v1/sites/999999", &nurse.token).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.count("locations"), 8, "nothing was written");
+
+    let r = app.get("/api/v1/sites", &nurse.token).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["items"][0]["id"], fosse.id);
+
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/locations", fosse.id),
+            &admin.token,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["kind"], "administration_point");
+
+    // Auditors read the log but write nothing.
+    let auditor = app.user("auditor", "auditor", &[fosse.id]);
+    let r = app
+        .post(
+            "/api/v1/sites",
+            &auditor.token,
+            json!({"code": "XX", "name": "x", "category": "c", "address": "a"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/api/v1/audit", &nurse.token).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[actix_web::test]
+async fn bad_input_gets_problem_documents_and_changes_nothing() {
+    let app = spawn().await;
+    let site = app.site("FWI");
+    let admin = app.user("admin", "admin", &[site.id]);
+    let path = format!("/api/v1/sites/{}/locations", site.id);
+    let before = app.count("locations");
+
+    let r = app
+        .post(
+            &path,
+            &admin.token,
+            json!({"code": "X1", "name": "x", "kind": "cupboard"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body), ("kind".into(), "enum".into()));
+
+    let r = app
+        .post(
+            &path,
+            &admin.token,
+            json!({"code": "X1", "kind": "quarantine"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body), ("name".into(), "required".into()));
+
+    let r = app
+        .post(
+            &path,
+            &admin.token,
+            json!({"code": "lower case", "name": "x", "kind": "quarantine"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body), ("code".into(), "charset".into()));
+
+    let malformed = TestRequest::post()
+        .uri(&path)
+        .insert_header(("Authorization", format!("Bearer {}", admin.token)))
+        .insert_header(("Content-Type", "application/json"))
+        .set_payload("{\"code\": ");
+    let r = app.send(malformed).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.headers.get("content-type").unwrap(),
+        "application/problem+json"
+    );
+
+    let wrong_type = TestRequest::post()
+        .uri(&path)
+        .insert_header(("Authorization", format!("Bearer {}", admin.token)))
+        .insert_header(("Content-Type", "text/plain"))
+        .set_payload("code=X1");
+    assert_eq!(
+        app.send(wrong_type).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+
+    let huge = json!({"code": "X1", "name": "x".repeat(300_000), "kind": "quarantine"});
+    assert_eq!(
+        app.post(&path, &admin.token, huge).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    let r = app.get("/api/v1/no-such-thing", &admin.token).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["status"], 404);
+    let r = app
+        .call(Method::DELETE, &path, Some(&admin.token), None)
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.body["status"], 405);
+
+    let r = app.get("/api/v1/audit?per_page=500", &admin.token).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body), ("per_page".into(), "range".into()));
+    let r = app.get("/api/v1/audit?site_id=abc", &admin.token).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body).0, "site_id");
+
+    let r = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"username": "new.nurse", "display_name": "N", "role": "nurse", "password": "short", "site_ids": [site.id]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body), ("password".into(), "length".into()));
+
+    assert_eq!(app.count("locations"), before);
+    assert_eq!(app.count("users"), 1);
+    assert_eq!(app.count("audit_events"), 0);
+}
+
+#[actix_web::test]
+async fn a_write_records_its_audit_event_in_the_same_transaction() {
+    let app = spawn().await;
+    let site = app.site("FWI");
+    let other = app.site("LCI");
+    let admin = app.user("admin", "admin", &[site.id]);
+    let auditor = app.user("auditor", "auditor", &[site.id]);
+    let body =
+        json!({"code": "HB7-HATCH", "name": "Houseblock 7 hatch", "kind": "administration_point"});
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/locations", site.id),
+            &admin.token,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let location_id = r.body["id"].as_i64().unwrap();
+    let request_id = r
+        .headers
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+
+    // A refused duplicate writes neither the location nor an audit event.
+    let dup = app
+        .post(
+            &format!("/api/v1/sites/{}/locations", site.id),
+            &admin.token,
+            body,
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    assert_eq!(dup.body["code"], "location_code_taken");
+
+    let r = app
+        .get(
+            &format!("/api/v1/audit?site_id={}&entity=location", site.id),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["total"], 1);
+    let e = &r.body["items"][0];
+    assert_eq!(e["user_id"], admin.id);
+    assert_eq!(e["site_id"], site.id);
+    assert_eq!(e["action"], "location.create");
+    assert_eq!(e["entity_id"], location_id.to_string());
+    assert_eq!(e["request_id"], request_id);
+
+    let r = app
+        .get(
+            &format!("/api/v1/audit?user_id={}&per_page=1&page=1", admin.id),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(r.body["total"], 1);
+    assert_eq!(r.body["per_page"], 1);
+    let r = app
+        .get(
+            "/api/v1/audit?from=2000-01-01T00:00:00&to=2000-01-02T00:00:00",
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(r.body["total"], 0);
+    // An auditor of one prison cannot read another's log.
+    let r = app
+        .get(
+            &format!("/api/v1/audit?site_id={}", other.id),
+            &auditor.token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // The database itself refuses to alter the log.
+    use diesel::connection::SimpleConnection;
+    let mut c = app.conn();
+    assert!(c
+        .batch_execute("UPDATE audit_events SET action = 'x'")
+        .is_err());
+    assert!(c.batch_execute("DELETE FROM audit_events").is_err());
+    assert_eq!(app.count("audit_events"), 1);
+}
+
+#[actix_web::test]
+async fn admins_create_users_who_can_sign_in() {
+    let app = spawn().await;
+    let site = app.site("FWI");
+    let admin = app.user("admin", "admin", &[site.id]);
+    let r = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"username": "new.nurse", "display_name": "New Nurse", "role": "nurse",
+                   "password": "lantern harbour ferry", "site_ids": [site.id]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["role"], "nurse");
+    assert_eq!(r.body["sites"][0]["id"], site.id);
+    let login = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "new.nurse", "password": "lantern harbour ferry"})),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK);
+    let again = app
+        .post(
+            "/api/v1/users",
+            &admin.token,
+            json!({"username": "new.nurse", "display_name": "Dup", "role": "nurse",
+                   "password": "lantern harbour ferry", "site_ids": [site.id]}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
+#[actix_web::test]
+async fn health_ready_and_the_openapi_document() {
+    let app = spawn().await;
+    let r = app.call(Method::GET, "/health", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = app.call(Method::GET, "/ready", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "ready");
+    let r = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let paths = r.body["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/auth/login",
+        "/api/v1/me",
+        "/api/v1/sites/{site_id}/locations",
+        "/api/v1/users/{id}",
+        "/api/v1/audit",
+    ] {
+        assert!(
+            paths.contains_key(p),
+            "{p} missing from the OpenAPI document"
+        );
+    }
+    assert!(r.body["components"]["schemas"]["Problem"].is_object());
+}
+
+#[actix_web::test]
+async fn demo_fixtures_load_once() {
+    let app = spawn().await;
+    let mut c = app.conn();
+    let first = prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
+    assert_eq!((first.sites, first.users), (10, 8));
+    assert!(first.locations >= 40);
+    let second = prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
+    assert_eq!(second, prison_pharmacy::fixtures::LoadReport::default());
+    drop(c);
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nurse.lincoln", "password": "demo-password-2026"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
