@@ -3,15 +3,56 @@
 
 use serde::Deserialize;
 
-use crate::audit;
+use crate::audit::{self, Actor};
 use crate::auth::password;
 use crate::db::{schema, AnyConnection};
+use crate::domain::stock::MovementReason;
 use crate::error::AppError;
+use crate::formulary::model::CreateProduct;
+use crate::formulary::{queries as formulary, service as formulary_service};
 use crate::sites::queries as sites;
+use crate::stock::ledger::{self, Posting};
 use crate::users::queries as users;
 
 const SITES: &str = include_str!("../fixtures/sites.json");
 const USERS: &str = include_str!("../fixtures/users.json");
+const FORMULARY: &str = include_str!("../fixtures/formulary.json");
+
+/// Opening stock at HMP Fosse Way's pharmacy store: (product, batch, expiry, quantity, reorder level, reorder quantity).
+const OPENING_STOCK: &[(&str, &str, &str, &str, &str, &str)] = &[
+    (
+        "Methadone 1mg/ml oral solution sugar free",
+        "MTH2611A",
+        "2027-09-30",
+        "2500",
+        "3000",
+        "5000",
+    ),
+    (
+        "Sertraline 50mg tablets",
+        "SRT2605K",
+        "2027-05-31",
+        "280",
+        "200",
+        "280",
+    ),
+    (
+        "Paracetamol 500mg tablets",
+        "PCM2604B",
+        "2027-04-30",
+        "640",
+        "500",
+        "960",
+    ),
+    (
+        "Olanzapine 10mg tablets",
+        "OLZ2609C",
+        "2027-12-31",
+        "56",
+        "112",
+        "112",
+    ),
+];
 
 const REQUEST_ID: &str = "fixtures-load";
 
@@ -45,6 +86,7 @@ pub struct LoadReport {
     pub sites: usize,
     pub locations: usize,
     pub users: usize,
+    pub products: usize,
     /// Set when demo users were created with a generated password, to be shown once.
     pub generated_password: Option<String>,
 }
@@ -62,6 +104,8 @@ pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<Loa
         serde_json::from_str(SITES).map_err(|e| AppError::internal(format!("sites.json: {e}")))?;
     let user_fixtures: Vec<UserFixture> =
         serde_json::from_str(USERS).map_err(|e| AppError::internal(format!("users.json: {e}")))?;
+    let product_fixtures: Vec<CreateProduct> = serde_json::from_str(FORMULARY)
+        .map_err(|e| AppError::internal(format!("formulary.json: {e}")))?;
     if let Some(pw) = demo_password {
         password::check_policy("", pw).map_err(|_| {
             AppError::internal(format!(
@@ -143,9 +187,70 @@ pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<Loa
             audit::record_system(conn, REQUEST_ID, None, "user.create", "user", id)?;
             report.users += 1;
         }
+        let admin = users::by_username(conn, "admin")?
+            .ok_or_else(|| AppError::internal("demo admin missing"))?;
+        let admin = Actor {
+            user_id: admin.id,
+            request_id: REQUEST_ID.into(),
+        };
+        for p in &product_fixtures {
+            if formulary::product_by_name(conn, &p.name)?.is_none() {
+                formulary_service::create_product(conn, &admin, p)?;
+                report.products += 1;
+            }
+        }
+        if report.products > 0 {
+            load_opening_stock(conn)?;
+        }
         if report.users > 0 && demo_password.is_none() {
             report.generated_password = plain.clone();
         }
         Ok(report)
     })
+}
+
+/// Demo stock, received through the ledger like any other stock.
+fn load_opening_stock(conn: &mut AnyConnection) -> Result<(), AppError> {
+    let site =
+        sites::by_code(conn, "FWI")?.ok_or_else(|| AppError::internal("demo site FWI missing"))?;
+    let store = sites::location_by_code(conn, site.id, "PHARM")?
+        .ok_or_else(|| AppError::internal("FWI store missing"))?;
+    let tech = users::by_username(conn, "technician")?
+        .ok_or_else(|| AppError::internal("demo technician missing"))?;
+    let actor = Actor {
+        user_id: tech.id,
+        request_id: REQUEST_ID.into(),
+    };
+    for (name, batch, expiry, qty, level, usual) in OPENING_STOCK {
+        let product = formulary::product_by_name(conn, name)?
+            .ok_or_else(|| AppError::internal(format!("{name} missing")))?;
+        let expiry = expiry
+            .parse()
+            .map_err(|_| AppError::internal("bad expiry in fixture"))?;
+        let batch_id = formulary::insert_batch(conn, product.id, batch, expiry)?;
+        let quantity = qty
+            .parse()
+            .map_err(|_| AppError::internal("bad quantity in fixture"))?;
+        let mut posting = Posting::new(
+            site.id,
+            store.id,
+            batch_id,
+            quantity,
+            MovementReason::Adjustment,
+        );
+        posting.reason_code = Some("opening_balance".into());
+        posting.note = Some("demo opening balance".into());
+        ledger::post(conn, &actor, &posting)?;
+        let request = crate::stock::model::SetReorderLevel {
+            product_id: product.id,
+            reorder_level: level
+                .parse()
+                .map_err(|_| AppError::internal("bad level in fixture"))?,
+            reorder_quantity: usual
+                .parse()
+                .map_err(|_| AppError::internal("bad level in fixture"))?,
+        };
+        crate::stock::service::set_reorder_level(conn, &actor, site.id, &request)?;
+    }
+    Ok(())
 }

@@ -7,9 +7,11 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod fixtures;
+pub mod formulary;
 pub mod http;
 pub mod openapi;
 pub mod sites;
+pub mod stock;
 pub mod telemetry;
 pub mod users;
 
@@ -84,6 +86,8 @@ pub fn build_app(
                 .configure(sites::routes::configure)
                 .configure(users::routes::configure)
                 .configure(audit::routes::configure)
+                .configure(formulary::routes::configure)
+                .configure(stock::routes::configure)
                 .configure(openapi::configure),
         )
         .service(openapi::swagger_ui())

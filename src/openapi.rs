@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{audit, auth, sites, users};
+use crate::{audit, auth, formulary, sites, stock, users};
 
 struct BearerAuth;
 
@@ -46,6 +46,30 @@ impl Modify for BearerAuth {
         users::routes::get,
         users::routes::update,
         audit::routes::list,
+        formulary::routes::list,
+        formulary::routes::create,
+        formulary::routes::get,
+        formulary::routes::update,
+        formulary::routes::retire,
+        formulary::routes::batches,
+        formulary::routes::create_batch,
+        formulary::routes::set_status,
+        stock::routes::on_hand,
+        stock::routes::movements,
+        stock::routes::expiring,
+        stock::routes::allocation,
+        stock::routes::adjust,
+        stock::routes::transfers,
+        stock::routes::dispatch,
+        stock::routes::transfer,
+        stock::routes::receive,
+        stock::routes::open_stocktake,
+        stock::routes::get_stocktake,
+        stock::routes::count,
+        stock::routes::approve,
+        stock::routes::cancel,
+        stock::routes::set_reorder_level,
+        stock::routes::reorder_report,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldIssue)),
     modifiers(&BearerAuth),
@@ -54,6 +78,8 @@ impl Modify for BearerAuth {
         (name = "sites", description = "Prisons and their stock locations"),
         (name = "users", description = "Accounts, roles and site grants"),
         (name = "audit", description = "The audit log"),
+        (name = "formulary", description = "Products, batches, recalls"),
+        (name = "stock", description = "The stock ledger, transfers, stocktakes and reorder levels"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -1,0 +1,240 @@
+use diesel::prelude::*;
+
+use super::model::{Batch, CreateBatch, CreateProduct, Product, SetBatchStatus, UpdateProduct};
+use super::queries;
+use crate::audit::{self, Actor};
+use crate::db::schema::products;
+use crate::db::{is_unique_violation, now, AnyConnection};
+use crate::domain::stock::{BatchStatus, CdSchedule, Possession};
+use crate::error::AppError;
+
+/// Schedule 2 CDs are register-tracked by law; buprenorphine by near-universal prison practice.
+pub fn default_cd_register(schedule: CdSchedule, ingredient: &str) -> bool {
+    schedule == CdSchedule::S2 || ingredient.to_lowercase().contains("buprenorphine")
+}
+
+/// Schedule 2 CDs, opioid substitution and medicines of concern are supervised unless a
+/// pharmacist decides otherwise for a patient.
+pub fn default_possession(
+    schedule: CdSchedule,
+    medicine_of_concern: bool,
+    opioid_substitution: bool,
+) -> Possession {
+    if schedule == CdSchedule::S2 || medicine_of_concern || opioid_substitution {
+        Possession::Supervised
+    } else {
+        Possession::InPossession
+    }
+}
+
+pub fn product(conn: &mut AnyConnection, id: i64) -> Result<Product, AppError> {
+    Ok(queries::product(conn, id)?
+        .ok_or_else(|| AppError::not_found("product"))?
+        .into())
+}
+
+pub fn create_product(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    req: &CreateProduct,
+) -> Result<Product, AppError> {
+    if !req.pack_size.is_positive() {
+        return Err(AppError::invalid(
+            "pack_size",
+            "positive",
+            "must be greater than zero",
+        ));
+    }
+    if req.max_daily_dose.is_some_and(|d| !d.is_positive()) {
+        return Err(AppError::invalid(
+            "max_daily_dose",
+            "positive",
+            "must be greater than zero",
+        ));
+    }
+    let cd_register = req
+        .cd_register
+        .unwrap_or_else(|| default_cd_register(req.cd_schedule, &req.ingredient));
+    let possession = req.default_possession.unwrap_or_else(|| {
+        default_possession(
+            req.cd_schedule,
+            req.medicine_of_concern,
+            req.opioid_substitution,
+        )
+    });
+    let ts = now();
+    let id: i64 = diesel::insert_into(products::table)
+        .values((
+            products::dmd_code.eq(&req.dmd_code),
+            products::dmd_type.eq(req.dmd_type.as_str()),
+            products::name.eq(&req.name),
+            products::form.eq(&req.form),
+            products::strength.eq(&req.strength),
+            products::unit.eq(&req.unit),
+            products::pack_size.eq(req.pack_size.scaled()),
+            products::ingredient.eq(&req.ingredient),
+            products::cd_schedule.eq(req.cd_schedule.as_str()),
+            products::cd_register.eq(cd_register),
+            products::medicine_of_concern.eq(req.medicine_of_concern),
+            products::default_possession.eq(possession.as_str()),
+            products::max_daily_dose.eq(req.max_daily_dose.map(|d| d.scaled())),
+            products::dose_unit.eq(&req.dose_unit),
+            products::therapeutic_class.eq(&req.therapeutic_class),
+            products::critical.eq(req.critical),
+            products::opioid_substitution.eq(req.opioid_substitution),
+            products::status.eq("active"),
+            products::created_at.eq(ts),
+            products::updated_at.eq(ts),
+        ))
+        .returning(products::id)
+        .get_result(conn)
+        .map_err(|e| {
+            let e = AppError::from(e);
+            if is_unique_violation(&e) {
+                AppError::conflict(
+                    "dmd_code_taken",
+                    "a product with this dm+d code already exists",
+                )
+            } else {
+                e
+            }
+        })?;
+    audit::record(
+        conn,
+        actor,
+        None,
+        "product.create",
+        "product",
+        id,
+        Some(serde_json::json!({"name": req.name})),
+    )?;
+    product(conn, id)
+}
+
+pub fn update_product(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    req: &UpdateProduct,
+) -> Result<Product, AppError> {
+    let current = product(conn, id)?;
+    if req.max_daily_dose.is_some_and(|d| !d.is_positive()) {
+        return Err(AppError::invalid(
+            "max_daily_dose",
+            "positive",
+            "must be greater than zero",
+        ));
+    }
+    diesel::update(products::table.find(id))
+        .set((
+            products::name.eq(req.name.clone().unwrap_or(current.name)),
+            products::cd_register.eq(req.cd_register.unwrap_or(current.cd_register)),
+            products::medicine_of_concern.eq(req
+                .medicine_of_concern
+                .unwrap_or(current.medicine_of_concern)),
+            products::default_possession.eq(req
+                .default_possession
+                .unwrap_or(current.default_possession)
+                .as_str()),
+            products::max_daily_dose.eq(req
+                .max_daily_dose
+                .or(current.max_daily_dose)
+                .map(|d| d.scaled())),
+            products::therapeutic_class.eq(req
+                .therapeutic_class
+                .clone()
+                .unwrap_or(current.therapeutic_class)),
+            products::critical.eq(req.critical.unwrap_or(current.critical)),
+            products::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        actor,
+        None,
+        "product.update",
+        "product",
+        id,
+        serde_json::to_value(req).ok(),
+    )?;
+    product(conn, id)
+}
+
+/// Products are never deleted: a retired product keeps its history and stock records.
+pub fn retire_product(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+) -> Result<Product, AppError> {
+    product(conn, id)?;
+    diesel::update(products::table.find(id))
+        .set((
+            products::status.eq("retired"),
+            products::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    audit::record(conn, actor, None, "product.retire", "product", id, None)?;
+    product(conn, id)
+}
+
+pub fn create_batch(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    product_id: i64,
+    req: &CreateBatch,
+) -> Result<Batch, AppError> {
+    product(conn, product_id)?;
+    if let Some(existing) = queries::batch_by_number(conn, product_id, &req.batch_number)? {
+        return Err(AppError::Conflict {
+            code: "batch_exists".into(),
+            detail: "this product already has a batch with this number".into(),
+            existing: serde_json::to_value(Batch::from(existing)).ok(),
+        });
+    }
+    let id = queries::insert_batch(conn, product_id, &req.batch_number, req.expiry_date)?;
+    audit::record(
+        conn,
+        actor,
+        None,
+        "batch.create",
+        "batch",
+        id,
+        Some(
+            serde_json::json!({"product_id": product_id, "batch_number": req.batch_number, "expiry_date": req.expiry_date}),
+        ),
+    )?;
+    batch(conn, id)
+}
+
+pub fn batch(conn: &mut AnyConnection, id: i64) -> Result<Batch, AppError> {
+    Ok(queries::batch(conn, id)?
+        .ok_or_else(|| AppError::not_found("batch"))?
+        .into())
+}
+
+/// Quarantine or recall a batch everywhere at once (an MHRA drug alert names a batch, not a site).
+pub fn set_batch_status(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    req: &SetBatchStatus,
+) -> Result<Batch, AppError> {
+    let current = batch(conn, id)?;
+    if current.status == BatchStatus::Recalled && req.status != BatchStatus::Recalled {
+        return Err(AppError::conflict(
+            "batch_recalled",
+            "a recalled batch cannot be released",
+        ));
+    }
+    queries::set_batch_status(conn, id, req.status.as_str())?;
+    audit::record(
+        conn,
+        actor,
+        None,
+        "batch.status",
+        "batch",
+        id,
+        Some(serde_json::json!({"from": current.status, "to": req.status, "reason": req.reason})),
+    )?;
+    batch(conn, id)
+}

@@ -1,0 +1,223 @@
+//! The stock ledger: the one function through which every change of stock passes.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::audit::{self, Actor};
+use crate::db::schema::{batches, locations, products, stock_balances, stock_movements};
+use crate::db::{now, placeholder, AnyConnection};
+use crate::domain::stock::{issue_blocked, BatchStatus, MovementReason};
+use crate::domain::Quantity;
+use crate::error::AppError;
+
+/// One change of one batch at one location.
+#[derive(Debug, Clone)]
+pub struct Posting {
+    pub site_id: i64,
+    pub location_id: i64,
+    pub batch_id: i64,
+    /// Signed change, in scaled units: positive into the location, negative out.
+    pub quantity: Quantity,
+    pub reason: MovementReason,
+    pub reason_code: Option<String>,
+    pub note: Option<String>,
+    /// The record that caused this movement, e.g. ("transfer", 12).
+    pub reference: Option<(&'static str, i64)>,
+    /// When it happened, if not now (a late entry keeps both times).
+    pub occurred_at: Option<NaiveDateTime>,
+    /// Lets recalled, quarantined or expired stock be moved, e.g. into quarantine.
+    pub allow_unusable: bool,
+}
+
+impl Posting {
+    pub fn new(
+        site_id: i64,
+        location_id: i64,
+        batch_id: i64,
+        quantity: Quantity,
+        reason: MovementReason,
+    ) -> Self {
+        Posting {
+            site_id,
+            location_id,
+            batch_id,
+            quantity,
+            reason,
+            reason_code: None,
+            note: None,
+            reference: None,
+            occurred_at: None,
+            allow_unusable: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Posted {
+    pub movement_id: i64,
+    pub product_id: i64,
+    pub balance_after: Quantity,
+}
+
+/// Writes the movement, moves the balance of (location, batch) with a guarded update that can
+/// never take it below zero, and writes the audit event, all in the caller's transaction.
+/// Because both writes happen together, a balance always equals the sum of its movements.
+pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Posted, AppError> {
+    let delta = p.quantity.scaled();
+    if delta == 0 {
+        return Err(AppError::invalid(
+            "quantity",
+            "non_zero",
+            "must not be zero",
+        ));
+    }
+    match p.reason.direction() {
+        Some(true) if delta < 0 => {
+            return Err(AppError::invalid(
+                "quantity",
+                "positive",
+                format!("a {} adds stock", p.reason),
+            ));
+        }
+        Some(false) if delta > 0 => {
+            return Err(AppError::invalid(
+                "quantity",
+                "negative",
+                format!("a {} removes stock", p.reason),
+            ));
+        }
+        _ => {}
+    }
+    let location_site: i64 = locations::table
+        .find(p.location_id)
+        .select(locations::site_id)
+        .first(conn)
+        .optional()?
+        .filter(|site| *site == p.site_id)
+        .ok_or_else(|| AppError::not_found("location"))?;
+    let (product_id, status, expiry, batch_number): (i64, String, chrono::NaiveDate, String) =
+        batches::table
+            .inner_join(products::table)
+            .filter(batches::id.eq(p.batch_id))
+            .select((
+                batches::product_id,
+                batches::status,
+                batches::expiry_date,
+                batches::batch_number,
+            ))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("batch"))?;
+    if delta < 0 && p.reason.is_issue() && !p.allow_unusable {
+        let today = now().date();
+        if let Some(code) = issue_blocked(BatchStatus::from_db(&status), expiry, today) {
+            return Err(AppError::conflict(
+                code,
+                format!(
+                    "batch {batch_number} cannot be issued: {}",
+                    code.trim_start_matches("batch_")
+                ),
+            ));
+        }
+    }
+
+    ensure_balance_row(conn, location_site, p.location_id, p.batch_id, product_id)?;
+    let ts = now();
+    let balance_after: Option<i64> = diesel::update(
+        stock_balances::table
+            .filter(stock_balances::location_id.eq(p.location_id))
+            .filter(stock_balances::batch_id.eq(p.batch_id))
+            .filter(stock_balances::quantity.ge(-delta)),
+    )
+    .set((
+        stock_balances::quantity.eq(stock_balances::quantity + delta),
+        stock_balances::updated_at.eq(ts),
+    ))
+    .returning(stock_balances::quantity)
+    .get_result(conn)
+    .optional()?;
+    let Some(balance_after) = balance_after else {
+        let held: i64 = stock_balances::table
+            .filter(stock_balances::location_id.eq(p.location_id))
+            .filter(stock_balances::batch_id.eq(p.batch_id))
+            .select(stock_balances::quantity)
+            .first(conn)?;
+        return Err(AppError::conflict(
+            "insufficient_stock",
+            format!(
+                "{} of batch {batch_number} held at this location; {} requested",
+                Quantity::from_scaled(held),
+                Quantity::from_scaled(-delta)
+            ),
+        ));
+    };
+
+    let movement_id: i64 = diesel::insert_into(stock_movements::table)
+        .values((
+            stock_movements::occurred_at.eq(p.occurred_at.unwrap_or(ts)),
+            stock_movements::recorded_at.eq(ts),
+            stock_movements::site_id.eq(p.site_id),
+            stock_movements::location_id.eq(p.location_id),
+            stock_movements::batch_id.eq(p.batch_id),
+            stock_movements::product_id.eq(product_id),
+            stock_movements::reason.eq(p.reason.as_str()),
+            stock_movements::reason_code.eq(&p.reason_code),
+            stock_movements::quantity.eq(delta),
+            stock_movements::balance_after.eq(balance_after),
+            stock_movements::actor_id.eq(actor.user_id),
+            stock_movements::request_id.eq(&actor.request_id),
+            stock_movements::reference_type.eq(p.reference.map(|r| r.0)),
+            stock_movements::reference_id.eq(p.reference.map(|r| r.1)),
+            stock_movements::note.eq(&p.note),
+        ))
+        .returning(stock_movements::id)
+        .get_result(conn)?;
+
+    audit::record(
+        conn,
+        actor,
+        Some(p.site_id),
+        &format!("stock.{}", p.reason),
+        "stock_movement",
+        movement_id,
+        Some(serde_json::json!({
+            "location_id": p.location_id,
+            "batch_id": p.batch_id,
+            "product_id": product_id,
+            "quantity": p.quantity,
+            "balance_after": Quantity::from_scaled(balance_after),
+        })),
+    )?;
+    Ok(Posted {
+        movement_id,
+        product_id,
+        balance_after: Quantity::from_scaled(balance_after),
+    })
+}
+
+/// The balance row exists before it is moved, even when two first receipts race.
+fn ensure_balance_row(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    location_id: i64,
+    batch_id: i64,
+    product_id: i64,
+) -> Result<(), AppError> {
+    let sql = format!(
+        "INSERT INTO stock_balances (site_id, location_id, batch_id, product_id, quantity, updated_at) \
+         VALUES ({}, {}, {}, {}, 0, {}) ON CONFLICT (location_id, batch_id) DO NOTHING",
+        placeholder(conn, 1),
+        placeholder(conn, 2),
+        placeholder(conn, 3),
+        placeholder(conn, 4),
+        placeholder(conn, 5),
+    );
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::BigInt, _>(site_id)
+        .bind::<diesel::sql_types::BigInt, _>(location_id)
+        .bind::<diesel::sql_types::BigInt, _>(batch_id)
+        .bind::<diesel::sql_types::BigInt, _>(product_id)
+        .bind::<diesel::sql_types::Timestamp, _>(now())
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! Stock control: the ledger, on-hand and history queries, transfers, adjustments,
+//! stocktakes and reorder levels.
+
+pub mod ledger;
+pub mod model;
+pub mod queries;
+pub mod routes;
+pub mod service;
