@@ -250,13 +250,15 @@ pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }
 
-/// True when the error is a unique-constraint violation (a duplicate natural key).
-pub fn is_unique_violation(e: &AppError) -> bool {
-    matches!(
-        e,
-        AppError::Database(DieselError::DatabaseError(
-            DatabaseErrorKind::UniqueViolation,
-            _
-        ))
-    )
+/// Maps a duplicate natural key to a 409 with the given code; other errors pass through.
+pub fn conflict_on_duplicate(
+    code: &'static str,
+    detail: &'static str,
+) -> impl Fn(DieselError) -> AppError {
+    move |e| match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            AppError::conflict(code, detail)
+        }
+        other => other.into(),
+    }
 }

@@ -4,7 +4,7 @@ use super::model::{Batch, CreateBatch, CreateProduct, Product, SetBatchStatus, U
 use super::queries;
 use crate::audit::{self, Actor};
 use crate::db::schema::products;
-use crate::db::{is_unique_violation, now, AnyConnection};
+use crate::db::{conflict_on_duplicate, now, AnyConnection};
 use crate::domain::stock::{BatchStatus, CdSchedule, Possession};
 use crate::error::AppError;
 
@@ -88,17 +88,10 @@ pub fn create_product(
         ))
         .returning(products::id)
         .get_result(conn)
-        .map_err(|e| {
-            let e = AppError::from(e);
-            if is_unique_violation(&e) {
-                AppError::conflict(
-                    "dmd_code_taken",
-                    "a product with this dm+d code already exists",
-                )
-            } else {
-                e
-            }
-        })?;
+        .map_err(conflict_on_duplicate(
+            "dmd_code_taken",
+            "a product with this dm+d code already exists",
+        ))?;
     audit::record(
         conn,
         actor,

@@ -1,7 +1,7 @@
 use super::model::{CreateLocation, CreateSite, Location, LocationRow, Site};
 use super::queries;
 use crate::audit::{self, Actor};
-use crate::db::{is_unique_violation, AnyConnection};
+use crate::db::{conflict_on_duplicate, AnyConnection};
 use crate::error::AppError;
 use crate::users::queries as users;
 
@@ -11,15 +11,9 @@ pub fn create_site(
     actor: &Actor,
     req: &CreateSite,
 ) -> Result<Site, AppError> {
-    let id =
-        queries::insert(conn, &req.code, &req.name, &req.category, &req.address).map_err(|e| {
-            let e = AppError::from(e);
-            if is_unique_violation(&e) {
-                AppError::conflict("site_code_taken", "a site with this code already exists")
-            } else {
-                e
-            }
-        })?;
+    let id = queries::insert(conn, &req.code, &req.name, &req.category, &req.address).map_err(
+        conflict_on_duplicate("site_code_taken", "a site with this code already exists"),
+    )?;
     let mut granted: Vec<i64> = users::sites_of(conn, actor.user_id)?
         .into_iter()
         .map(|s| s.id)
@@ -45,17 +39,10 @@ pub fn create_location(
     req: &CreateLocation,
 ) -> Result<Location, AppError> {
     let id = queries::insert_location(conn, site_id, &req.code, &req.name, req.kind.as_str())
-        .map_err(|e| {
-            let e = AppError::from(e);
-            if is_unique_violation(&e) {
-                AppError::conflict(
-                    "location_code_taken",
-                    "this site already has a location with this code",
-                )
-            } else {
-                e
-            }
-        })?;
+        .map_err(conflict_on_duplicate(
+            "location_code_taken",
+            "this site already has a location with this code",
+        ))?;
     audit::record(
         conn,
         actor,

@@ -7,7 +7,7 @@ use super::queries;
 use crate::audit::{self, Actor};
 use crate::auth::password;
 use crate::db::schema::sites;
-use crate::db::{is_unique_violation, AnyConnection};
+use crate::db::{conflict_on_duplicate, AnyConnection};
 use crate::error::AppError;
 
 pub fn view(conn: &mut AnyConnection, user_id: i64) -> Result<UserView, AppError> {
@@ -48,14 +48,10 @@ pub fn create(
         password_hash,
         req.authorised_witness,
     )
-    .map_err(AppError::from)
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            AppError::conflict("username_taken", "a user with this username already exists")
-        } else {
-            e
-        }
-    })?;
+    .map_err(conflict_on_duplicate(
+        "username_taken",
+        "a user with this username already exists",
+    ))?;
     queries::replace_sites(conn, id, &sites)?;
     audit::record(
         conn,
