@@ -8,7 +8,7 @@ use crate::auth::password;
 use crate::db::{schema, AnyConnection};
 use crate::domain::stock::MovementReason;
 use crate::error::AppError;
-use crate::formulary::model::CreateProduct;
+use crate::formulary::model::{CreateBatch, CreateProduct};
 use crate::formulary::{queries as formulary, service as formulary_service};
 use crate::sites::queries as sites;
 use crate::stock::ledger::{self, Posting};
@@ -224,10 +224,13 @@ fn load_opening_stock(conn: &mut AnyConnection) -> Result<(), AppError> {
     for (name, batch, expiry, qty, level, usual) in OPENING_STOCK {
         let product = formulary::product_by_name(conn, name)?
             .ok_or_else(|| AppError::internal(format!("{name} missing")))?;
-        let expiry = expiry
-            .parse()
-            .map_err(|_| AppError::internal("bad expiry in fixture"))?;
-        let batch_id = formulary::insert_batch(conn, product.id, batch, expiry)?;
+        let request = CreateBatch {
+            batch_number: batch.to_string(),
+            expiry_date: expiry
+                .parse()
+                .map_err(|_| AppError::internal("bad expiry in fixture"))?,
+        };
+        let batch_id = formulary_service::create_batch(conn, &actor, product.id, &request)?.id;
         let quantity = qty
             .parse()
             .map_err(|_| AppError::internal("bad quantity in fixture"))?;
