@@ -18,6 +18,12 @@ const SITES: &str = include_str!("../fixtures/sites.json");
 const USERS: &str = include_str!("../fixtures/users.json");
 const FORMULARY: &str = include_str!("../fixtures/formulary.json");
 
+/// Where the demo opening stock came from, as its register receipt entries say.
+const DEMO_SUPPLIER: (&str, &str) = (
+    "Midlands Pharmaceutical Wholesale Ltd (demo)",
+    "Unit 4, Castle Marina Road, Nottingham NG7 1TN",
+);
+
 /// Opening stock at HMP Fosse Way's pharmacy store: (product, batch, expiry, quantity, reorder level, reorder quantity).
 const OPENING_STOCK: &[(&str, &str, &str, &str, &str, &str)] = &[
     (
@@ -239,10 +245,12 @@ fn load_opening_stock(conn: &mut AnyConnection) -> Result<(), AppError> {
             store.id,
             batch_id,
             quantity,
-            MovementReason::Adjustment,
+            MovementReason::Receipt,
         );
         posting.reason_code = Some("opening_balance".into());
         posting.note = Some("demo opening balance".into());
+        posting.register.counterparty = Some(DEMO_SUPPLIER.0.into());
+        posting.register.counterparty_address = Some(DEMO_SUPPLIER.1.into());
         ledger::post(conn, &actor, &posting)?;
         let request = crate::stock::model::SetReorderLevel {
             product_id: product.id,

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cd_register;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -88,6 +89,7 @@ pub fn build_app(
                 .configure(audit::routes::configure)
                 .configure(formulary::routes::configure)
                 .configure(stock::routes::configure)
+                .configure(cd_register::routes::configure)
                 .configure(openapi::configure),
         )
         .service(openapi::swagger_ui())

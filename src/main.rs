@@ -42,6 +42,33 @@ enum Command {
         #[command(subcommand)]
         command: FixturesCommand,
     },
+    /// The controlled drug register.
+    Cd {
+        #[command(subcommand)]
+        command: CdCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CdCommand {
+    /// Recompute every register page's hash chain of a site (or of all sites) and report
+    /// "intact" with the count and head hash, or the first broken entry. Exits 1 if broken.
+    Verify {
+        /// Site code, e.g. FWI; every site when absent.
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Write a site's register to standard output as CSV, JSON or PDF.
+    Export {
+        #[arg(long)]
+        site: String,
+        /// csv, json or pdf.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Only this product's page.
+        #[arg(long)]
+        product_id: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -166,6 +193,83 @@ fn create_user(db: &Db, cmd: UserCommand) -> Result<(), AppError> {
     Ok(())
 }
 
+fn site_by_code(
+    conn: &mut db::AnyConnection,
+    code: &str,
+) -> Result<prison_pharmacy::sites::model::Site, AppError> {
+    prison_pharmacy::sites::queries::by_code(conn, code)?
+        .ok_or_else(|| AppError::invalid("site", "exists", format!("no site with code {code}")))
+}
+
+fn cd_verify(db: &Db, site: Option<String>) -> Result<(), AppError> {
+    use prison_pharmacy::cd_register::{model::VerificationStatus, service};
+    let mut conn = db.get()?;
+    let sites = match site {
+        Some(code) => vec![site_by_code(&mut conn, &code)?],
+        None => prison_pharmacy::sites::queries::all(&mut conn)?,
+    };
+    let mut broken = false;
+    for site in sites {
+        let result = service::verify_site(&mut conn, site.id)?;
+        for page in &result.pages {
+            match &page.first_broken {
+                None => println!(
+                    "{} page {} (product {}): intact, {} entries, head {}",
+                    site.code, page.page_id, page.product_id, page.entries, page.head_hash
+                ),
+                Some(b) => println!(
+                    "{} page {} (product {}): BROKEN at entry {} (seq {}): {}",
+                    site.code,
+                    page.page_id,
+                    page.product_id,
+                    b.entry_id.map(|i| i.to_string()).unwrap_or("-".into()),
+                    b.seq,
+                    b.problem
+                ),
+            }
+        }
+        println!(
+            "{}: {} ({} pages, {} entries)",
+            site.code,
+            result.status,
+            result.pages.len(),
+            result.entries
+        );
+        broken |= result.status == VerificationStatus::Broken;
+    }
+    if broken {
+        Err(AppError::conflict(
+            "register_broken",
+            "a register chain did not verify",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn cd_export(db: &Db, site: &str, format: &str, product_id: Option<i64>) -> Result<(), AppError> {
+    use prison_pharmacy::cd_register::{export::RegisterExport, model};
+    use prison_pharmacy::http::ChunkSource;
+    use std::io::Write;
+    let format = model::ExportFormat::parse(format)
+        .ok_or_else(|| AppError::invalid("format", "enum", "csv, json or pdf"))?;
+    let mut conn = db.get()?;
+    let site = site_by_code(&mut conn, site)?;
+    let query = model::ExportQuery {
+        format: Some(format),
+        product_id,
+        from: None,
+        to: None,
+    };
+    let mut export = RegisterExport::new(&mut conn, site, &query)?;
+    let mut out = std::io::stdout().lock();
+    while let Some(chunk) = export.next_chunk(&mut conn)? {
+        out.write_all(&chunk)
+            .map_err(|e| AppError::internal(e.to_string()))?;
+    }
+    out.flush().map_err(|e| AppError::internal(e.to_string()))
+}
+
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -199,6 +303,17 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             command: FixturesCommand::Load,
         } => load_fixtures(&open_db(&config)?, &config),
         Command::User { command } => create_user(&open_db(&config)?, command),
+        Command::Cd {
+            command: CdCommand::Verify { site },
+        } => cd_verify(&open_db(&config)?, site),
+        Command::Cd {
+            command:
+                CdCommand::Export {
+                    site,
+                    format,
+                    product_id,
+                },
+        } => cd_export(&open_db(&config)?, &site, &format, product_id),
         Command::Serve { demo } => {
             let db = open_db(&config)?;
             if demo {

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{audit, auth, formulary, sites, stock, users};
+use crate::{audit, auth, cd_register, formulary, sites, stock, users};
 
 struct BearerAuth;
 
@@ -46,6 +46,7 @@ impl Modify for BearerAuth {
         users::routes::get,
         users::routes::update,
         audit::routes::list,
+        audit::routes::export,
         formulary::routes::list,
         formulary::routes::create,
         formulary::routes::get,
@@ -70,6 +71,19 @@ impl Modify for BearerAuth {
         stock::routes::cancel,
         stock::routes::set_reorder_level,
         stock::routes::reorder_report,
+        cd_register::routes::pages,
+        cd_register::routes::entries,
+        cd_register::routes::verify_page,
+        cd_register::routes::verify_site,
+        cd_register::routes::export,
+        cd_register::routes::destroy,
+        cd_register::routes::correct,
+        cd_register::routes::balance_check,
+        cd_register::routes::balance_checks,
+        cd_register::routes::resolve,
+        cd_register::routes::patient_returns,
+        cd_register::routes::receive_patient_return,
+        cd_register::routes::destroy_patient_return,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldIssue)),
     modifiers(&BearerAuth),
@@ -80,6 +94,7 @@ impl Modify for BearerAuth {
         (name = "audit", description = "The audit log"),
         (name = "formulary", description = "Products, batches, recalls"),
         (name = "stock", description = "The stock ledger, transfers, stocktakes and reorder levels"),
+        (name = "cd register", description = "The controlled drug register: hash-chained pages, witnessed destruction, balance checks, patient returns, auditor exports"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -4,20 +4,12 @@ use super::model::{AuditEventPage, AuditFilter};
 use super::queries;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
+use crate::db::AnyConnection;
 use crate::error::{AppError, Problem};
-use crate::http::{PageRequest, ValidQuery};
+use crate::http::{download, ChunkSource, PageRequest, ValidQuery};
 use crate::AppState;
 
-/// List audit events of your sites, oldest first, filtered and paginated.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditFilter),
-    responses((status = 200, body = AuditEventPage), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
-pub async fn list(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    ValidQuery(filter): ValidQuery<AuditFilter>,
-) -> Result<HttpResponse, AppError> {
+fn check_filter(user: &AuthUser, filter: &AuditFilter) -> Result<(), AppError> {
     if let Some(site) = filter.site_id {
         user.require_site(site)?;
     }
@@ -31,6 +23,20 @@ pub async fn list(
             ));
         }
     }
+    Ok(())
+}
+
+/// List audit events of your sites, oldest first, filtered and paginated.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditFilter),
+    responses((status = 200, body = AuditEventPage), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ValidQuery(filter): ValidQuery<AuditFilter>,
+) -> Result<HttpResponse, AppError> {
+    check_filter(&user, &filter)?;
     let page = PageRequest::new(filter.page, filter.per_page);
     let sites = user.site_ids.clone();
     let (items, total) = state
@@ -45,6 +51,99 @@ pub async fn list(
     }))
 }
 
+/// The audit log as CSV (RFC 4180, header row), with the same filters as the list; streamed
+/// with constant memory. `page` and `per_page` are ignored: every matching event is exported.
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditFilter),
+    responses((status = 200, description = "text/csv"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn export(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ValidQuery(filter): ValidQuery<AuditFilter>,
+) -> Result<HttpResponse, AppError> {
+    check_filter(&user, &filter)?;
+    let name = format!("audit-log-{}.csv", crate::db::now().date());
+    let source = AuditExport {
+        filter,
+        sites: user.site_ids.clone(),
+        after_id: 0,
+        header_written: false,
+        done: false,
+    };
+    Ok(download(
+        state.db.clone(),
+        source,
+        "text/csv; charset=utf-8",
+        &name,
+    ))
+}
+
+struct AuditExport {
+    filter: AuditFilter,
+    sites: Vec<i64>,
+    after_id: i64,
+    header_written: bool,
+    done: bool,
+}
+
+const AUDIT_ROWS_PER_CHUNK: i64 = 2_000;
+
+impl ChunkSource for AuditExport {
+    fn next_chunk(&mut self, conn: &mut AnyConnection) -> Result<Option<Vec<u8>>, AppError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::with_capacity(64 * 1024));
+        let csv_error = |e: csv::Error| AppError::internal(format!("csv: {e}"));
+        if !self.header_written {
+            w.write_record([
+                "id",
+                "occurred_at",
+                "user_id",
+                "site_id",
+                "action",
+                "entity",
+                "entity_id",
+                "request_id",
+                "detail",
+            ])
+            .map_err(csv_error)?;
+            self.header_written = true;
+        }
+        let rows = queries::after(
+            conn,
+            &self.filter,
+            &self.sites,
+            self.after_id,
+            AUDIT_ROWS_PER_CHUNK,
+        )?;
+        self.done = (rows.len() as i64) < AUDIT_ROWS_PER_CHUNK;
+        let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        for e in rows {
+            self.after_id = e.id;
+            w.write_record([
+                e.id.to_string(),
+                crate::domain::register::format_time(e.occurred_at),
+                opt(e.user_id),
+                opt(e.site_id),
+                e.action,
+                e.entity,
+                e.entity_id,
+                e.request_id,
+                e.detail.unwrap_or_default(),
+            ])
+            .map_err(csv_error)?;
+        }
+        w.into_inner()
+            .map(Some)
+            .map_err(|e| AppError::internal(e.to_string()))
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::resource("/audit").route(web::get().to(list)));
+    cfg.service(crate::http::resource("/audit").route(web::get().to(list)))
+        .service(crate::http::resource("/audit/export").route(web::get().to(export)));
 }

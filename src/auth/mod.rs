@@ -6,6 +6,7 @@ pub mod password;
 pub mod permissions;
 pub mod routes;
 pub mod throttle;
+pub mod witness;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;

@@ -21,6 +21,14 @@ text_enum!(Action {
     StocktakeCount => "stocktake.count",
     StocktakeApprove => "stocktake.approve",
     ReorderManage => "reorder.manage",
+    CdRead => "cd.read",
+    CdExportRead => "cd.export.read",
+    CdWitness => "cd.witness",
+    CdDestroy => "cd.destroy",
+    CdBalanceCheck => "cd.balance_check",
+    CdInvestigationResolve => "cd.investigation.resolve",
+    CdCorrect => "cd.correct",
+    CdPatientReturn => "cd.patient_return",
 });
 
 use Role::{Admin, Auditor, Nurse, Pharmacist, PharmacyTechnician};
@@ -54,6 +62,23 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
     (Action::StocktakeCount, &[Pharmacist, PharmacyTechnician]),
     (Action::StocktakeApprove, &[Pharmacist]),
     (Action::ReorderManage, &[Pharmacist, PharmacyTechnician]),
+    (
+        Action::CdRead,
+        &[Pharmacist, PharmacyTechnician, Nurse, Auditor],
+    ),
+    (Action::CdExportRead, &[Pharmacist, Auditor]),
+    (Action::CdWitness, &[Pharmacist, PharmacyTechnician, Nurse]),
+    (Action::CdDestroy, &[Pharmacist, PharmacyTechnician]),
+    (
+        Action::CdBalanceCheck,
+        &[Pharmacist, PharmacyTechnician, Nurse],
+    ),
+    (Action::CdInvestigationResolve, &[Pharmacist]),
+    (Action::CdCorrect, &[Pharmacist]),
+    (
+        Action::CdPatientReturn,
+        &[Pharmacist, PharmacyTechnician, Nurse],
+    ),
 ];
 
 pub fn allowed(role: Role, action: Action) -> bool {

@@ -21,6 +21,9 @@ pub enum AnyConnection {
     Sqlite(diesel::SqliteConnection),
 }
 
+/// The backend type diesel generates for `AnyConnection`, for boxed queries.
+pub type AnyBackend = <AnyConnection as diesel::Connection>::Backend;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Postgres,
@@ -246,8 +249,11 @@ pub fn placeholder(conn: &AnyConnection, n: usize) -> String {
     }
 }
 
+/// The current UTC time at the precision both backends store (microseconds), so that a value
+/// read back equals the value written, which the register's hashes depend on.
 pub fn now() -> chrono::NaiveDateTime {
-    chrono::Utc::now().naive_utc()
+    use chrono::SubsecRound;
+    chrono::Utc::now().naive_utc().trunc_subsecs(6)
 }
 
 /// Maps a duplicate natural key to a 409 with the given code; other errors pass through.

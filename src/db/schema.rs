@@ -195,6 +195,102 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    cd_register_pages (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        product_id -> BigInt,
+        entry_count -> BigInt,
+        balance -> BigInt,
+        head_hash -> Text,
+        opened_at -> Timestamp,
+        last_entry_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    cd_register_entries (id) {
+        id -> BigInt,
+        page_id -> BigInt,
+        seq -> BigInt,
+        site_id -> BigInt,
+        product_id -> BigInt,
+        entry_type -> Text,
+        movement_id -> Nullable<BigInt>,
+        occurred_at -> Timestamp,
+        recorded_at -> Timestamp,
+        quantity -> BigInt,
+        balance_after -> BigInt,
+        location_id -> Nullable<BigInt>,
+        batch_id -> Nullable<BigInt>,
+        counterparty -> Nullable<Text>,
+        counterparty_address -> Nullable<Text>,
+        patient_identifier -> Nullable<Text>,
+        prescriber -> Nullable<Text>,
+        collected_by -> Nullable<Text>,
+        identity_checked -> Nullable<Bool>,
+        author_id -> BigInt,
+        witness_id -> Nullable<BigInt>,
+        corrects_entry_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    cd_balance_checks (id) {
+        id -> BigInt,
+        page_id -> BigInt,
+        site_id -> BigInt,
+        expected_quantity -> BigInt,
+        counted_quantity -> BigInt,
+        outcome -> Text,
+        counted_by -> BigInt,
+        witness_id -> BigInt,
+        note -> Nullable<Text>,
+        checked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cd_check_resolutions (id) {
+        id -> BigInt,
+        check_id -> BigInt,
+        resolved_by -> BigInt,
+        explanation -> Text,
+        adjustment_entry_id -> Nullable<BigInt>,
+        resolved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cd_patient_returns (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        patient_identifier -> Text,
+        product_id -> Nullable<BigInt>,
+        description -> Text,
+        quantity -> BigInt,
+        unit -> Text,
+        received_by -> BigInt,
+        received_at -> Timestamp,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    cd_patient_return_destructions (id) {
+        id -> BigInt,
+        return_id -> BigInt,
+        destroyed_by -> BigInt,
+        witness_id -> BigInt,
+        method -> Text,
+        note -> Nullable<Text>,
+        destroyed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(locations -> sites (site_id));
 diesel::joinable!(user_sites -> users (user_id));
 diesel::joinable!(user_sites -> sites (site_id));
@@ -206,6 +302,10 @@ diesel::joinable!(stock_movements -> batches (batch_id));
 diesel::joinable!(transfer_lines -> transfers (transfer_id));
 diesel::joinable!(stocktake_lines -> stocktakes (stocktake_id));
 diesel::joinable!(reorder_levels -> products (product_id));
+diesel::joinable!(cd_register_pages -> products (product_id));
+diesel::joinable!(cd_register_entries -> cd_register_pages (page_id));
+diesel::joinable!(cd_balance_checks -> cd_register_pages (page_id));
+diesel::joinable!(cd_patient_return_destructions -> cd_patient_returns (return_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
@@ -222,4 +322,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     stocktakes,
     stocktake_lines,
     reorder_levels,
+    cd_register_pages,
+    cd_register_entries,
+    cd_balance_checks,
+    cd_check_resolutions,
+    cd_patient_returns,
+    cd_patient_return_destructions,
 );

@@ -12,6 +12,13 @@ pub fn list(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<Site>> {
         .load(conn)
 }
 
+pub fn all(conn: &mut AnyConnection) -> QueryResult<Vec<Site>> {
+    sites::table
+        .order(sites::code.asc())
+        .select(Site::as_select())
+        .load(conn)
+}
+
 pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Site>> {
     sites::table
         .find(id)

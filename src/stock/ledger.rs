@@ -4,9 +4,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::audit::{self, Actor};
+use crate::cd_register::model::{EntryDraft, RegisterDetail};
+use crate::cd_register::service as register;
 use crate::db::schema::{batches, locations, products, stock_balances, stock_movements};
 use crate::db::{now, placeholder, AnyConnection};
-use crate::domain::stock::{issue_blocked, BatchStatus, MovementReason};
+use crate::domain::stock::{issue_blocked, BatchStatus, CdSchedule, MovementReason};
 use crate::domain::Quantity;
 use crate::error::AppError;
 
@@ -27,6 +29,8 @@ pub struct Posting {
     pub occurred_at: Option<NaiveDateTime>,
     /// Lets recalled, quarantined or expired stock be moved, e.g. into quarantine.
     pub allow_unusable: bool,
+    /// What the CD register records beyond the movement, for register-tracked products.
+    pub register: RegisterDetail,
 }
 
 impl Posting {
@@ -48,6 +52,7 @@ impl Posting {
             reference: None,
             occurred_at: None,
             allow_unusable: false,
+            register: RegisterDetail::default(),
         }
     }
 }
@@ -57,11 +62,15 @@ pub struct Posted {
     pub movement_id: i64,
     pub product_id: i64,
     pub balance_after: Quantity,
+    /// The CD register entry written with the movement, for register-tracked products.
+    pub register_entry_id: Option<i64>,
 }
 
 /// Writes the movement, moves the balance of (location, batch) with a guarded update that can
-/// never take it below zero, and writes the audit event, all in the caller's transaction.
-/// Because both writes happen together, a balance always equals the sum of its movements.
+/// never take it below zero, appends the CD register entry for register-tracked products, and
+/// writes the audit event, all in the caller's transaction. Because these writes happen
+/// together, a balance always equals the sum of its movements and a register page's balance
+/// equals the stock of its product at the site.
 pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Posted, AppError> {
     let delta = p.quantity.scaled();
     if delta == 0 {
@@ -95,19 +104,28 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
         .optional()?
         .filter(|site| *site == p.site_id)
         .ok_or_else(|| AppError::not_found("location"))?;
-    let (product_id, status, expiry, batch_number): (i64, String, chrono::NaiveDate, String) =
-        batches::table
-            .inner_join(products::table)
-            .filter(batches::id.eq(p.batch_id))
-            .select((
-                batches::product_id,
-                batches::status,
-                batches::expiry_date,
-                batches::batch_number,
-            ))
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| AppError::not_found("batch"))?;
+    let (product_id, status, expiry, batch_number, schedule, tracked): (
+        i64,
+        String,
+        chrono::NaiveDate,
+        String,
+        String,
+        bool,
+    ) = batches::table
+        .inner_join(products::table)
+        .filter(batches::id.eq(p.batch_id))
+        .select((
+            batches::product_id,
+            batches::status,
+            batches::expiry_date,
+            batches::batch_number,
+            products::cd_schedule,
+            products::cd_register,
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("batch"))?;
+    controlled_drug_rules(actor, p, CdSchedule::from_db(&schedule), tracked)?;
     if delta < 0 && p.reason.is_issue() && !p.allow_unusable {
         let today = now().date();
         if let Some(code) = issue_blocked(BatchStatus::from_db(&status), expiry, today) {
@@ -173,6 +191,24 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
         .returning(stock_movements::id)
         .get_result(conn)?;
 
+    let register_entry_id = if tracked {
+        let draft = EntryDraft {
+            site_id: p.site_id,
+            product_id,
+            entry_type: p.reason.as_str().to_string(),
+            movement_id: Some(movement_id),
+            occurred_at: p.occurred_at.unwrap_or(ts),
+            quantity: delta,
+            location_id: Some(p.location_id),
+            batch_id: Some(p.batch_id),
+            reason: p.note.clone(),
+            detail: p.register.clone(),
+        };
+        Some(register::append(conn, actor, &draft)?.id)
+    } else {
+        None
+    };
+
     audit::record(
         conn,
         actor,
@@ -186,13 +222,70 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
             "product_id": product_id,
             "quantity": p.quantity,
             "balance_after": Quantity::from_scaled(balance_after),
+            "register_entry_id": register_entry_id,
         })),
     )?;
     Ok(Posted {
         movement_id,
         product_id,
         balance_after: Quantity::from_scaled(balance_after),
+        register_entry_id,
     })
+}
+
+/// What the law and local policy require before a controlled drug's stock may move: a witness
+/// for every schedule 2 or register-tracked dose and every register-tracked destruction, and no
+/// unexplained adjustment of a register page.
+fn controlled_drug_rules(
+    actor: &Actor,
+    p: &Posting,
+    schedule: CdSchedule,
+    tracked: bool,
+) -> Result<(), AppError> {
+    let witnessed = match p.reason {
+        MovementReason::DoseGiven => tracked || schedule == CdSchedule::S2,
+        MovementReason::Destruction => tracked,
+        _ => false,
+    };
+    if witnessed && p.register.witness_id.is_none() {
+        return Err(AppError::invalid(
+            "witness",
+            "required",
+            format!(
+                "a {} of a register-tracked controlled drug needs a witness",
+                p.reason
+            ),
+        ));
+    }
+    if p.register.witness_id == Some(actor.user_id) {
+        return Err(AppError::invalid(
+            "witness",
+            "different_person",
+            "the witness must be a different person from the author",
+        ));
+    }
+    if !tracked {
+        return Ok(());
+    }
+    let silent_adjustment = matches!(
+        p.reason,
+        MovementReason::Adjustment | MovementReason::Wastage | MovementReason::ExpiryWriteOff
+    ) && !matches!(p.reference, Some(("cd_balance_check", _)));
+    if silent_adjustment {
+        return Err(AppError::conflict(
+            "cd_register_adjustment",
+            "stock of a register-tracked controlled drug changes only by receipt, supply, transfer, \
+             witnessed destruction, correction of an entry, or the resolution of a balance check",
+        ));
+    }
+    if p.reason == MovementReason::Correction && p.register.corrects_entry_id.is_none() {
+        return Err(AppError::invalid(
+            "corrects_entry_id",
+            "required",
+            "a correction of a register-tracked product names the entry it corrects",
+        ));
+    }
+    Ok(())
 }
 
 /// The balance row exists before it is moved, even when two first receipts race.

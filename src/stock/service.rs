@@ -32,6 +32,14 @@ pub fn location_at(
     Ok(LocationKind::from_db(&loc.kind))
 }
 
+/// "Prison name, location name" and the prison's address, as a register entry names a place.
+fn place(conn: &mut AnyConnection, location_id: i64) -> Result<(String, String), AppError> {
+    let loc = sites::location(conn, location_id)?;
+    let site = crate::sites::queries::by_id(conn, loc.site_id)?
+        .ok_or_else(|| AppError::not_found("site"))?;
+    Ok((format!("{}, {}", site.name, loc.name), site.address))
+}
+
 fn require_positive(field: &str, q: Quantity) -> Result<(), AppError> {
     if q.is_positive() {
         Ok(())
@@ -253,6 +261,7 @@ pub fn dispatch(
         ))
         .returning(transfers::id)
         .get_result(conn)?;
+    let (to_label, to_address) = place(conn, to.id)?;
     // Moving recalled or expired stock into quarantine is how it is taken out of use.
     let into_quarantine = LocationKind::from_db(&to.kind) == LocationKind::Quarantine;
     // A stable order of balance updates keeps crossing transfers from deadlocking.
@@ -268,6 +277,8 @@ pub fn dispatch(
         );
         posting.reference = Some(("transfer", id));
         posting.allow_unusable = into_quarantine;
+        posting.register.counterparty = Some(to_label.clone());
+        posting.register.counterparty_address = Some(to_address.clone());
         let posted = ledger::post(conn, actor, &posting)?;
         diesel::insert_into(transfer_lines::table)
             .values((
@@ -319,6 +330,7 @@ pub fn receive(
         ));
     }
     let lines = queries::transfer_lines_of(conn, id)?;
+    let (from_label, from_address) = place(conn, t.2)?;
     let mut given: HashMap<i64, (usize, &ReceivedLine)> = HashMap::new();
     for (i, l) in req.lines.iter().enumerate() {
         if !lines.iter().any(|(line_id, ..)| *line_id == l.line_id) {
@@ -373,6 +385,8 @@ pub fn receive(
                 MovementReason::TransferIn,
             );
             posting.reference = Some(("transfer", id));
+            posting.register.counterparty = Some(from_label.clone());
+            posting.register.counterparty_address = Some(from_address.clone());
             ledger::post(conn, actor, &posting)?;
         }
         if received != sent {

@@ -1,0 +1,354 @@
+use actix_web::{web, HttpResponse};
+
+use super::export::RegisterExport;
+use super::model::*;
+use super::service::{self, Recorded};
+use crate::auth::permissions::Action;
+use crate::auth::witness::{self, WitnessNeed};
+use crate::auth::AuthUser;
+use crate::error::{AppError, Problem};
+use crate::http::{download, resource, ValidJson, ValidQuery};
+use crate::sites::queries as sites;
+use crate::AppState;
+
+/// The register pages of a site: one per drug, strength and form, with balance and chain head.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/pages", tag = "cd register",
+    params(("site_id" = i64, Path)),
+    responses((status = 200, body = PageList), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn pages(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::CdRead, site_id)?;
+    let list = state.db.read(move |c| service::pages(c, site_id)).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Entries of one register page in order, with running balances and hashes.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/pages/{page_id}/entries", tag = "cd register",
+    params(("site_id" = i64, Path), ("page_id" = i64, Path), EntryFilter),
+    responses((status = 200, body = EntryPage), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn entries(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    ValidQuery(f): ValidQuery<EntryFilter>,
+) -> Result<HttpResponse, AppError> {
+    let (site_id, page_id) = path.into_inner();
+    user.authorize(Action::CdRead, site_id)?;
+    let page = state
+        .db
+        .read(move |c| service::entries(c, site_id, page_id, &f))
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Recomputes one page's hash chain from its first entry: "intact" with the count and head
+/// hash, or the first broken entry.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/pages/{page_id}/verify", tag = "cd register",
+    params(("site_id" = i64, Path), ("page_id" = i64, Path)),
+    responses((status = 200, body = PageVerification), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn verify_page(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (site_id, page_id) = path.into_inner();
+    user.authorize(Action::CdRead, site_id)?;
+    let result = state
+        .db
+        .read(move |c| {
+            let page = service::page_at(c, site_id, page_id)?;
+            service::verify_page(c, &page)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// Verifies every register page of a site.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/verify", tag = "cd register",
+    params(("site_id" = i64, Path)),
+    responses((status = 200, body = SiteVerification), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn verify_site(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::CdRead, site_id)?;
+    let result = state
+        .db
+        .read(move |c| service::verify_site(c, site_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// The register for auditors: CSV (one row per entry with every regulation 19 heading, the
+/// balance, author, witness and hashes), JSON, or a printable PDF with a section per page.
+/// The chain is checked as the rows stream: each row carries `chain_verified` and each page
+/// ends with its verdict. Streams with constant memory.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/export", tag = "cd register",
+    params(("site_id" = i64, Path), ExportQuery),
+    responses((status = 200, description = "text/csv, application/json or application/pdf"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn export(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidQuery(q): ValidQuery<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::CdExportRead, site_id)?;
+    let source = state
+        .db
+        .read(move |c| {
+            let site = sites::by_id(c, site_id)?.ok_or_else(|| AppError::not_found("site"))?;
+            if let Some(product_id) = q.product_id {
+                crate::formulary::service::product(c, product_id)?;
+            }
+            RegisterExport::new(c, site, &q)
+        })
+        .await?;
+    let (content_type, name) = (source.content_type(), source.file_name());
+    Ok(download(state.db.clone(), source, content_type, &name))
+}
+
+/// Destroys controlled drug stock in the presence of an authorised witness, who authenticates
+/// with their own credentials. The register entry names the witness.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/cd/destructions", tag = "cd register",
+    params(("site_id" = i64, Path)), request_body = DestructionRequest,
+    responses((status = 201, body = Recorded), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn destroy(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidJson(mut body): ValidJson<DestructionRequest>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    let actor = user.authorize(Action::CdDestroy, site_id)?;
+    let credentials = body.witness.take();
+    let witness_id = witness::authenticate(
+        &state,
+        &user,
+        site_id,
+        credentials,
+        WitnessNeed::AuthorisedWitness,
+    )
+    .await?;
+    let result = state
+        .db
+        .write(move |c| service::destroy(c, &actor, site_id, &body, witness_id))
+        .await?;
+    Ok(HttpResponse::Created().json(result))
+}
+
+/// Corrects a register entry with a new entry that references it and gives the reason; the
+/// original stays as it was. A quantity posts the difference through the stock ledger.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/cd/entries/{entry_id}/corrections", tag = "cd register",
+    params(("site_id" = i64, Path), ("entry_id" = i64, Path)), request_body = CorrectionRequest,
+    responses((status = 201, body = Recorded), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn correct(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    ValidJson(body): ValidJson<CorrectionRequest>,
+) -> Result<HttpResponse, AppError> {
+    let (site_id, entry_id) = path.into_inner();
+    let actor = user.authorize(Action::CdCorrect, site_id)?;
+    let result = state
+        .db
+        .write(move |c| service::correct(c, &actor, site_id, entry_id, &body))
+        .await?;
+    Ok(HttpResponse::Created().json(result))
+}
+
+/// Two people record the physical count of a page. A match is logged; a discrepancy opens an
+/// investigation. Stock is not changed.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/cd/pages/{page_id}/balance-checks", tag = "cd register",
+    params(("site_id" = i64, Path), ("page_id" = i64, Path)), request_body = BalanceCheckRequest,
+    responses((status = 201, body = BalanceCheckView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn balance_check(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    ValidJson(mut body): ValidJson<BalanceCheckRequest>,
+) -> Result<HttpResponse, AppError> {
+    let (site_id, page_id) = path.into_inner();
+    let actor = user.authorize(Action::CdBalanceCheck, site_id)?;
+    let credentials = body.witness.take();
+    let witness_id =
+        witness::authenticate(&state, &user, site_id, credentials, WitnessNeed::Staff).await?;
+    let result = state
+        .db
+        .write(move |c| service::balance_check(c, &actor, site_id, page_id, &body, witness_id))
+        .await?;
+    Ok(HttpResponse::Created().json(result))
+}
+
+/// Balance checks of a site; `open=true` (the default) lists only unresolved discrepancies.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/balance-checks", tag = "cd register",
+    params(("site_id" = i64, Path), InvestigationFilter),
+    responses((status = 200, body = BalanceCheckList), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn balance_checks(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidQuery(f): ValidQuery<InvestigationFilter>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::CdRead, site_id)?;
+    let only_open = f.open.unwrap_or(true);
+    let list = state
+        .db
+        .read(move |c| service::checks(c, site_id, only_open))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// A pharmacist resolves a discrepancy with an explanation; a stock change it needs is posted
+/// through the ledger as a register entry linked to the check.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/cd/balance-checks/{check_id}/resolution", tag = "cd register",
+    params(("site_id" = i64, Path), ("check_id" = i64, Path)), request_body = ResolveRequest,
+    responses((status = 201, body = BalanceCheckView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn resolve(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    ValidJson(body): ValidJson<ResolveRequest>,
+) -> Result<HttpResponse, AppError> {
+    let (site_id, check_id) = path.into_inner();
+    let actor = user.authorize(Action::CdInvestigationResolve, site_id)?;
+    let result = state
+        .db
+        .write(move |c| service::resolve(c, &actor, site_id, check_id, &body))
+        .await?;
+    Ok(HttpResponse::Created().json(result))
+}
+
+/// Patients' own controlled drugs handed in at the site (a separate record from stock).
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/patient-returns", tag = "cd register",
+    params(("site_id" = i64, Path)),
+    responses((status = 200, body = PatientReturnList), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn patient_returns(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::CdRead, site_id)?;
+    let list = state
+        .db
+        .read(move |c| service::patient_returns(c, site_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Records a patient's own controlled drugs handed in.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/cd/patient-returns", tag = "cd register",
+    params(("site_id" = i64, Path)), request_body = PatientReturnRequest,
+    responses((status = 201, body = PatientReturnView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn receive_patient_return(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidJson(body): ValidJson<PatientReturnRequest>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    let actor = user.authorize(Action::CdPatientReturn, site_id)?;
+    let view = state
+        .db
+        .write(move |c| service::receive_patient_return(c, &actor, site_id, &body))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Destroys a patient's returned controlled drugs with a second member of staff present.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/cd/patient-returns/{return_id}/destruction", tag = "cd register",
+    params(("site_id" = i64, Path), ("return_id" = i64, Path)), request_body = ReturnDestructionRequest,
+    responses((status = 201, body = PatientReturnView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn destroy_patient_return(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    ValidJson(mut body): ValidJson<ReturnDestructionRequest>,
+) -> Result<HttpResponse, AppError> {
+    let (site_id, return_id) = path.into_inner();
+    let actor = user.authorize(Action::CdPatientReturn, site_id)?;
+    let credentials = body.witness.take();
+    let witness_id =
+        witness::authenticate(&state, &user, site_id, credentials, WitnessNeed::Staff).await?;
+    let view = state
+        .db
+        .write(move |c| {
+            service::destroy_patient_return(c, &actor, site_id, return_id, &body, witness_id)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/sites/{site_id}/cd/pages").route(web::get().to(pages)))
+        .service(
+            resource("/sites/{site_id}/cd/pages/{page_id}/entries").route(web::get().to(entries)),
+        )
+        .service(
+            resource("/sites/{site_id}/cd/pages/{page_id}/verify")
+                .route(web::get().to(verify_page)),
+        )
+        .service(
+            resource("/sites/{site_id}/cd/pages/{page_id}/balance-checks")
+                .route(web::post().to(balance_check)),
+        )
+        .service(resource("/sites/{site_id}/cd/verify").route(web::get().to(verify_site)))
+        .service(resource("/sites/{site_id}/cd/export").route(web::get().to(export)))
+        .service(resource("/sites/{site_id}/cd/destructions").route(web::post().to(destroy)))
+        .service(
+            resource("/sites/{site_id}/cd/entries/{entry_id}/corrections")
+                .route(web::post().to(correct)),
+        )
+        .service(
+            resource("/sites/{site_id}/cd/balance-checks").route(web::get().to(balance_checks)),
+        )
+        .service(
+            resource("/sites/{site_id}/cd/balance-checks/{check_id}/resolution")
+                .route(web::post().to(resolve)),
+        )
+        .service(
+            resource("/sites/{site_id}/cd/patient-returns")
+                .route(web::get().to(patient_returns))
+                .route(web::post().to(receive_patient_return)),
+        )
+        .service(
+            resource("/sites/{site_id}/cd/patient-returns/{return_id}/destruction")
+                .route(web::post().to(destroy_patient_return)),
+        );
+}

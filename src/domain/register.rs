@@ -1,0 +1,303 @@
+//! The controlled drug register's hash chain: the canonical bytes of an entry, its hash, and
+//! the check an inspector can repeat from an export without trusting the server.
+//!
+//! `hash = hex(SHA-256(canonical(entry) || prev_hash))`, where `prev_hash` is the previous
+//! entry's hash on the same page (64 zeros for the first) as lowercase hex ASCII. The canonical
+//! form starts with `cdreg-v1\n`, then one line per field in the order below:
+//! `name=-` when empty, else `name=<byte length>:<value>`. Quantities are integers in
+//! thousandths of the unit; times are UTC `YYYY-MM-DDTHH:MM:SS.ffffff`.
+
+use chrono::NaiveDateTime;
+use sha2::{Digest, Sha256};
+
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Everything an entry says, in the form that is hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryContent<'a> {
+    pub site_id: i64,
+    pub product_id: i64,
+    pub seq: i64,
+    pub entry_type: &'a str,
+    pub movement_id: Option<i64>,
+    pub occurred_at: NaiveDateTime,
+    pub recorded_at: NaiveDateTime,
+    pub quantity: i64,
+    pub balance_after: i64,
+    pub location_id: Option<i64>,
+    pub batch_id: Option<i64>,
+    pub counterparty: Option<&'a str>,
+    pub counterparty_address: Option<&'a str>,
+    pub patient_identifier: Option<&'a str>,
+    pub prescriber: Option<&'a str>,
+    pub collected_by: Option<&'a str>,
+    pub identity_checked: Option<bool>,
+    pub author_id: i64,
+    pub witness_id: Option<i64>,
+    pub corrects_entry_id: Option<i64>,
+    pub reason: Option<&'a str>,
+}
+
+fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'=');
+    match value {
+        None => out.push(b'-'),
+        Some(v) => {
+            out.extend_from_slice(v.len().to_string().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(v.as_bytes());
+        }
+    }
+    out.push(b'\n');
+}
+
+pub fn format_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+impl EntryContent<'_> {
+    pub fn canonical(&self, out: &mut Vec<u8>) {
+        let num = |v: i64| v.to_string();
+        let opt = |v: Option<i64>| v.map(|v| v.to_string());
+        out.extend_from_slice(b"cdreg-v1\n");
+        field(out, "site_id", Some(&num(self.site_id)));
+        field(out, "product_id", Some(&num(self.product_id)));
+        field(out, "seq", Some(&num(self.seq)));
+        field(out, "entry_type", Some(self.entry_type));
+        field(out, "movement_id", opt(self.movement_id).as_deref());
+        field(out, "occurred_at", Some(&format_time(self.occurred_at)));
+        field(out, "recorded_at", Some(&format_time(self.recorded_at)));
+        field(out, "quantity", Some(&num(self.quantity)));
+        field(out, "balance_after", Some(&num(self.balance_after)));
+        field(out, "location_id", opt(self.location_id).as_deref());
+        field(out, "batch_id", opt(self.batch_id).as_deref());
+        field(out, "counterparty", self.counterparty);
+        field(out, "counterparty_address", self.counterparty_address);
+        field(out, "patient_identifier", self.patient_identifier);
+        field(out, "prescriber", self.prescriber);
+        field(out, "collected_by", self.collected_by);
+        let checked = self.identity_checked.map(|b| b.to_string());
+        field(out, "identity_checked", checked.as_deref());
+        field(out, "author_id", Some(&num(self.author_id)));
+        field(out, "witness_id", opt(self.witness_id).as_deref());
+        field(
+            out,
+            "corrects_entry_id",
+            opt(self.corrects_entry_id).as_deref(),
+        );
+        field(out, "reason", self.reason);
+    }
+
+    /// The entry's hash, chained to the previous entry's.
+    pub fn hash(&self, prev_hash: &str) -> String {
+        let mut bytes = Vec::with_capacity(512);
+        self.canonical(&mut bytes);
+        bytes.extend_from_slice(prev_hash.as_bytes());
+        hex::encode(Sha256::digest(&bytes))
+    }
+}
+
+/// The first thing wrong with a page, as an inspector would report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub entry_id: i64,
+    pub seq: i64,
+    pub problem: &'static str,
+}
+
+/// Walks a page's entries in order, checking each against the one before.
+#[derive(Debug, Clone)]
+pub struct ChainWalker {
+    next_seq: i64,
+    prev_hash: String,
+    balance: i64,
+    pub count: i64,
+}
+
+impl Default for ChainWalker {
+    fn default() -> Self {
+        ChainWalker::after(0, GENESIS_HASH.to_string(), 0)
+    }
+}
+
+impl ChainWalker {
+    /// Starts after an entry already accepted (for a range that begins mid-page).
+    pub fn after(seq: i64, hash: String, balance: i64) -> Self {
+        ChainWalker {
+            next_seq: seq + 1,
+            prev_hash: hash,
+            balance,
+            count: 0,
+        }
+    }
+
+    pub fn head_hash(&self) -> &str {
+        &self.prev_hash
+    }
+
+    pub fn balance(&self) -> i64 {
+        self.balance
+    }
+
+    pub fn last_seq(&self) -> i64 {
+        self.next_seq - 1
+    }
+
+    /// Accepts the next entry, or names what is wrong with it.
+    pub fn step(
+        &mut self,
+        entry_id: i64,
+        content: &EntryContent<'_>,
+        prev_hash: &str,
+        hash: &str,
+    ) -> Result<(), ChainBreak> {
+        let broken = |problem| ChainBreak {
+            entry_id,
+            seq: content.seq,
+            problem,
+        };
+        if content.seq != self.next_seq {
+            return Err(broken("entry missing or out of sequence before this one"));
+        }
+        if prev_hash != self.prev_hash {
+            return Err(broken("previous-hash link does not match the entry before"));
+        }
+        if content.hash(prev_hash) != hash {
+            return Err(broken("content does not match its hash"));
+        }
+        if self.balance + content.quantity != content.balance_after {
+            return Err(broken(
+                "running balance does not follow from the entry before",
+            ));
+        }
+        self.next_seq += 1;
+        self.prev_hash = hash.to_string();
+        self.balance = content.balance_after;
+        self.count += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").unwrap()
+    }
+
+    fn entry(seq: i64, quantity: i64, balance_after: i64) -> EntryContent<'static> {
+        EntryContent {
+            site_id: 1,
+            product_id: 2,
+            seq,
+            entry_type: "receipt",
+            movement_id: Some(10 + seq),
+            occurred_at: at("2026-11-21 09:00:00.123456"),
+            recorded_at: at("2026-11-21 09:00:01"),
+            quantity,
+            balance_after,
+            location_id: Some(3),
+            batch_id: Some(4),
+            counterparty: Some("Alliance Healthcare"),
+            counterparty_address: Some("Nottingham"),
+            patient_identifier: None,
+            prescriber: None,
+            collected_by: None,
+            identity_checked: None,
+            author_id: 5,
+            witness_id: None,
+            corrects_entry_id: None,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn canonical_form_is_fixed_and_unambiguous() {
+        let mut out = Vec::new();
+        entry(1, 500_000, 500_000).canonical(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("cdreg-v1\nsite_id=1:1\nproduct_id=1:2\nseq=1:1\n"));
+        assert!(text.contains("occurred_at=26:2026-11-21T09:00:00.123456\n"));
+        assert!(text.contains("recorded_at=26:2026-11-21T09:00:01.000000\n"));
+        assert!(text.contains("counterparty=19:Alliance Healthcare\n"));
+        assert!(text.contains("patient_identifier=-\n"));
+        // An empty value and an absent one hash differently.
+        let mut a = entry(1, 1, 1);
+        a.reason = Some("");
+        assert_ne!(a.hash(GENESIS_HASH), entry(1, 1, 1).hash(GENESIS_HASH));
+        // Moving text between fields changes the hash.
+        let mut b = entry(1, 1, 1);
+        b.counterparty = Some("Alliance");
+        b.counterparty_address = Some(" HealthcareNottingham");
+        assert_ne!(b.hash(GENESIS_HASH), entry(1, 1, 1).hash(GENESIS_HASH));
+    }
+
+    #[test]
+    fn hash_is_sha256_of_canonical_bytes_and_previous_hash() {
+        let e = entry(1, 500_000, 500_000);
+        let mut bytes = Vec::new();
+        e.canonical(&mut bytes);
+        bytes.extend_from_slice(GENESIS_HASH.as_bytes());
+        assert_eq!(e.hash(GENESIS_HASH), hex::encode(Sha256::digest(&bytes)));
+        assert_eq!(e.hash(GENESIS_HASH).len(), 64);
+    }
+
+    #[test]
+    fn walker_accepts_a_good_chain_and_names_the_first_break() {
+        let e1 = entry(1, 500_000, 500_000);
+        let h1 = e1.hash(GENESIS_HASH);
+        let e2 = entry(2, -60_000, 440_000);
+        let h2 = e2.hash(&h1);
+        let mut w = ChainWalker::default();
+        w.step(1, &e1, GENESIS_HASH, &h1).unwrap();
+        w.step(2, &e2, &h1, &h2).unwrap();
+        assert_eq!(
+            (w.count, w.balance(), w.head_hash()),
+            (2, 440_000, h2.as_str())
+        );
+
+        // Altered content.
+        let mut tampered = e2.clone();
+        tampered.quantity = -50_000;
+        tampered.balance_after = 450_000;
+        let mut w = ChainWalker::default();
+        w.step(1, &e1, GENESIS_HASH, &h1).unwrap();
+        let err = w.step(2, &tampered, &h1, &h2).unwrap_err();
+        assert_eq!(
+            (err.entry_id, err.seq, err.problem),
+            (2, 2, "content does not match its hash")
+        );
+
+        // A missing entry.
+        let mut w = ChainWalker::default();
+        let err = w.step(2, &e2, &h1, &h2).unwrap_err();
+        assert_eq!(
+            err.problem,
+            "entry missing or out of sequence before this one"
+        );
+
+        // A re-hashed entry whose link no longer matches.
+        let mut w = ChainWalker::default();
+        w.step(1, &e1, GENESIS_HASH, &h1).unwrap();
+        let forged_prev = "f".repeat(64);
+        let forged = e2.hash(&forged_prev);
+        let err = w.step(2, &e2, &forged_prev, &forged).unwrap_err();
+        assert_eq!(
+            err.problem,
+            "previous-hash link does not match the entry before"
+        );
+
+        // A balance that does not follow.
+        let e2_bad = entry(2, -60_000, 400_000);
+        let h2_bad = e2_bad.hash(&h1);
+        let mut w = ChainWalker::default();
+        w.step(1, &e1, GENESIS_HASH, &h1).unwrap();
+        let err = w.step(2, &e2_bad, &h1, &h2_bad).unwrap_err();
+        assert_eq!(
+            err.problem,
+            "running balance does not follow from the entry before"
+        );
+    }
+}
