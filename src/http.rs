@@ -194,6 +194,52 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<ValidQ
     Ok(ValidQuery(value))
 }
 
+/// Something that produces a download a chunk at a time from the database, so a response of
+/// any length is served with bounded memory.
+pub trait ChunkSource: Send + 'static {
+    /// The next piece of the body, or None at the end.
+    fn next_chunk(
+        &mut self,
+        conn: &mut crate::db::AnyConnection,
+    ) -> Result<Option<Vec<u8>>, AppError>;
+}
+
+/// A streamed download: each chunk is read on a blocking thread with a pooled connection,
+/// and the next is not read until the client has taken the last.
+pub fn download<S: ChunkSource>(
+    db: crate::db::Db,
+    source: S,
+    content_type: &str,
+    file_name: &str,
+) -> HttpResponse {
+    let body = futures_util::stream::try_unfold(Some(source), move |source| {
+        let db = db.clone();
+        async move {
+            let Some(mut source) = source else {
+                return Ok(None);
+            };
+            let (chunk, source) = db
+                .read(move |c| {
+                    let chunk = source.next_chunk(c)?;
+                    Ok((chunk, source))
+                })
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "export stopped");
+                    std::io::Error::other("export failed")
+                })?;
+            Ok::<_, std::io::Error>(chunk.map(|bytes| (web::Bytes::from(bytes), Some(source))))
+        }
+    });
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        ))
+        .streaming(body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,50 +289,4 @@ mod tests {
             Err(AppError::BadRequest(_))
         ));
     }
-}
-
-/// Something that produces a download a chunk at a time from the database, so a response of
-/// any length is served with bounded memory.
-pub trait ChunkSource: Send + 'static {
-    /// The next piece of the body, or None at the end.
-    fn next_chunk(
-        &mut self,
-        conn: &mut crate::db::AnyConnection,
-    ) -> Result<Option<Vec<u8>>, AppError>;
-}
-
-/// A streamed download: each chunk is read on a blocking thread with a pooled connection,
-/// and the next is not read until the client has taken the last.
-pub fn download<S: ChunkSource>(
-    db: crate::db::Db,
-    source: S,
-    content_type: &str,
-    file_name: &str,
-) -> HttpResponse {
-    let body = futures_util::stream::try_unfold(Some(source), move |source| {
-        let db = db.clone();
-        async move {
-            let Some(mut source) = source else {
-                return Ok(None);
-            };
-            let (chunk, source) = db
-                .read(move |c| {
-                    let chunk = source.next_chunk(c)?;
-                    Ok((chunk, source))
-                })
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "export stopped");
-                    std::io::Error::other("export failed")
-                })?;
-            Ok::<_, std::io::Error>(chunk.map(|bytes| (web::Bytes::from(bytes), Some(source))))
-        }
-    });
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file_name}\""),
-        ))
-        .streaming(body)
 }

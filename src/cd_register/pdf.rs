@@ -210,7 +210,11 @@ mod tests {
             );
         }
         w.finish(&mut out);
-        let text = String::from_utf8_lossy(&out).to_string();
+        // One char per byte, so string offsets are byte offsets.
+        let text: String = out
+            .iter()
+            .map(|&b| if b.is_ascii() { b as char } else { '?' })
+            .collect();
         assert!(text.starts_with("%PDF-1.4"));
         assert!(text.ends_with("%%EOF\n"));
         let start: usize = text

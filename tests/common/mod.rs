@@ -249,6 +249,22 @@ where
         self.send(req).await
     }
 
+    /// A GET whose body is returned as bytes (downloads).
+    pub async fn download(&self, path: &str, token: &str) -> (StatusCode, String, Vec<u8>) {
+        let req = test::TestRequest::get()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {token}")));
+        let resp = test::call_service(&self.svc, req.to_request()).await;
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, content_type, test::read_body(resp).await.to_vec())
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.call(Method::GET, path, Some(token), None).await
     }
@@ -287,9 +303,18 @@ where
 
     /// A user of the role at the sites, and a token for them.
     pub fn user(&self, username: &str, role: &str, sites: &[i64]) -> User {
+        self.user_with(username, role, sites, false)
+    }
+
+    /// A user an admin has marked as an authorised witness of destruction.
+    pub fn witness(&self, username: &str, role: &str, sites: &[i64]) -> User {
+        self.user_with(username, role, sites, true)
+    }
+
+    fn user_with(&self, username: &str, role: &str, sites: &[i64], witness: bool) -> User {
         use prison_pharmacy::users::queries as q;
         let mut c = self.conn();
-        let id = q::insert(&mut c, username, username, role, password_hash(), false).unwrap();
+        let id = q::insert(&mut c, username, username, role, password_hash(), witness).unwrap();
         q::replace_sites(&mut c, id, sites).unwrap();
         User {
             id,

@@ -1,0 +1,890 @@
+//! The controlled drug register over HTTP: entries written by the ledger, the hash chain and
+//! its verification, witnesses, balance checks, patient returns and auditor exports.
+
+mod common;
+
+use actix_web::http::StatusCode;
+use common::{first_issue, spawn, Site, TestApp, User, PASSWORD};
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use prison_pharmacy::audit::Actor;
+use prison_pharmacy::db::{Backend, Db};
+use prison_pharmacy::domain::stock::MovementReason;
+use prison_pharmacy::stock::ledger::{self, Posting};
+
+struct World {
+    fosse: Site,
+    lincoln: Site,
+    pharmacist: User,
+    witness: User,
+    technician: User,
+    nurse: User,
+    auditor: User,
+    lincoln_auditor: User,
+    methadone: i64,
+    batch: i64,
+}
+
+async fn setup<S, B>(app: &TestApp<S>) -> World
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let fosse = app.site("FWI");
+    let lincoln = app.site("LCI");
+    let pharmacist = app.user("pharmacist", "pharmacist", &[fosse.id]);
+    let r = app
+        .post(
+            "/api/v1/formulary/products",
+            &pharmacist.token,
+            json!({"dmd_type": "vmp", "name": "Methadone 1mg/ml oral solution sugar free", "form": "oral solution",
+                   "strength": "1 mg/ml", "unit": "ml", "pack_size": "500", "ingredient": "methadone",
+                   "cd_schedule": "2", "max_daily_dose": "120", "dose_unit": "mg",
+                   "therapeutic_class": "opioid substitution", "critical": true, "opioid_substitution": true}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["cd_register"], true);
+    let methadone = r.body["id"].as_i64().unwrap();
+    let technician = app.user("technician", "pharmacy_technician", &[fosse.id]);
+    let r = app
+        .post(
+            &format!("/api/v1/formulary/products/{methadone}/batches"),
+            &technician.token,
+            json!({"batch_number": "MTH1", "expiry_date": "2030-01-31"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    World {
+        witness: app.witness("pharmacist.witness", "pharmacist", &[fosse.id]),
+        nurse: app.user("nurse", "nurse", &[fosse.id]),
+        auditor: app.user("auditor", "auditor", &[fosse.id]),
+        lincoln_auditor: app.user("auditor.lincoln", "auditor", &[lincoln.id]),
+        batch: r.body["id"].as_i64().unwrap(),
+        fosse,
+        lincoln,
+        pharmacist,
+        technician,
+        methadone,
+    }
+}
+
+/// Goods in from a wholesaler, posted through the ledger as a receipt does.
+fn receive(db: &Db, w: &World, qty: &str) -> i64 {
+    let mut c = db.get().unwrap();
+    let actor = Actor {
+        user_id: w.technician.id,
+        request_id: "test-receipt".into(),
+    };
+    let mut p = Posting::new(
+        w.fosse.id,
+        w.fosse.cd_cabinet,
+        w.batch,
+        qty.parse().unwrap(),
+        MovementReason::Receipt,
+    );
+    p.register.counterparty = Some("Alliance Healthcare".into());
+    p.register.counterparty_address = Some("Nottingham NG2 3AA".into());
+    ledger::post(&mut c, &actor, &p)
+        .unwrap()
+        .register_entry_id
+        .unwrap()
+}
+
+fn witness_token(u: &User) -> Value {
+    json!({"token": u.token})
+}
+
+async fn page<S, B>(app: &TestApp<S>, w: &World, site: i64, token: &str) -> Value
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app
+        .get(&format!("/api/v1/sites/{site}/cd/pages"), token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product_id"] == w.methadone)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn entries<S, B>(app: &TestApp<S>, site: i64, page_id: i64, token: &str) -> Vec<Value>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{site}/cd/pages/{page_id}/entries"),
+            token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["items"].as_array().unwrap().clone()
+}
+
+async fn stock_of<S, B>(app: &TestApp<S>, w: &World, site: i64, token: &str) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{site}/stock?product_id={}", w.methadone),
+            token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let total: rust_decimal::Decimal = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["quantity"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    total.normalize().to_string()
+}
+
+#[actix_web::test]
+async fn every_movement_of_a_register_product_is_an_entry_with_a_running_balance() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "1000");
+
+    // A transfer to another prison: out at Fosse Way now, in at Lincoln on receipt.
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/transfers", w.fosse.id),
+            &w.technician.token,
+            json!({"from_location_id": w.fosse.cd_cabinet, "to_location_id": w.lincoln.cd_cabinet,
+                   "lines": [{"batch_id": w.batch, "quantity": "200"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let transfer = r.body["id"].as_i64().unwrap();
+    let lincoln_tech = app.user("tech.lincoln", "pharmacy_technician", &[w.lincoln.id]);
+    let r = app
+        .post(
+            &format!("/api/v1/transfers/{transfer}/receive"),
+            &lincoln_tech.token,
+            json!({"lines": []}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // Destruction of expired stock in front of an authorised witness.
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/cd/destructions", w.fosse.id),
+            &w.technician.token,
+            json!({"location_id": w.fosse.cd_cabinet, "batch_id": w.batch, "quantity": "12.5",
+                   "method": "denaturing kit", "witness": witness_token(&w.witness)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["entry"]["entry_type"], "destruction");
+    assert_eq!(r.body["entry"]["witness_id"], w.witness.id);
+    assert_eq!(r.body["entry"]["author_id"], w.technician.id);
+    assert_eq!(r.body["entry"]["quantity"], "-12.5");
+    assert_eq!(r.body["entry"]["balance_after"], "787.5");
+    assert_eq!(r.body["stock_balance_after"], "787.5");
+
+    let p = page(&app, &w, w.fosse.id, &w.pharmacist.token).await;
+    assert_eq!(p["entry_count"], 3);
+    assert_eq!(p["balance"], "787.5");
+    assert_eq!(p["drug"], "Methadone 1mg/ml oral solution sugar free");
+    let page_id = p["id"].as_i64().unwrap();
+    let list = entries(&app, w.fosse.id, page_id, &w.pharmacist.token).await;
+    let summary: Vec<(String, String, String)> = list
+        .iter()
+        .map(|e| {
+            (
+                e["entry_type"].as_str().unwrap().into(),
+                e["quantity"].as_str().unwrap().into(),
+                e["balance_after"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("receipt".into(), "1000".into(), "1000".into()),
+            ("transfer_out".into(), "-200".into(), "800".into()),
+            ("destruction".into(), "-12.5".into(), "787.5".into()),
+        ]
+    );
+    assert_eq!(list[0]["counterparty"], "Alliance Healthcare");
+    assert_eq!(list[0]["counterparty_address"], "Nottingham NG2 3AA");
+    assert_eq!(list[1]["counterparty"], "HMP LCI, CDCAB");
+    assert_eq!(list[0]["prev_hash"], "0".repeat(64));
+    assert_eq!(list[1]["prev_hash"], list[0]["hash"]);
+    assert_eq!(list[2]["prev_hash"], list[1]["hash"]);
+    assert_eq!(list[0]["late_entry"], false);
+    // The register balance equals the stock on hand.
+    assert_eq!(
+        stock_of(&app, &w, w.fosse.id, &w.pharmacist.token).await,
+        "787.5"
+    );
+
+    // Lincoln's own page starts with the transfer in.
+    let lincoln_pharm = app.user("pharm.lincoln", "pharmacist", &[w.lincoln.id]);
+    let lp = page(&app, &w, w.lincoln.id, &lincoln_pharm.token).await;
+    let lincoln_entries = entries(
+        &app,
+        w.lincoln.id,
+        lp["id"].as_i64().unwrap(),
+        &lincoln_pharm.token,
+    )
+    .await;
+    assert_eq!(lincoln_entries.len(), 1);
+    assert_eq!(lincoln_entries[0]["entry_type"], "transfer_in");
+    assert_eq!(lincoln_entries[0]["counterparty"], "HMP FWI, CDCAB");
+    assert_eq!(lincoln_entries[0]["balance_after"], "200");
+
+    // A correction is a new entry pointing at the one it corrects; the original is unchanged.
+    let wrong = list[0]["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/cd/entries/{wrong}/corrections", w.fosse.id),
+            &w.pharmacist.token,
+            json!({"reason": "supplier address entered wrongly", "counterparty": "Alliance Healthcare",
+                   "counterparty_address": "Nottingham NG2 3AB"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["entry"]["corrects_entry_id"], wrong);
+    assert_eq!(r.body["entry"]["quantity"], "0");
+    assert_eq!(r.body["entry"]["balance_after"], "787.5");
+    assert_eq!(r.body["movement_id"], Value::Null);
+    let after = entries(&app, w.fosse.id, page_id, &w.pharmacist.token).await;
+    assert_eq!(after.len(), 4);
+    assert_eq!(after[0], list[0]);
+
+    // A correction of a quantity goes through the ledger.
+    let r = app
+        .post(
+            &format!(
+                "/api/v1/sites/{}/cd/entries/{wrong}/corrections",
+                w.fosse.id
+            ),
+            &w.pharmacist.token,
+            json!({"reason": "receipt was 999.5 ml, not 1000", "quantity": "-0.5",
+                   "location_id": w.fosse.cd_cabinet, "batch_id": w.batch}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["entry"]["entry_type"], "correction");
+    assert_eq!(r.body["entry"]["balance_after"], "787");
+    assert!(r.body["movement_id"].is_i64());
+    assert_eq!(
+        stock_of(&app, &w, w.fosse.id, &w.pharmacist.token).await,
+        "787"
+    );
+
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages/{page_id}/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "intact");
+    assert_eq!(r.body["entries"], 5);
+    assert_eq!(r.body["balance"], "787");
+    let last = entries(&app, w.fosse.id, page_id, &w.pharmacist.token).await;
+    assert_eq!(r.body["head_hash"], last[4]["hash"]);
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.body["status"], "intact");
+    assert_eq!(r.body["entries"], 5);
+}
+
+#[actix_web::test]
+async fn destruction_needs_an_authorised_witness_who_authenticates() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "100");
+    let before = app.count("cd_register_entries");
+    let other_site_witness = app.witness("witness.lincoln", "pharmacist", &[w.lincoln.id]);
+    let path = format!("/api/v1/sites/{}/cd/destructions", w.fosse.id);
+    let body = |witness: Value| {
+        json!({"location_id": w.fosse.cd_cabinet, "batch_id": w.batch, "quantity": "10",
+               "method": "denaturing kit", "witness": witness})
+    };
+    let cases = [
+        (Value::Null, "required"),
+        (witness_token(&w.technician), "different_person"),
+        (witness_token(&w.nurse), "authorised_witness"),
+        (witness_token(&other_site_witness), "eligible"),
+        (json!({"token": "not-a-token"}), "authenticated"),
+        (
+            json!({"username": "pharmacist.witness", "password": "wrong password here"}),
+            "authenticated",
+        ),
+        (json!({"username": "pharmacist.witness"}), "one_of"),
+    ];
+    for (witness, rule) in cases {
+        let r = app
+            .post(&path, &w.technician.token, body(witness.clone()))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{witness}: {}",
+            r.body
+        );
+        assert_eq!(
+            first_issue(&r.body),
+            ("witness".into(), rule.into()),
+            "{witness}"
+        );
+    }
+    assert_eq!(app.count("cd_register_entries"), before);
+
+    // The witness's own password is as good as their token.
+    let r = app
+        .post(
+            &path,
+            &w.technician.token,
+            body(json!({"username": "pharmacist.witness", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["entry"]["witness_id"], w.witness.id);
+
+    // Nurses do not destroy stock, and nobody destroys another prison's.
+    let r = app
+        .post(&path, &w.nurse.token, body(witness_token(&w.witness)))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/cd/destructions", w.lincoln.id),
+            &w.technician.token,
+            body(witness_token(&w.witness)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // Register stock is never adjusted silently.
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/stock/adjustments", w.fosse.id),
+            &w.technician.token,
+            json!({"location_id": w.fosse.cd_cabinet, "batch_id": w.batch, "quantity": "-5",
+                   "reason": "wastage", "reason_code": "spilt", "note": "dropped"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "cd_register_adjustment");
+    assert_eq!(
+        stock_of(&app, &w, w.fosse.id, &w.technician.token).await,
+        "90"
+    );
+}
+
+/// Runs SQL with the append-only triggers of a table out of the way, as someone with direct
+/// database access could.
+fn tamper(db: &Db, table: &str, sql: &str) {
+    let mut c = db.get().unwrap();
+    match db.backend() {
+        Backend::Postgres => {
+            diesel::sql_query(format!("ALTER TABLE {table} DISABLE TRIGGER USER"))
+                .execute(&mut *c)
+                .unwrap();
+            diesel::sql_query(sql).execute(&mut *c).unwrap();
+            diesel::sql_query(format!("ALTER TABLE {table} ENABLE TRIGGER USER"))
+                .execute(&mut *c)
+                .unwrap();
+        }
+        Backend::Sqlite => {
+            diesel::sql_query(format!("DROP TRIGGER {table}_no_update"))
+                .execute(&mut *c)
+                .unwrap();
+            diesel::sql_query(sql).execute(&mut *c).unwrap();
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_database_refuses_changes_and_verify_names_a_tampered_entry() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "500");
+    let second = receive(&app.state.db, &w, "300");
+    receive(&app.state.db, &w, "100");
+
+    let mut c = app.conn();
+    for sql in [
+        format!("UPDATE cd_register_entries SET quantity = 1 WHERE id = {second}"),
+        format!("DELETE FROM cd_register_entries WHERE id = {second}"),
+        "UPDATE audit_events SET action = 'x'".to_string(),
+        "DELETE FROM audit_events".to_string(),
+        "UPDATE stock_movements SET quantity = 1".to_string(),
+    ] {
+        let err = diesel::sql_query(&sql).execute(&mut *c).unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    drop(c);
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.body["status"], "intact", "{}", r.body);
+
+    // Someone with the database's keys edits the second entry's quantity.
+    tamper(
+        &app.state.db,
+        "cd_register_entries",
+        &format!("UPDATE cd_register_entries SET quantity = 30000, balance_after = 530000 WHERE id = {second}"),
+    );
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "broken");
+    let broken = &r.body["pages"][0]["first_broken"];
+    assert_eq!(broken["entry_id"], second);
+    assert_eq!(broken["seq"], 2);
+    assert_eq!(broken["problem"], "content does not match its hash");
+
+    // The command-line check agrees, and fails.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prison-pharmacy"))
+        .args(["cd", "verify", "--site", "FWI"])
+        .env("DATABASE_URL", &app.url)
+        .env("LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "BROKEN at entry {second} (seq 2): content does not match its hash"
+        )),
+        "{stdout}"
+    );
+
+    // The export marks the row and the page.
+    let (status, _, body) = app
+        .download(
+            &format!("/api/v1/sites/{}/cd/export?format=json", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["verified"], false);
+    let rows = doc["pages"][0]["entries"].as_array().unwrap();
+    let flags: Vec<bool> = rows
+        .iter()
+        .map(|e| e["chain_verified"].as_bool().unwrap())
+        .collect();
+    // The tampered entry fails its hash; the next one's balance no longer follows from it.
+    assert_eq!(flags, [true, false, false]);
+    assert_eq!(
+        doc["pages"][0]["verification"]["first_broken"]["entry_id"],
+        second
+    );
+}
+
+#[actix_web::test]
+async fn verify_reports_a_deleted_entry() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "500");
+    let second = receive(&app.state.db, &w, "300");
+    let third = receive(&app.state.db, &w, "100");
+    let sql = format!("DELETE FROM cd_register_entries WHERE id = {second}");
+    match app.state.db.backend() {
+        Backend::Postgres => tamper(&app.state.db, "cd_register_entries", &sql),
+        Backend::Sqlite => {
+            let mut c = app.conn();
+            diesel::sql_query("DROP TRIGGER cd_register_entries_no_delete")
+                .execute(&mut *c)
+                .unwrap();
+            diesel::sql_query(&sql).execute(&mut *c).unwrap();
+        }
+    }
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    let broken = &r.body["pages"][0]["first_broken"];
+    assert_eq!(broken["entry_id"], third, "{}", r.body);
+    assert_eq!(
+        broken["problem"],
+        "entry missing or out of sequence before this one"
+    );
+}
+
+#[actix_web::test]
+async fn balance_checks_log_matches_and_open_investigations_for_discrepancies() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "500");
+    let page_id = page(&app, &w, w.fosse.id, &w.nurse.token).await["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!(
+        "/api/v1/sites/{}/cd/pages/{page_id}/balance-checks",
+        w.fosse.id
+    );
+
+    // One person alone cannot record a check.
+    let r = app
+        .post(&path, &w.nurse.token, json!({"counted_quantity": "500"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
+
+    let r = app
+        .post(
+            &path,
+            &w.nurse.token,
+            json!({"counted_quantity": "500", "witness": witness_token(&w.technician)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["outcome"], "match");
+    assert_eq!(r.body["investigation_open"], false);
+    assert_eq!(r.body["witness_id"], w.technician.id);
+
+    let r = app
+        .post(
+            &path,
+            &w.nurse.token,
+            json!({"counted_quantity": "497.5", "witness": witness_token(&w.technician),
+                                            "note": "bottle 3 low"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["outcome"], "discrepancy");
+    assert_eq!(r.body["difference"], "-2.5");
+    assert_eq!(r.body["investigation_open"], true);
+    let check = r.body["id"].as_i64().unwrap();
+    // Nothing was adjusted.
+    assert_eq!(stock_of(&app, &w, w.fosse.id, &w.nurse.token).await, "500");
+    assert_eq!(
+        page(&app, &w, w.fosse.id, &w.nurse.token).await["open_investigations"],
+        1
+    );
+
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/balance-checks", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    let open: Vec<i64> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(open, [check]);
+
+    let resolve = format!(
+        "/api/v1/sites/{}/cd/balance-checks/{check}/resolution",
+        w.fosse.id
+    );
+    let body = json!({"explanation": "measuring loss over 40 doses confirmed on recount",
+                      "adjustment": {"location_id": w.fosse.cd_cabinet, "batch_id": w.batch, "quantity": "-2.5"}});
+    let r = app.post(&resolve, &w.technician.token, body.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post(&resolve, &w.pharmacist.token, json!({"explanation": ""}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body).0, "explanation");
+
+    let r = app.post(&resolve, &w.pharmacist.token, body.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["investigation_open"], false);
+    assert_eq!(r.body["resolution"]["resolved_by"], w.pharmacist.id);
+    let entry_id = r.body["resolution"]["adjustment_entry_id"]
+        .as_i64()
+        .unwrap();
+    let list = entries(&app, w.fosse.id, page_id, &w.pharmacist.token).await;
+    let adj = list.iter().find(|e| e["id"] == entry_id).unwrap();
+    assert_eq!(adj["entry_type"], "adjustment");
+    assert_eq!(adj["quantity"], "-2.5");
+    assert_eq!(adj["balance_after"], "497.5");
+    assert_eq!(
+        adj["reason"],
+        "measuring loss over 40 doses confirmed on recount"
+    );
+    assert_eq!(
+        stock_of(&app, &w, w.fosse.id, &w.nurse.token).await,
+        "497.5"
+    );
+
+    let r = app.post(&resolve, &w.pharmacist.token, body).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["code"], "already_resolved");
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/balance-checks", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.body["items"], json!([]));
+}
+
+#[actix_web::test]
+async fn patient_returns_are_kept_apart_and_destroyed_with_a_second_person() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let path = format!("/api/v1/sites/{}/cd/patient-returns", w.fosse.id);
+    let r = app
+        .post(
+            &path,
+            &w.nurse.token,
+            json!({"patient_identifier": "A123BC", "description": "Oramorph 10mg/5ml",
+                                            "quantity": "40", "unit": "ml"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        first_issue(&r.body),
+        ("patient_identifier".into(), "nomis_number".into())
+    );
+    assert_eq!(app.count("cd_patient_returns"), 0);
+
+    let r = app
+        .post(&path, &w.nurse.token, json!({"patient_identifier": "A1234BC", "description": "Oramorph 10mg/5ml",
+                                            "quantity": "40", "unit": "ml", "note": "brought in on reception"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    assert_eq!(r.body["destruction"], Value::Null);
+    // Not stock, so not in the register.
+    assert_eq!(app.count("cd_register_entries"), 0);
+
+    let destroy = format!("{path}/{id}/destruction");
+    let r = app
+        .post(
+            &destroy,
+            &w.nurse.token,
+            json!({"method": "denaturing kit"}),
+        )
+        .await;
+    assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
+    let r = app
+        .post(
+            &destroy,
+            &w.nurse.token,
+            json!({"method": "denaturing kit", "witness": witness_token(&w.technician)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["destruction"]["witness_id"], w.technician.id);
+    assert_eq!(r.body["destruction"]["destroyed_by"], w.nurse.id);
+    let r = app
+        .post(
+            &destroy,
+            &w.nurse.token,
+            json!({"method": "denaturing kit", "witness": witness_token(&w.technician)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["code"], "already_destroyed");
+    let r = app.get(&path, &w.auditor.token).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn auditors_export_the_register_and_the_audit_log_and_write_nothing() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "1000");
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/cd/destructions", w.fosse.id),
+            &w.technician.token,
+            json!({"location_id": w.fosse.cd_cabinet, "batch_id": w.batch, "quantity": "25",
+                   "method": "denaturing kit", "witness": witness_token(&w.witness)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let export = format!("/api/v1/sites/{}/cd/export", w.fosse.id);
+
+    let (status, content_type, body) = app.download(&export, &w.auditor.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/csv"));
+    let mut csv = csv::Reader::from_reader(body.as_slice());
+    let headers = csv.headers().unwrap().clone();
+    for heading in [
+        "date_of_transaction",
+        "received_from_or_supplied_to",
+        "address",
+        "patient_prison_number",
+        "prescriber_or_authority",
+        "collected_by",
+        "identity_checked",
+        "quantity_received",
+        "quantity_supplied",
+        "balance",
+        "author",
+        "witness",
+        "prev_hash",
+        "hash",
+        "chain_verified",
+    ] {
+        assert!(headers.iter().any(|h| h == heading), "{heading}");
+    }
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    let col = |row: &csv::StringRecord, name: &str| {
+        row[headers.iter().position(|h| h == name).unwrap()].to_string()
+    };
+    assert_eq!(
+        col(&rows[0], "received_from_or_supplied_to"),
+        "Alliance Healthcare"
+    );
+    assert_eq!(col(&rows[0], "quantity_received"), "1000");
+    assert_eq!(col(&rows[1], "quantity_supplied"), "25");
+    assert_eq!(col(&rows[1], "balance"), "975");
+    assert_eq!(col(&rows[1], "author"), "technician");
+    assert_eq!(col(&rows[1], "witness"), "pharmacist.witness");
+    assert_eq!(col(&rows[1], "chain_verified"), "true");
+
+    let (status, content_type, body) = app
+        .download(&format!("{export}?format=json"), &w.auditor.token)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/json");
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["verified"], true);
+    assert_eq!(doc["entries"], 2);
+    assert_eq!(doc["pages"][0]["verification"]["status"], "intact");
+
+    let (status, content_type, body) = app
+        .download(&format!("{export}?format=pdf"), &w.auditor.token)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/pdf");
+    assert!(body.starts_with(b"%PDF-1.4"));
+    assert!(body.ends_with(b"%%EOF\n"));
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("Methadone 1mg/ml oral solution sugar free"));
+    assert!(text.contains("Chain verified intact: 2 entries shown"));
+
+    // A date range with nothing in it still exports, with no rows.
+    let (_, _, body) = app
+        .download(
+            &format!("{export}?from=2020-01-01&to=2020-01-31"),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(
+        csv::Reader::from_reader(body.as_slice()).records().count(),
+        0
+    );
+    let r = app
+        .get(
+            &format!("{export}?from=2026-02-01&to=2026-01-01"),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body).0, "to");
+    let r = app
+        .get(&format!("{export}?format=xml"), &w.auditor.token)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body).0, "format");
+
+    // Another prison's auditor sees nothing; a technician may not export; auditors write nothing.
+    let (status, _, _) = app.download(&export, &w.lincoln_auditor.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = app.download(&export, &w.technician.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let before = app.count("cd_register_entries");
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/cd/destructions", w.fosse.id),
+            &w.auditor.token,
+            json!({"location_id": w.fosse.cd_cabinet, "batch_id": w.batch, "quantity": "1",
+                   "method": "x", "witness": witness_token(&w.witness)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let page_id = page(&app, &w, w.fosse.id, &w.auditor.token).await["id"]
+        .as_i64()
+        .unwrap();
+    let writes = [
+        (
+            format!(
+                "/api/v1/sites/{}/cd/pages/{page_id}/balance-checks",
+                w.fosse.id
+            ),
+            json!({"counted_quantity": "975", "witness": witness_token(&w.witness)}),
+        ),
+        (
+            format!("/api/v1/sites/{}/cd/patient-returns", w.fosse.id),
+            json!({"patient_identifier": "A1234BC", "description": "Oramorph", "quantity": "10", "unit": "ml"}),
+        ),
+        (
+            format!("/api/v1/sites/{}/cd/entries/1/corrections", w.fosse.id),
+            json!({"reason": "auditor tries to correct"}),
+        ),
+    ];
+    for (path, body) in writes {
+        let r = app.post(&path, &w.auditor.token, body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(app.count("cd_register_entries"), before);
+
+    // The audit log as CSV.
+    let auditor_admin = app.user("auditor2", "auditor", &[w.fosse.id]);
+    let (status, content_type, body) = app
+        .download(
+            &format!("/api/v1/audit/export?site_id={}", w.fosse.id),
+            &auditor_admin.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/csv"));
+    let mut csv = csv::Reader::from_reader(body.as_slice());
+    assert_eq!(
+        csv.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "id",
+            "occurred_at",
+            "user_id",
+            "site_id",
+            "action",
+            "entity",
+            "entity_id",
+            "request_id",
+            "detail"
+        ]
+    );
+    let actions: Vec<String> = csv.records().map(|r| r.unwrap()[4].to_string()).collect();
+    assert_eq!(actions, ["stock.receipt", "stock.destruction"]);
+}
