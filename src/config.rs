@@ -68,6 +68,15 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144, global = true)]
     pub max_body_bytes: usize,
 
+    /// Goods received expiring within this many days are accepted with a warning.
+    #[arg(
+        long,
+        env = "SHORT_EXPIRY_WARNING_DAYS",
+        default_value_t = 180,
+        global = true
+    )]
+    pub short_expiry_warning_days: i64,
+
     /// Password for the demo users when demo data is loaded; generated and printed once if unset.
     #[arg(long, env = "DEMO_PASSWORD", hide_env_values = true, global = true)]
     pub demo_password: Option<String>,
@@ -88,6 +97,7 @@ impl Config {
             login_max_failures: 5,
             login_lockout_secs: 900,
             max_body_bytes: 262_144,
+            short_expiry_warning_days: 180,
             demo_password: None,
         }
     }

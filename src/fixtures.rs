@@ -17,6 +17,7 @@ use crate::users::queries as users;
 const SITES: &str = include_str!("../fixtures/sites.json");
 const USERS: &str = include_str!("../fixtures/users.json");
 const FORMULARY: &str = include_str!("../fixtures/formulary.json");
+const SUPPLIERS: &str = include_str!("../fixtures/suppliers.json");
 
 /// Where the demo opening stock came from, as its register receipt entries say.
 const DEMO_SUPPLIER: (&str, &str) = (
@@ -87,12 +88,27 @@ struct UserFixture {
     authorised_witness: bool,
 }
 
+#[derive(Deserialize)]
+struct SupplierFixture {
+    #[serde(flatten)]
+    supplier: crate::procurement::model::SupplierRequest,
+    products: Vec<SupplierProductFixture>,
+}
+
+#[derive(Deserialize)]
+struct SupplierProductFixture {
+    product: String,
+    pack_price: crate::domain::Money,
+    lead_time_days: i64,
+}
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct LoadReport {
     pub sites: usize,
     pub locations: usize,
     pub users: usize,
     pub products: usize,
+    pub suppliers: usize,
     /// Set when demo users were created with a generated password, to be shown once.
     pub generated_password: Option<String>,
 }
@@ -208,11 +224,44 @@ pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<Loa
         if report.products > 0 {
             load_opening_stock(conn)?;
         }
+        report.suppliers = load_suppliers(conn, &admin)?;
         if report.users > 0 && demo_password.is_none() {
             report.generated_password = plain.clone();
         }
         Ok(report)
     })
+}
+
+/// The demo wholesalers and what they list, added where missing.
+fn load_suppliers(conn: &mut AnyConnection, actor: &Actor) -> Result<usize, AppError> {
+    use crate::db::schema::suppliers;
+    use crate::procurement::{model::SupplierProductRequest, service as procurement};
+    use diesel::prelude::*;
+    let fixtures: Vec<SupplierFixture> = serde_json::from_str(SUPPLIERS)
+        .map_err(|e| AppError::internal(format!("suppliers.json: {e}")))?;
+    let mut added = 0;
+    for f in &fixtures {
+        let exists: i64 = suppliers::table
+            .filter(suppliers::name.eq(&f.supplier.name))
+            .count()
+            .get_result(conn)?;
+        if exists > 0 {
+            continue;
+        }
+        let id = procurement::create_supplier(conn, actor, &f.supplier)?.id;
+        for p in &f.products {
+            let product = formulary::product_by_name(conn, &p.product)?
+                .ok_or_else(|| AppError::internal(format!("{} missing", p.product)))?;
+            let req = SupplierProductRequest {
+                product_id: product.id,
+                pack_price: p.pack_price,
+                lead_time_days: p.lead_time_days,
+            };
+            procurement::set_supplier_product(conn, actor, id, &req)?;
+        }
+        added += 1;
+    }
+    Ok(added)
 }
 
 /// Demo stock, received through the ledger like any other stock.

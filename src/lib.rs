@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod formulary;
 pub mod http;
 pub mod openapi;
+pub mod procurement;
 pub mod sites;
 pub mod stock;
 pub mod telemetry;
@@ -90,6 +91,7 @@ pub fn build_app(
                 .configure(formulary::routes::configure)
                 .configure(stock::routes::configure)
                 .configure(cd_register::routes::configure)
+                .configure(procurement::routes::configure)
                 .configure(openapi::configure),
         )
         .service(openapi::swagger_ui())

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{audit, auth, cd_register, formulary, sites, stock, users};
+use crate::{audit, auth, cd_register, formulary, procurement, sites, stock, users};
 
 struct BearerAuth;
 
@@ -84,6 +84,24 @@ impl Modify for BearerAuth {
         cd_register::routes::patient_returns,
         cd_register::routes::receive_patient_return,
         cd_register::routes::destroy_patient_return,
+        procurement::routes::suppliers,
+        procurement::routes::create_supplier,
+        procurement::routes::supplier,
+        procurement::routes::update_supplier,
+        procurement::routes::set_supplier_product,
+        procurement::routes::orders,
+        procurement::routes::create_order,
+        procurement::routes::raise_from_reorder_report,
+        procurement::routes::order,
+        procurement::routes::approve,
+        procurement::routes::send,
+        procurement::routes::cancel,
+        procurement::routes::set_requisition,
+        procurement::routes::receipts,
+        procurement::routes::receive,
+        procurement::routes::receipt,
+        procurement::routes::record_invoice,
+        procurement::routes::spend,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldIssue)),
     modifiers(&BearerAuth),
@@ -95,6 +113,7 @@ impl Modify for BearerAuth {
         (name = "formulary", description = "Products, batches, recalls"),
         (name = "stock", description = "The stock ledger, transfers, stocktakes and reorder levels"),
         (name = "cd register", description = "The controlled drug register: hash-chained pages, witnessed destruction, balance checks, patient returns, auditor exports"),
+        (name = "procurement", description = "Suppliers, purchase orders, goods receipt, invoices and spend"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -29,6 +29,17 @@ text_enum!(Action {
     CdInvestigationResolve => "cd.investigation.resolve",
     CdCorrect => "cd.correct",
     CdPatientReturn => "cd.patient_return",
+    SupplierRead => "supplier.read",
+    SupplierManage => "supplier.manage",
+    OrderRead => "purchase_order.read",
+    OrderCreate => "purchase_order.create",
+    OrderApprove => "purchase_order.approve",
+    OrderSend => "purchase_order.send",
+    OrderCancel => "purchase_order.cancel",
+    GoodsReceive => "goods.receive",
+    OverReceiptAccept => "goods.over_receipt",
+    InvoiceRecord => "invoice.record",
+    SpendRead => "spend.read",
 });
 
 use Role::{Admin, Auditor, Nurse, Pharmacist, PharmacyTechnician};
@@ -78,6 +89,26 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
     (
         Action::CdPatientReturn,
         &[Pharmacist, PharmacyTechnician, Nurse],
+    ),
+    (
+        Action::SupplierRead,
+        &[Pharmacist, PharmacyTechnician, Auditor, Admin],
+    ),
+    (Action::SupplierManage, &[Pharmacist, PharmacyTechnician]),
+    (
+        Action::OrderRead,
+        &[Pharmacist, PharmacyTechnician, Auditor],
+    ),
+    (Action::OrderCreate, &[Pharmacist, PharmacyTechnician]),
+    (Action::OrderApprove, &[Pharmacist]),
+    (Action::OrderSend, &[Pharmacist, PharmacyTechnician]),
+    (Action::OrderCancel, &[Pharmacist, PharmacyTechnician]),
+    (Action::GoodsReceive, &[Pharmacist, PharmacyTechnician]),
+    (Action::OverReceiptAccept, &[Pharmacist]),
+    (Action::InvoiceRecord, &[Pharmacist, PharmacyTechnician]),
+    (
+        Action::SpendRead,
+        &[Pharmacist, PharmacyTechnician, Auditor],
     ),
 ];
 

@@ -291,6 +291,115 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    suppliers (id) {
+        id -> BigInt,
+        name -> Text,
+        address -> Text,
+        wholesale_dealer_licence -> Text,
+        contact_name -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        contact_phone -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    supplier_products (id) {
+        id -> BigInt,
+        supplier_id -> BigInt,
+        product_id -> BigInt,
+        pack_price -> BigInt,
+        lead_time_days -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    purchase_orders (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        supplier_id -> BigInt,
+        status -> Text,
+        note -> Nullable<Text>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        approved_by -> Nullable<BigInt>,
+        approved_at -> Nullable<Timestamp>,
+        sent_by -> Nullable<BigInt>,
+        sent_at -> Nullable<Timestamp>,
+        cancelled_by -> Nullable<BigInt>,
+        cancelled_at -> Nullable<Timestamp>,
+        cancel_reason -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    purchase_order_lines (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        product_id -> BigInt,
+        packs -> BigInt,
+        pack_price -> BigInt,
+        vat_rate -> BigInt,
+        line_net -> BigInt,
+        line_vat -> BigInt,
+        fp10cdf_reference -> Nullable<Text>,
+        received_quantity -> BigInt,
+    }
+}
+
+diesel::table! {
+    goods_receipts (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        site_id -> BigInt,
+        location_id -> BigInt,
+        received_by -> BigInt,
+        received_at -> Timestamp,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    goods_receipt_lines (id) {
+        id -> BigInt,
+        receipt_id -> BigInt,
+        order_line_id -> BigInt,
+        batch_id -> BigInt,
+        quantity -> BigInt,
+        value_net -> BigInt,
+        value_vat -> BigInt,
+        movement_id -> BigInt,
+        over_receipt_reason -> Nullable<Text>,
+        over_receipt_accepted_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> BigInt,
+        receipt_id -> BigInt,
+        invoice_number -> Text,
+        net_amount -> BigInt,
+        vat_amount -> BigInt,
+        recorded_by -> BigInt,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invoice_lines (id) {
+        id -> BigInt,
+        invoice_id -> BigInt,
+        receipt_line_id -> BigInt,
+        pack_price -> BigInt,
+    }
+}
+
 diesel::joinable!(locations -> sites (site_id));
 diesel::joinable!(user_sites -> users (user_id));
 diesel::joinable!(user_sites -> sites (site_id));
@@ -306,6 +415,15 @@ diesel::joinable!(cd_register_pages -> products (product_id));
 diesel::joinable!(cd_register_entries -> cd_register_pages (page_id));
 diesel::joinable!(cd_balance_checks -> cd_register_pages (page_id));
 diesel::joinable!(cd_patient_return_destructions -> cd_patient_returns (return_id));
+diesel::joinable!(supplier_products -> suppliers (supplier_id));
+diesel::joinable!(supplier_products -> products (product_id));
+diesel::joinable!(purchase_orders -> suppliers (supplier_id));
+diesel::joinable!(purchase_order_lines -> purchase_orders (order_id));
+diesel::joinable!(purchase_order_lines -> products (product_id));
+diesel::joinable!(goods_receipts -> purchase_orders (order_id));
+diesel::joinable!(goods_receipt_lines -> goods_receipts (receipt_id));
+diesel::joinable!(goods_receipt_lines -> purchase_order_lines (order_line_id));
+diesel::joinable!(invoices -> goods_receipts (receipt_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
@@ -328,4 +446,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     cd_check_resolutions,
     cd_patient_returns,
     cd_patient_return_destructions,
+    suppliers,
+    supplier_products,
+    purchase_orders,
+    purchase_order_lines,
+    goods_receipts,
+    goods_receipt_lines,
+    invoices,
+    invoice_lines,
 );

@@ -41,6 +41,8 @@ pub struct Scaled<const SCALE: u32>(i64);
 pub type Quantity = Scaled<3>;
 /// Money in GBP, in ten-thousandths of a pound (pack prices such as 0.3333 are common).
 pub type Money = Scaled<4>;
+/// A percentage such as a VAT rate, to two decimal places.
+pub type Percent = Scaled<2>;
 
 impl<const SCALE: u32> Scaled<SCALE> {
     pub const ZERO: Self = Scaled(0);

@@ -2,10 +2,11 @@
 
 pub mod decimal;
 pub mod patient;
+pub mod procurement;
 pub mod register;
 pub mod role;
 pub mod stock;
 pub mod text_enum;
 
-pub use decimal::{Money, Quantity};
+pub use decimal::{Money, Percent, Quantity};
 pub use role::Role;
