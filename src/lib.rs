@@ -11,6 +11,8 @@ pub mod fixtures;
 pub mod formulary;
 pub mod http;
 pub mod openapi;
+pub mod patients;
+pub mod prescribing;
 pub mod procurement;
 pub mod sites;
 pub mod stock;
@@ -92,6 +94,8 @@ pub fn build_app(
                 .configure(stock::routes::configure)
                 .configure(cd_register::routes::configure)
                 .configure(procurement::routes::configure)
+                .configure(patients::routes::configure)
+                .configure(prescribing::routes::configure)
                 .configure(openapi::configure),
         )
         .service(openapi::swagger_ui())

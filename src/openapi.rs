@@ -5,7 +5,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{audit, auth, cd_register, formulary, procurement, sites, stock, users};
+use crate::{
+    audit, auth, cd_register, formulary, patients, prescribing, procurement, sites, stock, users,
+};
 
 struct BearerAuth;
 
@@ -102,6 +104,29 @@ impl Modify for BearerAuth {
         procurement::routes::receipt,
         procurement::routes::record_invoice,
         procurement::routes::spend,
+        patients::routes::list,
+        patients::routes::admit,
+        patients::routes::get,
+        patients::routes::set_location,
+        patients::routes::add_allergy,
+        patients::routes::retract_allergy,
+        patients::routes::assessments,
+        patients::routes::assess,
+        patients::routes::trigger_review,
+        patients::routes::reviews_due,
+        patients::routes::transfer,
+        patients::routes::release,
+        patients::routes::tasks,
+        patients::routes::complete_task,
+        prescribing::routes::of_patient,
+        prescribing::routes::create,
+        prescribing::routes::get,
+        prescribing::routes::decide,
+        prescribing::routes::hold,
+        prescribing::routes::resume,
+        prescribing::routes::stop,
+        prescribing::routes::entered_in_error,
+        prescribing::routes::queue,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldIssue)),
     modifiers(&BearerAuth),
@@ -114,6 +139,8 @@ impl Modify for BearerAuth {
         (name = "stock", description = "The stock ledger, transfers, stocktakes and reorder levels"),
         (name = "cd register", description = "The controlled drug register: hash-chained pages, witnessed destruction, balance checks, patient returns, auditor exports"),
         (name = "procurement", description = "Suppliers, purchase orders, goods receipt, invoices and spend"),
+        (name = "patients", description = "Patients, allergies, in-possession risk assessments, transfer and release"),
+        (name = "prescribing", description = "Prescriptions and the pharmacist's clinical screen"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -40,6 +40,17 @@ text_enum!(Action {
     OverReceiptAccept => "goods.over_receipt",
     InvoiceRecord => "invoice.record",
     SpendRead => "spend.read",
+    PatientRead => "patient.read",
+    PatientManage => "patient.manage",
+    AllergyRecord => "allergy.record",
+    PatientTransfer => "patient.transfer",
+    IpAssess => "ip_assessment.record",
+    ReconciliationComplete => "reconciliation.complete",
+    PrescriptionRead => "prescription.read",
+    PrescriptionCreate => "prescription.create",
+    PrescriptionChange => "prescription.change",
+    ScreeningRead => "screening.read",
+    ScreeningDecide => "screening.decide",
 });
 
 use Role::{Admin, Auditor, Nurse, Pharmacist, PharmacyTechnician};

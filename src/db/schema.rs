@@ -400,6 +400,168 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    patients (id) {
+        id -> BigInt,
+        prison_number -> Text,
+        given_name -> Text,
+        family_name -> Text,
+        date_of_birth -> Date,
+        site_id -> BigInt,
+        wing -> Nullable<Text>,
+        landing -> Nullable<Text>,
+        cell -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    patient_events (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        kind -> Text,
+        from_site_id -> Nullable<BigInt>,
+        to_site_id -> Nullable<BigInt>,
+        detail -> Nullable<Text>,
+        actor_id -> BigInt,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    allergies (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        substance -> Text,
+        kind -> Text,
+        reaction -> Text,
+        severity -> Text,
+        recorded_by -> BigInt,
+        recorded_at -> Timestamp,
+        retracts_id -> Nullable<BigInt>,
+        retraction_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    ip_assessments (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        site_id -> BigInt,
+        outcome -> Text,
+        reasons -> Text,
+        assessed_by -> BigInt,
+        assessed_on -> Date,
+        review_date -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ip_assessment_products (id) {
+        id -> BigInt,
+        assessment_id -> BigInt,
+        product_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    ip_review_triggers (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        reason -> Text,
+        note -> Nullable<Text>,
+        raised_by -> BigInt,
+        raised_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reconciliation_tasks (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        site_id -> BigInt,
+        due_date -> Date,
+        created_at -> Timestamp,
+        completed_by -> Nullable<BigInt>,
+        completed_at -> Nullable<Timestamp>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    prescriptions (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        product_id -> BigInt,
+        dose -> BigInt,
+        dose_unit -> Text,
+        route -> Text,
+        slots -> Text,
+        as_needed -> Bool,
+        max_doses_per_day -> Nullable<BigInt>,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        possession -> Text,
+        supply_days -> Nullable<BigInt>,
+        prescriber -> Text,
+        indication -> Nullable<Text>,
+        status -> Text,
+        screening -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    prescription_status_events (id) {
+        id -> BigInt,
+        prescription_id -> BigInt,
+        status -> Text,
+        reason -> Nullable<Text>,
+        actor_id -> BigInt,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    screening_findings (id) {
+        id -> BigInt,
+        prescription_id -> BigInt,
+        check_kind -> Text,
+        severity -> Text,
+        message -> Text,
+        source -> Nullable<Text>,
+        related_prescription_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    screening_decisions (id) {
+        id -> BigInt,
+        prescription_id -> BigInt,
+        decision -> Text,
+        note -> Nullable<Text>,
+        override_reason -> Nullable<Text>,
+        pharmacist_id -> BigInt,
+        decided_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    release_supplies (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        prescription_id -> BigInt,
+        days -> BigInt,
+        recorded_by -> BigInt,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(locations -> sites (site_id));
 diesel::joinable!(user_sites -> users (user_id));
 diesel::joinable!(user_sites -> sites (site_id));
@@ -424,6 +586,14 @@ diesel::joinable!(goods_receipts -> purchase_orders (order_id));
 diesel::joinable!(goods_receipt_lines -> goods_receipts (receipt_id));
 diesel::joinable!(goods_receipt_lines -> purchase_order_lines (order_line_id));
 diesel::joinable!(invoices -> goods_receipts (receipt_id));
+diesel::joinable!(patients -> sites (site_id));
+diesel::joinable!(allergies -> patients (patient_id));
+diesel::joinable!(ip_assessment_products -> ip_assessments (assessment_id));
+diesel::joinable!(reconciliation_tasks -> patients (patient_id));
+diesel::joinable!(prescriptions -> patients (patient_id));
+diesel::joinable!(prescriptions -> products (product_id));
+diesel::joinable!(screening_decisions -> prescriptions (prescription_id));
+diesel::joinable!(release_supplies -> prescriptions (prescription_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
@@ -454,4 +624,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     goods_receipt_lines,
     invoices,
     invoice_lines,
+    patients,
+    patient_events,
+    allergies,
+    ip_assessments,
+    ip_assessment_products,
+    ip_review_triggers,
+    reconciliation_tasks,
+    prescriptions,
+    prescription_status_events,
+    screening_findings,
+    screening_decisions,
+    release_supplies,
 );

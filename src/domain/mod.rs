@@ -5,6 +5,7 @@ pub mod patient;
 pub mod procurement;
 pub mod register;
 pub mod role;
+pub mod screening;
 pub mod stock;
 pub mod text_enum;
 

@@ -1,0 +1,12 @@
+DROP TABLE release_supplies;
+DROP TABLE screening_decisions;
+DROP TABLE screening_findings;
+DROP TABLE prescription_status_events;
+DROP TABLE prescriptions;
+DROP TABLE reconciliation_tasks;
+DROP TABLE ip_review_triggers;
+DROP TABLE ip_assessment_products;
+DROP TABLE ip_assessments;
+DROP TABLE allergies;
+DROP TABLE patient_events;
+DROP TABLE patients;

@@ -1,0 +1,203 @@
+-- Demographics and where the patient is now; what happened to them is in patient_events.
+CREATE TABLE patients (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    prison_number TEXT NOT NULL UNIQUE,
+    given_name TEXT NOT NULL,
+    family_name TEXT NOT NULL,
+    date_of_birth DATE NOT NULL,
+    site_id BIGINT NOT NULL REFERENCES sites(id),
+    wing TEXT,
+    landing TEXT,
+    cell TEXT,
+    status TEXT NOT NULL CHECK (status IN ('in_custody', 'transferred', 'released')),
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE INDEX patients_site ON patients (site_id, status, wing);
+
+CREATE TABLE patient_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    kind TEXT NOT NULL,
+    from_site_id BIGINT REFERENCES sites(id),
+    to_site_id BIGINT REFERENCES sites(id),
+    detail TEXT,
+    actor_id BIGINT NOT NULL REFERENCES users(id),
+    occurred_at TIMESTAMP NOT NULL
+);
+CREATE INDEX patient_events_patient ON patient_events (patient_id, id);
+
+CREATE TABLE allergies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    substance TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('allergy', 'intolerance')),
+    reaction TEXT NOT NULL,
+    severity TEXT NOT NULL CHECK (severity IN ('mild', 'moderate', 'severe')),
+    recorded_by BIGINT NOT NULL REFERENCES users(id),
+    recorded_at TIMESTAMP NOT NULL,
+    retracts_id BIGINT REFERENCES allergies(id),
+    retraction_reason TEXT
+);
+CREATE INDEX allergies_patient ON allergies (patient_id);
+
+CREATE TABLE ip_assessments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    site_id BIGINT NOT NULL REFERENCES sites(id),
+    outcome TEXT NOT NULL CHECK (outcome IN ('in_possession', 'named_products_only', 'supervised_only')),
+    reasons TEXT NOT NULL,
+    assessed_by BIGINT NOT NULL REFERENCES users(id),
+    assessed_on DATE NOT NULL,
+    review_date DATE NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX ip_assessments_patient ON ip_assessments (patient_id, id);
+
+CREATE TABLE ip_assessment_products (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    assessment_id BIGINT NOT NULL REFERENCES ip_assessments(id),
+    product_id BIGINT NOT NULL REFERENCES products(id),
+    UNIQUE (assessment_id, product_id)
+);
+
+-- Events that make an in-possession review due before its date.
+CREATE TABLE ip_review_triggers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    reason TEXT NOT NULL CHECK (reason IN ('transfer', 'failed_compliance_check', 'self_harm_concern', 'found_trading', 'other')),
+    note TEXT,
+    raised_by BIGINT NOT NULL REFERENCES users(id),
+    raised_at TIMESTAMP NOT NULL
+);
+CREATE INDEX ip_review_triggers_patient ON ip_review_triggers (patient_id, id);
+
+CREATE TABLE reconciliation_tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    site_id BIGINT NOT NULL REFERENCES sites(id),
+    due_date DATE NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    completed_by BIGINT REFERENCES users(id),
+    completed_at TIMESTAMP,
+    note TEXT
+);
+CREATE INDEX reconciliation_tasks_site ON reconciliation_tasks (site_id, completed_at, due_date);
+
+-- The prescription as written; its status is a projection of prescription_status_events.
+CREATE TABLE prescriptions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    product_id BIGINT NOT NULL REFERENCES products(id),
+    dose BIGINT NOT NULL CHECK (dose > 0),
+    dose_unit TEXT NOT NULL,
+    route TEXT NOT NULL,
+    slots TEXT NOT NULL,
+    as_needed BOOLEAN NOT NULL,
+    max_doses_per_day BIGINT,
+    start_date DATE NOT NULL,
+    end_date DATE,
+    possession TEXT NOT NULL CHECK (possession IN ('in_possession', 'supervised')),
+    supply_days BIGINT,
+    prescriber TEXT NOT NULL,
+    indication TEXT,
+    status TEXT NOT NULL CHECK (status IN ('draft', 'active', 'on-hold', 'stopped', 'completed', 'cancelled', 'entered-in-error')),
+    screening TEXT NOT NULL CHECK (screening IN ('pending', 'approved', 'rejected', 'queried')),
+    created_by BIGINT NOT NULL REFERENCES users(id),
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX prescriptions_patient ON prescriptions (patient_id, status);
+
+CREATE TABLE prescription_status_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    prescription_id BIGINT NOT NULL REFERENCES prescriptions(id),
+    status TEXT NOT NULL,
+    reason TEXT,
+    actor_id BIGINT NOT NULL REFERENCES users(id),
+    occurred_at TIMESTAMP NOT NULL
+);
+CREATE INDEX prescription_status_events_rx ON prescription_status_events (prescription_id, id);
+
+CREATE TABLE screening_findings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    prescription_id BIGINT NOT NULL REFERENCES prescriptions(id),
+    check_kind TEXT NOT NULL,
+    severity TEXT NOT NULL CHECK (severity IN ('info', 'caution', 'block')),
+    message TEXT NOT NULL,
+    source TEXT,
+    related_prescription_id BIGINT REFERENCES prescriptions(id),
+    created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX screening_findings_rx ON screening_findings (prescription_id);
+
+CREATE TABLE screening_decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    prescription_id BIGINT NOT NULL REFERENCES prescriptions(id),
+    decision TEXT NOT NULL CHECK (decision IN ('approve', 'approve_with_note', 'reject', 'query')),
+    note TEXT,
+    override_reason TEXT,
+    pharmacist_id BIGINT NOT NULL REFERENCES users(id),
+    decided_at TIMESTAMP NOT NULL
+);
+CREATE INDEX screening_decisions_rx ON screening_decisions (prescription_id, id);
+
+-- Medicines to take out on release.
+CREATE TABLE release_supplies (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    prescription_id BIGINT NOT NULL REFERENCES prescriptions(id),
+    days BIGINT NOT NULL CHECK (days > 0),
+    recorded_by BIGINT NOT NULL REFERENCES users(id),
+    recorded_at TIMESTAMP NOT NULL
+);
+
+CREATE TRIGGER patient_events_no_update BEFORE UPDATE ON patient_events
+BEGIN SELECT RAISE(ABORT, 'table patient_events is append-only: UPDATE rejected'); END;
+CREATE TRIGGER patient_events_no_delete BEFORE DELETE ON patient_events
+BEGIN SELECT RAISE(ABORT, 'table patient_events is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER allergies_no_update BEFORE UPDATE ON allergies
+BEGIN SELECT RAISE(ABORT, 'table allergies is append-only: UPDATE rejected'); END;
+CREATE TRIGGER allergies_no_delete BEFORE DELETE ON allergies
+BEGIN SELECT RAISE(ABORT, 'table allergies is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER ip_assessments_no_update BEFORE UPDATE ON ip_assessments
+BEGIN SELECT RAISE(ABORT, 'table ip_assessments is append-only: UPDATE rejected'); END;
+CREATE TRIGGER ip_assessments_no_delete BEFORE DELETE ON ip_assessments
+BEGIN SELECT RAISE(ABORT, 'table ip_assessments is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER ip_assessment_products_no_update BEFORE UPDATE ON ip_assessment_products
+BEGIN SELECT RAISE(ABORT, 'table ip_assessment_products is append-only: UPDATE rejected'); END;
+CREATE TRIGGER ip_assessment_products_no_delete BEFORE DELETE ON ip_assessment_products
+BEGIN SELECT RAISE(ABORT, 'table ip_assessment_products is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER ip_review_triggers_no_update BEFORE UPDATE ON ip_review_triggers
+BEGIN SELECT RAISE(ABORT, 'table ip_review_triggers is append-only: UPDATE rejected'); END;
+CREATE TRIGGER ip_review_triggers_no_delete BEFORE DELETE ON ip_review_triggers
+BEGIN SELECT RAISE(ABORT, 'table ip_review_triggers is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER prescription_status_events_no_update BEFORE UPDATE ON prescription_status_events
+BEGIN SELECT RAISE(ABORT, 'table prescription_status_events is append-only: UPDATE rejected'); END;
+CREATE TRIGGER prescription_status_events_no_delete BEFORE DELETE ON prescription_status_events
+BEGIN SELECT RAISE(ABORT, 'table prescription_status_events is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER screening_findings_no_update BEFORE UPDATE ON screening_findings
+BEGIN SELECT RAISE(ABORT, 'table screening_findings is append-only: UPDATE rejected'); END;
+CREATE TRIGGER screening_findings_no_delete BEFORE DELETE ON screening_findings
+BEGIN SELECT RAISE(ABORT, 'table screening_findings is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER screening_decisions_no_update BEFORE UPDATE ON screening_decisions
+BEGIN SELECT RAISE(ABORT, 'table screening_decisions is append-only: UPDATE rejected'); END;
+CREATE TRIGGER screening_decisions_no_delete BEFORE DELETE ON screening_decisions
+BEGIN SELECT RAISE(ABORT, 'table screening_decisions is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER release_supplies_no_update BEFORE UPDATE ON release_supplies
+BEGIN SELECT RAISE(ABORT, 'table release_supplies is append-only: UPDATE rejected'); END;
+CREATE TRIGGER release_supplies_no_delete BEFORE DELETE ON release_supplies
+BEGIN SELECT RAISE(ABORT, 'table release_supplies is append-only: DELETE rejected'); END;
+
+-- A prescription's content is never rewritten: only its status and screening state move.
+CREATE TRIGGER prescriptions_content_fixed BEFORE UPDATE OF patient_id, product_id, dose, dose_unit, route, slots, as_needed, max_doses_per_day, start_date, end_date, possession, supply_days, prescriber, indication, created_by, created_at ON prescriptions
+BEGIN SELECT RAISE(ABORT, 'table prescriptions is append-only: UPDATE rejected'); END;
+CREATE TRIGGER prescriptions_no_delete BEFORE DELETE ON prescriptions
+BEGIN SELECT RAISE(ABORT, 'table prescriptions is append-only: DELETE rejected'); END;

@@ -1,0 +1,236 @@
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::domain::screening::{AllergyKind, IpOutcome};
+use crate::text_enum;
+
+text_enum!(PatientStatus {
+    InCustody => "in_custody",
+    Transferred => "transferred",
+    Released => "released",
+});
+
+text_enum!(AllergySeverity {
+    Mild => "mild",
+    Moderate => "moderate",
+    Severe => "severe",
+});
+
+text_enum!(ReviewTrigger {
+    Transfer => "transfer",
+    FailedComplianceCheck => "failed_compliance_check",
+    SelfHarmConcern => "self_harm_concern",
+    FoundTrading => "found_trading",
+    Other => "other",
+});
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdmitPatient {
+    /// NOMIS number: one letter, four digits, two letters, e.g. A1234BC.
+    pub prison_number: String,
+    #[validate(length(min = 1, max = 100))]
+    pub given_name: String,
+    #[validate(length(min = 1, max = 100))]
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    #[validate(length(min = 1, max = 20))]
+    pub wing: Option<String>,
+    #[validate(length(min = 1, max = 20))]
+    pub landing: Option<String>,
+    #[validate(length(min = 1, max = 20))]
+    pub cell: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetLocation {
+    #[validate(length(min = 1, max = 20))]
+    pub wing: Option<String>,
+    #[validate(length(min = 1, max = 20))]
+    pub landing: Option<String>,
+    #[validate(length(min = 1, max = 20))]
+    pub cell: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllergyRequest {
+    /// A substance ("penicillin") or class ("penicillins", "NSAID").
+    #[validate(length(min = 3, max = 100))]
+    pub substance: String,
+    pub kind: AllergyKind,
+    #[validate(length(min = 1, max = 500))]
+    pub reaction: String,
+    pub severity: AllergySeverity,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetractAllergy {
+    #[validate(length(min = 1, max = 2000))]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AllergyView {
+    pub id: i64,
+    pub substance: String,
+    pub kind: AllergyKind,
+    pub reaction: String,
+    pub severity: AllergySeverity,
+    pub recorded_by: i64,
+    pub recorded_at: NaiveDateTime,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentRequest {
+    pub outcome: IpOutcome,
+    #[validate(length(min = 1, max = 4000))]
+    pub reasons: String,
+    /// The products allowed in possession when the outcome is `named_products_only`.
+    #[serde(default)]
+    pub product_ids: Vec<i64>,
+    /// Defaults to today.
+    pub assessed_on: Option<NaiveDate>,
+    pub review_date: NaiveDate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AssessmentView {
+    pub id: i64,
+    pub patient_id: i64,
+    pub site_id: i64,
+    pub outcome: IpOutcome,
+    pub reasons: String,
+    pub product_ids: Vec<i64>,
+    pub assessed_by: i64,
+    pub assessed_on: NaiveDate,
+    pub review_date: NaiveDate,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AssessmentList {
+    pub items: Vec<AssessmentView>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerRequest {
+    pub reason: ReviewTrigger,
+    #[validate(length(max = 2000))]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReviewDue {
+    pub patient_id: i64,
+    pub prison_number: String,
+    pub wing: Option<String>,
+    /// `no_assessment`, `review_date_passed`, or a trigger such as `transfer`.
+    pub reason: String,
+    pub since: Option<NaiveDate>,
+    pub last_assessment_id: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReviewDueList {
+    pub items: Vec<ReviewDue>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PatientView {
+    pub id: i64,
+    pub prison_number: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    pub site_id: i64,
+    pub wing: Option<String>,
+    pub landing: Option<String>,
+    pub cell: Option<String>,
+    pub status: PatientStatus,
+    pub allergies: Vec<AllergyView>,
+    pub current_assessment: Option<AssessmentView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PatientList {
+    pub items: Vec<PatientView>,
+}
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct PatientFilter {
+    pub prison_number: Option<String>,
+    pub wing: Option<String>,
+    /// Defaults to in_custody.
+    pub status: Option<PatientStatus>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The receiving prison when it is served here; its pharmacy gets a reconciliation task.
+    pub to_site_id: Option<i64>,
+    /// Where the patient went when the prison is not served here.
+    #[validate(length(min = 1, max = 200))]
+    pub destination: Option<String>,
+    #[validate(length(max = 2000))]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSupply {
+    pub prescription_id: i64,
+    /// Days supplied to take out: up to 28, or 14 for opioid substitution therapy.
+    pub days: i64,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRequest {
+    #[serde(default)]
+    #[validate(nested)]
+    pub supplies: Vec<ReleaseSupply>,
+    #[validate(length(max = 2000))]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    pub id: i64,
+    pub patient_id: i64,
+    pub prison_number: String,
+    pub site_id: i64,
+    pub due_date: NaiveDate,
+    pub created_at: NaiveDateTime,
+    pub completed_by: Option<i64>,
+    pub completed_at: Option<NaiveDateTime>,
+    pub note: Option<String>,
+    pub overdue: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskList {
+    pub items: Vec<TaskView>,
+}
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct TaskFilter {
+    /// Only open tasks (default true).
+    pub open: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteTask {
+    #[validate(length(min = 1, max = 4000))]
+    pub note: String,
+}

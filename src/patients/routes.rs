@@ -1,0 +1,340 @@
+use actix_web::{web, HttpResponse};
+
+use super::model::*;
+use super::service;
+use crate::audit::Actor;
+use crate::auth::permissions::Action;
+use crate::auth::AuthUser;
+use crate::error::{AppError, Problem};
+use crate::http::{resource, ValidJson, ValidQuery};
+use crate::AppState;
+
+/// Authorises an action on a patient through the prison they are at now.
+pub async fn on_patient(
+    state: &web::Data<AppState>,
+    user: &AuthUser,
+    patient_id: i64,
+    action: Action,
+) -> Result<Actor, AppError> {
+    let site = state
+        .db
+        .read(move |c| service::patient_site(c, patient_id))
+        .await?;
+    user.require_record_site(site, "patient")?;
+    user.authorize(action, site)
+}
+
+/// Patients at a prison (in custody unless `status` says otherwise).
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/patients", tag = "patients",
+    params(("site_id" = i64, Path), PatientFilter),
+    responses((status = 200, body = PatientList), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidQuery(f): ValidQuery<PatientFilter>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::PatientRead, site_id)?;
+    let list = state
+        .db
+        .read(move |c| service::patients(c, site_id, &f))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Admits a patient, identified by prison (NOMIS) number.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/patients", tag = "patients",
+    params(("site_id" = i64, Path)), request_body = AdmitPatient,
+    responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn admit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidJson(body): ValidJson<AdmitPatient>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    let actor = user.authorize(Action::PatientManage, site_id)?;
+    let view = state
+        .db
+        .write(move |c| service::admit(c, &actor, site_id, &body))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// A patient with active allergies and current in-possession assessment.
+#[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = i64, Path)),
+    responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    on_patient(&state, &user, id, Action::PatientRead).await?;
+    let view = state.db.read(move |c| service::patient(c, id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Moves a patient within the prison (wing, landing, cell).
+#[utoipa::path(put, path = "/api/v1/patients/{id}/location", tag = "patients", params(("id" = i64, Path)),
+    request_body = SetLocation,
+    responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn set_location(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<SetLocation>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = on_patient(&state, &user, id, Action::PatientManage).await?;
+    let view = state
+        .db
+        .write(move |c| service::set_location(c, &actor, id, &body))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Records an allergy or intolerance.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/allergies", tag = "patients", params(("id" = i64, Path)),
+    request_body = AllergyRequest,
+    responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn add_allergy(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<AllergyRequest>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = on_patient(&state, &user, id, Action::AllergyRecord).await?;
+    let view = state
+        .db
+        .write(move |c| service::add_allergy(c, &actor, id, &body))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Retracts an allergy entered in error, with a new linked record; the original stays.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/allergies/{allergy_id}/retraction", tag = "patients",
+    params(("id" = i64, Path), ("allergy_id" = i64, Path)), request_body = RetractAllergy,
+    responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn retract_allergy(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    ValidJson(body): ValidJson<RetractAllergy>,
+) -> Result<HttpResponse, AppError> {
+    let (id, allergy_id) = path.into_inner();
+    let actor = on_patient(&state, &user, id, Action::AllergyRecord).await?;
+    let view = state
+        .db
+        .write(move |c| service::retract_allergy(c, &actor, id, allergy_id, &body.reason))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The patient's in-possession risk assessments, newest first.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/ip-assessments", tag = "patients", params(("id" = i64, Path)),
+    responses((status = 200, body = AssessmentList), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn assessments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    on_patient(&state, &user, id, Action::PatientRead).await?;
+    let list = state.db.read(move |c| service::assessments(c, id)).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Records an in-possession risk assessment: outcome, reasons, review date.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/ip-assessments", tag = "patients", params(("id" = i64, Path)),
+    request_body = AssessmentRequest,
+    responses((status = 201, body = AssessmentView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn assess(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<AssessmentRequest>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = on_patient(&state, &user, id, Action::IpAssess).await?;
+    let view = state
+        .db
+        .write(move |c| service::assess(c, &actor, id, &body))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Makes an in-possession review due now (e.g. self-harm concern, found trading).
+#[utoipa::path(post, path = "/api/v1/patients/{id}/ip-review-triggers", tag = "patients", params(("id" = i64, Path)),
+    request_body = TriggerRequest,
+    responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn trigger_review(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<TriggerRequest>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = on_patient(&state, &user, id, Action::IpAssess).await?;
+    let view = state
+        .db
+        .write(move |c| {
+            service::raise_review_trigger(c, &actor, id, body.reason, body.note.as_deref())?;
+            service::patient(c, id)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Patients whose in-possession assessment needs review.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/ip-reviews-due", tag = "patients",
+    params(("site_id" = i64, Path)),
+    responses((status = 200, body = ReviewDueList), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn reviews_due(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::PatientRead, site_id)?;
+    let list = state
+        .db
+        .read(move |c| service::reviews_due(c, site_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Transfers the patient to another prison (prescriptions and possession state go with them;
+/// the receiving pharmacy gets a reconciliation task due in 7 days), or out of this service.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/transfer", tag = "patients", params(("id" = i64, Path)),
+    request_body = TransferRequest,
+    responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn transfer(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<TransferRequest>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = on_patient(&state, &user, id, Action::PatientTransfer).await?;
+    let view = state
+        .db
+        .write(move |c| service::transfer(c, &actor, id, &body))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Releases the patient: records the supplies to take out and ends every prescription.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/release", tag = "patients", params(("id" = i64, Path)),
+    request_body = ReleaseRequest,
+    responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn release(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<ReleaseRequest>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = on_patient(&state, &user, id, Action::PatientTransfer).await?;
+    let view = state
+        .db
+        .write(move |c| service::release(c, &actor, id, &body))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Medicines reconciliation tasks of a prison (open ones unless `open=false`).
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/reconciliation-tasks", tag = "patients",
+    params(("site_id" = i64, Path), TaskFilter),
+    responses((status = 200, body = TaskList), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn tasks(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidQuery(f): ValidQuery<TaskFilter>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::PatientRead, site_id)?;
+    let open = f.open.unwrap_or(true);
+    let list = state
+        .db
+        .read(move |c| service::tasks(c, site_id, open))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[utoipa::path(post, path = "/api/v1/reconciliation-tasks/{id}/complete", tag = "patients",
+    params(("id" = i64, Path)), request_body = CompleteTask,
+    responses((status = 200, body = TaskView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn complete_task(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<CompleteTask>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let site = state.db.read(move |c| service::task_site(c, id)).await?;
+    user.require_record_site(site, "reconciliation task")?;
+    let actor = user.authorize(Action::ReconciliationComplete, site)?;
+    let view = state
+        .db
+        .write(move |c| service::complete_task(c, &actor, id, &body.note))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/sites/{site_id}/patients")
+            .route(web::get().to(list))
+            .route(web::post().to(admit)),
+    )
+    .service(resource("/patients/{id}").route(web::get().to(get)))
+    .service(resource("/patients/{id}/location").route(web::put().to(set_location)))
+    .service(resource("/patients/{id}/allergies").route(web::post().to(add_allergy)))
+    .service(
+        resource("/patients/{id}/allergies/{allergy_id}/retraction")
+            .route(web::post().to(retract_allergy)),
+    )
+    .service(
+        resource("/patients/{id}/ip-assessments")
+            .route(web::get().to(assessments))
+            .route(web::post().to(assess)),
+    )
+    .service(resource("/patients/{id}/ip-review-triggers").route(web::post().to(trigger_review)))
+    .service(resource("/sites/{site_id}/ip-reviews-due").route(web::get().to(reviews_due)))
+    .service(resource("/patients/{id}/transfer").route(web::post().to(transfer)))
+    .service(resource("/patients/{id}/release").route(web::post().to(release)))
+    .service(resource("/sites/{site_id}/reconciliation-tasks").route(web::get().to(tasks)))
+    .service(resource("/reconciliation-tasks/{id}/complete").route(web::post().to(complete_task)));
+}

@@ -1,0 +1,5 @@
+//! Prescriptions and clinical screening.
+
+pub mod model;
+pub mod routes;
+pub mod service;

@@ -1,0 +1,180 @@
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::domain::screening::{CheckKind, Severity};
+use crate::domain::stock::Possession;
+use crate::domain::Quantity;
+use crate::text_enum;
+
+text_enum!(
+    /// FHIR R4 MedicationRequest.status.
+    RequestStatus {
+        Draft => "draft",
+        Active => "active",
+        OnHold => "on-hold",
+        Stopped => "stopped",
+        Completed => "completed",
+        Cancelled => "cancelled",
+        EnteredInError => "entered-in-error",
+    }
+);
+
+text_enum!(ScreeningState {
+    Pending => "pending",
+    Approved => "approved",
+    Rejected => "rejected",
+    Queried => "queried",
+});
+
+text_enum!(Decision {
+    Approve => "approve",
+    ApproveWithNote => "approve_with_note",
+    Reject => "reject",
+    Query => "query",
+});
+
+text_enum!(
+    /// Medication round times.
+    Slot {
+        Morning => "morning",
+        Lunchtime => "lunchtime",
+        Teatime => "teatime",
+        Night => "night",
+    }
+);
+
+text_enum!(Route {
+    Oral => "oral",
+    Sublingual => "sublingual",
+    Buccal => "buccal",
+    Inhaled => "inhaled",
+    Topical => "topical",
+    Transdermal => "transdermal",
+    Subcutaneous => "subcutaneous",
+    Intramuscular => "intramuscular",
+    Intravenous => "intravenous",
+    Rectal => "rectal",
+    Nasal => "nasal",
+    Eye => "eye",
+    Ear => "ear",
+});
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePrescription {
+    pub product_id: i64,
+    /// One dose, exact, in `dose_unit`.
+    pub dose: Quantity,
+    /// Must be the product's dose unit (e.g. "mg").
+    #[validate(length(min = 1, max = 20))]
+    pub dose_unit: String,
+    pub route: Route,
+    /// Round times for regular doses.
+    #[serde(default)]
+    pub slots: Vec<Slot>,
+    /// When required, up to `max_doses_per_day`.
+    #[serde(default)]
+    pub as_needed: bool,
+    #[validate(range(min = 1, max = 24))]
+    pub max_doses_per_day: Option<i64>,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    /// Defaults to the product's default possession.
+    pub possession: Option<Possession>,
+    /// Days per in-possession supply (default 7).
+    #[validate(range(min = 1, max = 28))]
+    pub supply_days: Option<i64>,
+    /// Prescriber's name and registration, e.g. "Dr A Khan GMC 7012345".
+    #[validate(length(min = 3, max = 200))]
+    pub prescriber: String,
+    #[validate(length(max = 500))]
+    pub indication: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FindingView {
+    pub check: CheckKind,
+    pub severity: Severity,
+    pub message: String,
+    pub source: Option<String>,
+    pub related_prescription_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DecisionView {
+    pub decision: Decision,
+    pub note: Option<String>,
+    pub override_reason: Option<String>,
+    pub pharmacist_id: i64,
+    pub decided_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatusEventView {
+    pub status: RequestStatus,
+    pub reason: Option<String>,
+    pub actor_id: i64,
+    pub occurred_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PrescriptionView {
+    pub id: i64,
+    pub patient_id: i64,
+    pub prison_number: String,
+    pub product_id: i64,
+    pub product_name: String,
+    pub dose: Quantity,
+    pub dose_unit: String,
+    pub route: Route,
+    pub slots: Vec<Slot>,
+    pub as_needed: bool,
+    pub max_doses_per_day: Option<i64>,
+    /// Dose x doses a day (regular) or x the maximum (as needed).
+    pub daily_dose: Quantity,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub possession: Possession,
+    pub supply_days: Option<i64>,
+    pub prescriber: String,
+    pub indication: Option<String>,
+    pub status: RequestStatus,
+    pub screening: ScreeningState,
+    pub findings: Vec<FindingView>,
+    pub decisions: Vec<DecisionView>,
+    pub history: Vec<StatusEventView>,
+    pub created_by: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PrescriptionList {
+    pub items: Vec<PrescriptionView>,
+}
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct PrescriptionFilter {
+    pub status: Option<RequestStatus>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub decision: Decision,
+    /// Required for approve_with_note, reject and query.
+    #[validate(length(min = 1, max = 4000))]
+    pub note: Option<String>,
+    /// Required to approve over a blocking finding.
+    #[validate(length(min = 1, max = 4000))]
+    pub override_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusReason {
+    #[validate(length(min = 1, max = 2000))]
+    pub reason: String,
+}
