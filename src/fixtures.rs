@@ -18,6 +18,7 @@ const SITES: &str = include_str!("../fixtures/sites.json");
 const USERS: &str = include_str!("../fixtures/users.json");
 const FORMULARY: &str = include_str!("../fixtures/formulary.json");
 const SUPPLIERS: &str = include_str!("../fixtures/suppliers.json");
+const PATIENTS: &str = include_str!("../fixtures/patients.json");
 
 /// Where the demo opening stock came from, as its register receipt entries say.
 const DEMO_SUPPLIER: (&str, &str) = (
@@ -102,6 +103,32 @@ struct SupplierProductFixture {
     lead_time_days: i64,
 }
 
+#[derive(Deserialize)]
+struct PatientFixture {
+    site: String,
+    #[serde(flatten)]
+    admit: crate::patients::model::AdmitPatient,
+    allergies: Vec<crate::patients::model::AllergyRequest>,
+    ip_assessment: Option<AssessmentFixture>,
+    prescriptions: Vec<PrescriptionFixture>,
+}
+
+#[derive(Deserialize)]
+struct AssessmentFixture {
+    outcome: crate::domain::screening::IpOutcome,
+    reasons: String,
+    review_in_days: i64,
+    #[serde(default)]
+    products: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PrescriptionFixture {
+    product: String,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct LoadReport {
     pub sites: usize,
@@ -109,6 +136,7 @@ pub struct LoadReport {
     pub users: usize,
     pub products: usize,
     pub suppliers: usize,
+    pub patients: usize,
     /// Set when demo users were created with a generated password, to be shown once.
     pub generated_password: Option<String>,
 }
@@ -225,6 +253,7 @@ pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<Loa
             load_opening_stock(conn)?;
         }
         report.suppliers = load_suppliers(conn, &admin)?;
+        report.patients = load_patients(conn)?;
         if report.users > 0 && demo_password.is_none() {
             report.generated_password = plain.clone();
         }
@@ -258,6 +287,80 @@ fn load_suppliers(conn: &mut AnyConnection, actor: &Actor) -> Result<usize, AppE
                 lead_time_days: p.lead_time_days,
             };
             procurement::set_supplier_product(conn, actor, id, &req)?;
+        }
+        added += 1;
+    }
+    Ok(added)
+}
+
+fn demo_actor(conn: &mut AnyConnection, username: &str) -> Result<Actor, AppError> {
+    let user = users::by_username(conn, username)?
+        .ok_or_else(|| AppError::internal(format!("demo user {username} missing")))?;
+    Ok(Actor {
+        user_id: user.id,
+        request_id: REQUEST_ID.into(),
+    })
+}
+
+/// Demo patients, admitted, assessed and prescribed for through the same services as staff
+/// use: every prescription is screened and approved by the demo pharmacist.
+fn load_patients(conn: &mut AnyConnection) -> Result<usize, AppError> {
+    use crate::patients::{model::AssessmentRequest, service as patients};
+    use crate::prescribing::{model as rx, service as prescribing};
+    let fixtures: Vec<PatientFixture> = serde_json::from_str(PATIENTS)
+        .map_err(|e| AppError::internal(format!("patients.json: {e}")))?;
+    let nurse = demo_actor(conn, "nurse")?;
+    let technician = demo_actor(conn, "technician")?;
+    let pharmacist = demo_actor(conn, "pharmacist")?;
+    let today = crate::db::now().date();
+    let mut added = 0;
+    for f in &fixtures {
+        use diesel::prelude::*;
+        let exists: i64 = schema::patients::table
+            .filter(schema::patients::prison_number.eq(&f.admit.prison_number))
+            .count()
+            .get_result(conn)?;
+        if exists > 0 {
+            continue;
+        }
+        let site = sites::by_code(conn, &f.site)?
+            .ok_or_else(|| AppError::internal(format!("unknown site {}", f.site)))?;
+        let id = patients::admit(conn, &nurse, site.id, &f.admit)?.id;
+        for a in &f.allergies {
+            patients::add_allergy(conn, &nurse, id, a)?;
+        }
+        if let Some(a) = &f.ip_assessment {
+            let mut product_ids = Vec::new();
+            for name in &a.products {
+                let product = formulary::product_by_name(conn, name)?
+                    .ok_or_else(|| AppError::internal(format!("{name} missing")))?;
+                product_ids.push(product.id);
+            }
+            let req = AssessmentRequest {
+                outcome: a.outcome,
+                reasons: a.reasons.clone(),
+                product_ids,
+                assessed_on: Some(today),
+                review_date: today + chrono::Duration::days(a.review_in_days),
+            };
+            patients::assess(conn, &nurse, id, &req)?;
+        }
+        for p in &f.prescriptions {
+            let product = formulary::product_by_name(conn, &p.product)?
+                .ok_or_else(|| AppError::internal(format!("{} missing", p.product)))?;
+            let mut body = p.rest.clone();
+            body.insert("product_id".into(), product.id.into());
+            body.insert("start_date".into(), today.to_string().into());
+            body.insert("prescriber".into(), "Dr R Patel GMC 0000000 (demo)".into());
+            let req: rx::CreatePrescription = serde_json::from_value(body.into())
+                .map_err(|e| AppError::internal(format!("patients.json prescription: {e}")))?;
+            let rx_id = prescribing::create(conn, &technician, id, &req)?.id;
+            let decision = rx::DecisionRequest {
+                decision: rx::Decision::Approve,
+                note: None,
+                override_reason: None,
+            };
+            prescribing::decide(conn, &pharmacist, rx_id, &decision)?;
         }
         added += 1;
     }

@@ -114,8 +114,13 @@ fn open_db(config: &Config) -> Result<Db, AppError> {
 fn load_fixtures(db: &Db, config: &Config) -> Result<(), AppError> {
     let report = fixtures::load(&mut *db.get()?, config.demo_password.as_deref())?;
     println!(
-        "demo data: {} sites, {} locations, {} users, {} products, {} suppliers added",
-        report.sites, report.locations, report.users, report.products, report.suppliers
+        "demo data: {} sites, {} locations, {} users, {} products, {} suppliers, {} patients added",
+        report.sites,
+        report.locations,
+        report.users,
+        report.products,
+        report.suppliers,
+        report.patients
     );
     if let Some(pw) = report.generated_password {
         // Printed, not logged: shown once to the person starting the service.

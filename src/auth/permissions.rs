@@ -121,6 +121,35 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
         Action::SpendRead,
         &[Pharmacist, PharmacyTechnician, Auditor],
     ),
+    (
+        Action::PatientRead,
+        &[Pharmacist, PharmacyTechnician, Nurse, Auditor],
+    ),
+    (
+        Action::PatientManage,
+        &[Pharmacist, PharmacyTechnician, Nurse],
+    ),
+    (Action::AllergyRecord, &[Pharmacist, Nurse]),
+    (Action::PatientTransfer, &[Pharmacist, Nurse]),
+    (Action::IpAssess, &[Pharmacist, Nurse]),
+    (
+        Action::ReconciliationComplete,
+        &[Pharmacist, PharmacyTechnician],
+    ),
+    (
+        Action::PrescriptionRead,
+        &[Pharmacist, PharmacyTechnician, Nurse, Auditor],
+    ),
+    (
+        Action::PrescriptionCreate,
+        &[Pharmacist, PharmacyTechnician],
+    ),
+    (Action::PrescriptionChange, &[Pharmacist]),
+    (
+        Action::ScreeningRead,
+        &[Pharmacist, PharmacyTechnician, Auditor],
+    ),
+    (Action::ScreeningDecide, &[Pharmacist]),
 ];
 
 pub fn allowed(role: Role, action: Action) -> bool {
