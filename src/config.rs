@@ -77,6 +77,32 @@ pub struct Config {
     )]
     pub short_expiry_warning_days: i64,
 
+    /// Consecutive missed doses of a critical medicine that raise an alert (0 turns it off).
+    #[arg(
+        long,
+        env = "MISSED_DOSE_ALERT_CONSECUTIVE",
+        default_value_t = 3,
+        global = true
+    )]
+    pub missed_dose_alert_consecutive: usize,
+
+    /// Whether any missed opioid substitution dose raises an alert.
+    #[arg(long, env = "MISSED_OST_ALERT", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub missed_ost_alert: bool,
+
+    /// Compliance count tolerance, percent of the supply (never less than one day's doses).
+    #[arg(
+        long,
+        env = "COMPLIANCE_TOLERANCE_PERCENT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub compliance_tolerance_percent: i64,
+
+    /// A dose recorded more than this many minutes after it was given is flagged late.
+    #[arg(long, env = "LATE_ENTRY_MINUTES", default_value_t = 60, global = true)]
+    pub late_entry_minutes: i64,
+
     /// Password for the demo users when demo data is loaded; generated and printed once if unset.
     #[arg(long, env = "DEMO_PASSWORD", hide_env_values = true, global = true)]
     pub demo_password: Option<String>,
@@ -98,6 +124,10 @@ impl Config {
             login_lockout_secs: 900,
             max_body_bytes: 262_144,
             short_expiry_warning_days: 180,
+            missed_dose_alert_consecutive: 3,
+            missed_ost_alert: true,
+            compliance_tolerance_percent: 10,
+            late_entry_minutes: 60,
             demo_password: None,
         }
     }

@@ -60,6 +60,60 @@ const OPENING_STOCK: &[(&str, &str, &str, &str, &str, &str)] = &[
         "112",
         "112",
     ),
+    (
+        "Buprenorphine 8mg sublingual tablets",
+        "BUP2607D",
+        "2027-08-31",
+        "140",
+        "70",
+        "140",
+    ),
+    (
+        "Levetiracetam 500mg tablets",
+        "LEV2606E",
+        "2027-06-30",
+        "300",
+        "120",
+        "300",
+    ),
+    (
+        "Mirtazapine 15mg tablets",
+        "MRT2610F",
+        "2027-10-31",
+        "112",
+        "56",
+        "112",
+    ),
+    (
+        "Metformin 500mg tablets",
+        "MET2608G",
+        "2027-08-31",
+        "336",
+        "112",
+        "224",
+    ),
+    (
+        "Atorvastatin 20mg tablets",
+        "ATV2609H",
+        "2027-09-30",
+        "168",
+        "56",
+        "112",
+    ),
+];
+
+/// Ward stock sent from the pharmacy store to the administration points for the rounds:
+/// (hatch, product, quantity).
+const WARD_STOCK: &[(&str, &str, &str)] = &[
+    (
+        "HB1-HATCH",
+        "Methadone 1mg/ml oral solution sugar free",
+        "500",
+    ),
+    ("HB1-HATCH", "Buprenorphine 8mg sublingual tablets", "28"),
+    ("HB1-HATCH", "Olanzapine 10mg tablets", "28"),
+    ("HB1-HATCH", "Levetiracetam 500mg tablets", "56"),
+    ("HB2-HATCH", "Mirtazapine 15mg tablets", "28"),
 ];
 
 const REQUEST_ID: &str = "fixtures-load";
@@ -414,6 +468,49 @@ fn load_opening_stock(conn: &mut AnyConnection) -> Result<(), AppError> {
                 .map_err(|_| AppError::internal("bad level in fixture"))?,
         };
         crate::stock::service::set_reorder_level(conn, &actor, site.id, &request)?;
+    }
+    load_ward_stock(conn, &actor, site.id, store.id)
+}
+
+/// Sends the rounds' stock to the hatches as an internal transfer, received at once.
+fn load_ward_stock(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    site_id: i64,
+    store_id: i64,
+) -> Result<(), AppError> {
+    use crate::stock::model::{CreateTransfer, ReceiveTransfer, TransferLineRequest};
+    use crate::stock::service as stock;
+    let mut by_hatch: std::collections::BTreeMap<&str, Vec<TransferLineRequest>> =
+        std::collections::BTreeMap::new();
+    for (hatch, name, qty) in WARD_STOCK {
+        let product = formulary::product_by_name(conn, name)?
+            .ok_or_else(|| AppError::internal(format!("{name} missing")))?;
+        let batch = formulary::batches_of(conn, product.id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::internal(format!("no demo batch of {name}")))?;
+        by_hatch
+            .entry(hatch)
+            .or_default()
+            .push(TransferLineRequest {
+                batch_id: batch.id,
+                quantity: qty
+                    .parse()
+                    .map_err(|_| AppError::internal("bad quantity in fixture"))?,
+            });
+    }
+    for (hatch, lines) in by_hatch {
+        let to = sites::location_by_code(conn, site_id, hatch)?
+            .ok_or_else(|| AppError::internal(format!("{hatch} missing")))?;
+        let request = CreateTransfer {
+            from_location_id: store_id,
+            to_location_id: to.id,
+            lines,
+            note: Some("ward stock for the medication rounds".into()),
+        };
+        let transfer = stock::dispatch(conn, actor, site_id, &request)?;
+        stock::receive(conn, actor, transfer.id, &ReceiveTransfer { lines: vec![] })?;
     }
     Ok(())
 }

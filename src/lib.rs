@@ -1,5 +1,6 @@
 //! Medicines management and dispensing for prison pharmacies in England.
 
+pub mod administration;
 pub mod audit;
 pub mod auth;
 pub mod cd_register;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod fixtures;
 pub mod formulary;
 pub mod http;
+pub mod idempotency;
 pub mod openapi;
 pub mod patients;
 pub mod prescribing;
@@ -96,6 +98,7 @@ pub fn build_app(
                 .configure(procurement::routes::configure)
                 .configure(patients::routes::configure)
                 .configure(prescribing::routes::configure)
+                .configure(administration::routes::configure)
                 .configure(openapi::configure),
         )
         .service(openapi::swagger_ui())

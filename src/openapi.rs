@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
-    audit, auth, cd_register, formulary, patients, prescribing, procurement, sites, stock, users,
+    administration, audit, auth, cd_register, formulary, patients, prescribing, procurement, sites,
+    stock, users,
 };
 
 struct BearerAuth;
@@ -127,6 +128,15 @@ impl Modify for BearerAuth {
         prescribing::routes::stop,
         prescribing::routes::entered_in_error,
         prescribing::routes::queue,
+        administration::routes::round,
+        administration::routes::record,
+        administration::routes::get_dose,
+        administration::routes::correct,
+        administration::routes::supply,
+        administration::routes::compliance,
+        administration::routes::alerts,
+        administration::routes::acknowledge,
+        administration::routes::fhir,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldIssue)),
     modifiers(&BearerAuth),
@@ -141,6 +151,7 @@ impl Modify for BearerAuth {
         (name = "procurement", description = "Suppliers, purchase orders, goods receipt, invoices and spend"),
         (name = "patients", description = "Patients, allergies, in-possession risk assessments, transfer and release"),
         (name = "prescribing", description = "Prescriptions and the pharmacist's clinical screen"),
+        (name = "administration", description = "Medication rounds, doses, in-possession supplies, compliance checks, alerts, FHIR export"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -51,6 +51,14 @@ text_enum!(Action {
     PrescriptionChange => "prescription.change",
     ScreeningRead => "screening.read",
     ScreeningDecide => "screening.decide",
+    RoundRead => "round.read",
+    DoseRecord => "dose.record",
+    DoseCorrect => "dose.correct",
+    IpSupply => "ip_supply.record",
+    ComplianceRecord => "compliance.record",
+    AlertRead => "alert.read",
+    AlertAcknowledge => "alert.acknowledge",
+    FhirRead => "fhir.read",
 });
 
 use Role::{Admin, Auditor, Nurse, Pharmacist, PharmacyTechnician};
@@ -150,6 +158,17 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
         &[Pharmacist, PharmacyTechnician, Auditor],
     ),
     (Action::ScreeningDecide, &[Pharmacist]),
+    (
+        Action::RoundRead,
+        &[Pharmacist, PharmacyTechnician, Nurse, Auditor],
+    ),
+    (Action::DoseRecord, &[Pharmacist, Nurse]),
+    (Action::DoseCorrect, &[Pharmacist, Nurse]),
+    (Action::IpSupply, &[Pharmacist, PharmacyTechnician, Nurse]),
+    (Action::ComplianceRecord, &[Pharmacist, Nurse]),
+    (Action::AlertRead, &[Pharmacist, Nurse, Auditor]),
+    (Action::AlertAcknowledge, &[Pharmacist, Nurse]),
+    (Action::FhirRead, &[Pharmacist, Nurse, Auditor]),
 ];
 
 pub fn allowed(role: Role, action: Action) -> bool {

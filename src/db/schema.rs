@@ -562,6 +562,128 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dose_records (id) {
+        id -> BigInt,
+        prescription_id -> BigInt,
+        patient_id -> BigInt,
+        site_id -> BigInt,
+        scheduled_date -> Date,
+        slot -> Text,
+        attempt -> BigInt,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        quantity -> Nullable<BigInt>,
+        stock_quantity -> Nullable<BigInt>,
+        location_id -> Nullable<BigInt>,
+        witness_id -> Nullable<BigInt>,
+        nurse_id -> BigInt,
+        occurred_at -> Timestamp,
+        recorded_at -> Timestamp,
+        late -> Bool,
+    }
+}
+
+diesel::table! {
+    dose_movements (id) {
+        id -> BigInt,
+        dose_record_id -> BigInt,
+        batch_id -> BigInt,
+        quantity -> BigInt,
+        movement_id -> BigInt,
+        register_entry_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    dose_corrections (id) {
+        id -> BigInt,
+        dose_record_id -> BigInt,
+        reason -> Text,
+        corrected_by -> BigInt,
+        corrected_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ip_supplies (id) {
+        id -> BigInt,
+        prescription_id -> BigInt,
+        patient_id -> BigInt,
+        site_id -> BigInt,
+        location_id -> BigInt,
+        days -> BigInt,
+        quantity -> BigInt,
+        per_day -> BigInt,
+        label_text -> Text,
+        handed_over_by -> BigInt,
+        supplied_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ip_supply_movements (id) {
+        id -> BigInt,
+        supply_id -> BigInt,
+        batch_id -> BigInt,
+        quantity -> BigInt,
+        movement_id -> BigInt,
+        register_entry_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    compliance_checks (id) {
+        id -> BigInt,
+        prescription_id -> BigInt,
+        patient_id -> BigInt,
+        site_id -> BigInt,
+        supply_id -> BigInt,
+        counted_quantity -> BigInt,
+        expected_quantity -> BigInt,
+        discrepancy -> Bool,
+        note -> Nullable<Text>,
+        nurse_id -> BigInt,
+        checked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alerts (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        patient_id -> BigInt,
+        prescription_id -> Nullable<BigInt>,
+        kind -> Text,
+        message -> Text,
+        dose_record_id -> Nullable<BigInt>,
+        compliance_check_id -> Nullable<BigInt>,
+        raised_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alert_acknowledgements (id) {
+        id -> BigInt,
+        alert_id -> BigInt,
+        acknowledged_by -> BigInt,
+        note -> Text,
+        acknowledged_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        key -> Text,
+        fingerprint -> Text,
+        status -> BigInt,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(locations -> sites (site_id));
 diesel::joinable!(user_sites -> users (user_id));
 diesel::joinable!(user_sites -> sites (site_id));
@@ -594,6 +716,14 @@ diesel::joinable!(prescriptions -> patients (patient_id));
 diesel::joinable!(prescriptions -> products (product_id));
 diesel::joinable!(screening_decisions -> prescriptions (prescription_id));
 diesel::joinable!(release_supplies -> prescriptions (prescription_id));
+diesel::joinable!(dose_records -> prescriptions (prescription_id));
+diesel::joinable!(dose_records -> patients (patient_id));
+diesel::joinable!(dose_movements -> dose_records (dose_record_id));
+diesel::joinable!(dose_corrections -> dose_records (dose_record_id));
+diesel::joinable!(ip_supplies -> prescriptions (prescription_id));
+diesel::joinable!(ip_supply_movements -> ip_supplies (supply_id));
+diesel::joinable!(alerts -> patients (patient_id));
+diesel::joinable!(alert_acknowledgements -> alerts (alert_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
@@ -636,4 +766,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     screening_findings,
     screening_decisions,
     release_supplies,
+    dose_records,
+    dose_movements,
+    dose_corrections,
+    ip_supplies,
+    ip_supply_movements,
+    compliance_checks,
+    alerts,
+    alert_acknowledgements,
+    idempotency_keys,
 );

@@ -1,5 +1,6 @@
 //! Pure types and rules: no IO.
 
+pub mod administration;
 pub mod decimal;
 pub mod patient;
 pub mod procurement;

@@ -1,0 +1,9 @@
+DROP TABLE idempotency_keys;
+DROP TABLE alert_acknowledgements;
+DROP TABLE alerts;
+DROP TABLE compliance_checks;
+DROP TABLE ip_supply_movements;
+DROP TABLE ip_supplies;
+DROP TABLE dose_corrections;
+DROP TABLE dose_movements;
+DROP TABLE dose_records;
