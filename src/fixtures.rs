@@ -404,7 +404,9 @@ fn load_patients(conn: &mut AnyConnection) -> Result<usize, AppError> {
                 .ok_or_else(|| AppError::internal(format!("{} missing", p.product)))?;
             let mut body = p.rest.clone();
             body.insert("product_id".into(), product.id.into());
-            body.insert("start_date".into(), today.to_string().into());
+            // Started a week ago, so the demo round has a history.
+            let start = today - chrono::Duration::days(7);
+            body.insert("start_date".into(), start.to_string().into());
             body.insert("prescriber".into(), "Dr R Patel GMC 0000000 (demo)".into());
             let req: rx::CreatePrescription = serde_json::from_value(body.into())
                 .map_err(|e| AppError::internal(format!("patients.json prescription: {e}")))?;

@@ -30,8 +30,13 @@ fn instant(t: NaiveDateTime) -> String {
 
 /// A FHIR decimal is a JSON number; doses and quantities have few enough digits to be exact.
 fn number(q: Quantity) -> Value {
-    q.to_decimal()
-        .to_f64()
+    let d = q.to_decimal();
+    if d.fract().is_zero() {
+        if let Some(whole) = d.to_i64() {
+            return Value::from(whole);
+        }
+    }
+    d.to_f64()
         .and_then(serde_json::Number::from_f64)
         .map(Value::Number)
         .unwrap_or(Value::Null)

@@ -577,6 +577,13 @@ pub fn record_dose(
             "the prescription does not run on this date",
         ));
     }
+    if req.date > now().date() {
+        return Err(AppError::invalid(
+            "date",
+            "not_future",
+            "a dose is recorded on or after its day",
+        ));
+    }
     if !rx.as_needed && !rx.slots.contains(&req.slot) {
         return Err(AppError::invalid(
             "slot",
@@ -659,27 +666,29 @@ pub fn record_dose(
         Some((_, attempt, true)) => attempt + 1,
         None => 1,
     };
-    let inserted = diesel::insert_into(dose_records::table)
-        .values((
-            dose_records::prescription_id.eq(rx.id),
-            dose_records::patient_id.eq(rx.patient_id),
-            dose_records::site_id.eq(site_id),
-            dose_records::scheduled_date.eq(req.date),
-            dose_records::slot.eq(req.slot.as_str()),
-            dose_records::attempt.eq(attempt),
-            dose_records::outcome.eq(req.outcome.as_str()),
-            dose_records::reason.eq(&reason),
-            dose_records::quantity.eq(quantity.map(|q| q.scaled())),
-            dose_records::stock_quantity.eq(units.map(|q| q.scaled())),
-            dose_records::location_id.eq(location_id),
-            dose_records::witness_id.eq(witness_id.filter(|_| given)),
-            dose_records::nurse_id.eq(actor.user_id),
-            dose_records::occurred_at.eq(occurred_at),
-            dose_records::recorded_at.eq(ts),
-            dose_records::late.eq(late),
-        ))
-        .returning(dose_records::id)
-        .get_result::<i64>(conn);
+    let inserted = crate::db::savepoint(conn, |conn| {
+        diesel::insert_into(dose_records::table)
+            .values((
+                dose_records::prescription_id.eq(rx.id),
+                dose_records::patient_id.eq(rx.patient_id),
+                dose_records::site_id.eq(site_id),
+                dose_records::scheduled_date.eq(req.date),
+                dose_records::slot.eq(req.slot.as_str()),
+                dose_records::attempt.eq(attempt),
+                dose_records::outcome.eq(req.outcome.as_str()),
+                dose_records::reason.eq(&reason),
+                dose_records::quantity.eq(quantity.map(|q| q.scaled())),
+                dose_records::stock_quantity.eq(units.map(|q| q.scaled())),
+                dose_records::location_id.eq(location_id),
+                dose_records::witness_id.eq(witness_id.filter(|_| given)),
+                dose_records::nurse_id.eq(actor.user_id),
+                dose_records::occurred_at.eq(occurred_at),
+                dose_records::recorded_at.eq(ts),
+                dose_records::late.eq(late),
+            ))
+            .returning(dose_records::id)
+            .get_result::<i64>(conn)
+    });
     let id = match inserted {
         Ok(id) => id,
         // Two nurses at once: the other record won.

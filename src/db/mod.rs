@@ -215,6 +215,27 @@ where
     }
 }
 
+/// Runs one statement group inside a savepoint of the current transaction, so that an
+/// expected failure (a unique key another writer won) can be handled without aborting the
+/// whole transaction, which PostgreSQL would otherwise insist on.
+pub fn savepoint<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    conn.batch_execute("SAVEPOINT expected_conflict")?;
+    match f(conn) {
+        Ok(value) => {
+            conn.batch_execute("RELEASE SAVEPOINT expected_conflict")?;
+            Ok(value)
+        }
+        Err(e) => {
+            conn.batch_execute("ROLLBACK TO SAVEPOINT expected_conflict")?;
+            conn.batch_execute("RELEASE SAVEPOINT expected_conflict")?;
+            Err(e)
+        }
+    }
+}
+
 fn is_retryable(e: &DieselError) -> bool {
     match e {
         DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,

@@ -1,0 +1,1081 @@
+//! Medication rounds over HTTP: due doses, outcomes with witnesses, one record per dose,
+//! idempotent retries, corrections, in-possession supplies, compliance checks, alerts, FHIR.
+
+mod common;
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use common::{first_issue, spawn, Site, TestApp, User};
+use serde_json::{json, Value};
+
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use prison_pharmacy::audit::Actor;
+use prison_pharmacy::db::Db;
+use prison_pharmacy::domain::stock::MovementReason;
+use prison_pharmacy::stock::ledger::{self, Posting};
+
+struct World {
+    fosse: Site,
+    pharmacist: User,
+    technician: User,
+    nurse: User,
+    nurse2: User,
+    auditor: User,
+    patient: i64,
+    other: i64,
+    methadone: i64,
+    methadone_batch: i64,
+    sertraline: i64,
+    sertraline_batch: i64,
+    methadone_rx: i64,
+    levetiracetam_rx: i64,
+    sertraline_rx: i64,
+}
+
+fn today() -> String {
+    chrono::Utc::now().date_naive().to_string()
+}
+
+/// Stock received straight into a location, as goods receipt does.
+fn receive(db: &Db, site: i64, location: i64, batch: i64, qty: &str, user: i64) {
+    let mut c = db.get().unwrap();
+    let actor = Actor {
+        user_id: user,
+        request_id: "test".into(),
+    };
+    let mut p = Posting::new(
+        site,
+        location,
+        batch,
+        qty.parse().unwrap(),
+        MovementReason::Receipt,
+    );
+    p.register.counterparty = Some("Alliance Healthcare".into());
+    p.register.counterparty_address = Some("Nottingham".into());
+    ledger::post(&mut c, &actor, &p).unwrap();
+}
+
+async fn setup<S, B>(app: &TestApp<S>) -> World
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let fosse = app.site("FWI");
+    let pharmacist = app.user("pharmacist", "pharmacist", &[fosse.id]);
+    let technician = app.user("technician", "pharmacy_technician", &[fosse.id]);
+    let nurse = app.user("nurse", "nurse", &[fosse.id]);
+    let formulary: Vec<Value> =
+        serde_json::from_str(include_str!("../fixtures/formulary.json")).unwrap();
+    let product = |name: &str| {
+        let body = formulary
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone();
+        body
+    };
+    let mut ids = Vec::new();
+    let mut batches = Vec::new();
+    for name in [
+        "Methadone 1mg/ml oral solution sugar free",
+        "Levetiracetam 500mg tablets",
+        "Sertraline 50mg tablets",
+    ] {
+        let r = app
+            .post(
+                "/api/v1/formulary/products",
+                &pharmacist.token,
+                product(name),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_i64().unwrap();
+        let r = app
+            .post(
+                &format!("/api/v1/formulary/products/{id}/batches"),
+                &technician.token,
+                json!({"batch_number": format!("B{id}"), "expiry_date": "2030-01-31"}),
+            )
+            .await;
+        ids.push(id);
+        batches.push(r.body["id"].as_i64().unwrap());
+    }
+    receive(
+        &app.state.db,
+        fosse.id,
+        fosse.hatch,
+        batches[0],
+        "500",
+        technician.id,
+    );
+    receive(
+        &app.state.db,
+        fosse.id,
+        fosse.hatch,
+        batches[1],
+        "56",
+        technician.id,
+    );
+    receive(
+        &app.state.db,
+        fosse.id,
+        fosse.store,
+        batches[2],
+        "56",
+        technician.id,
+    );
+
+    let mut patients = Vec::new();
+    for number in ["A1234BC", "B2345CD"] {
+        let r = app
+            .post(
+                &format!("/api/v1/sites/{}/patients", fosse.id),
+                &nurse.token,
+                json!({"prison_number": number, "given_name": "Test", "family_name": number,
+                       "date_of_birth": "1990-01-01", "wing": "HB1-HATCH".trim_end_matches("-HATCH"), "cell": "101"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        patients.push(r.body["id"].as_i64().unwrap());
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/patients/{}/ip-assessments", patients[0]),
+            &nurse.token,
+            json!({"outcome": "in_possession", "reasons": "stable", "review_date": "2030-01-01"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let start = (chrono::Utc::now().date_naive() - chrono::Duration::days(7)).to_string();
+    let rx = |patient: i64, product: i64, dose: &str, slots: Value, possession: &str| {
+        json!({"patient": patient, "body": {"product_id": product, "dose": dose, "dose_unit": "mg", "route": "oral",
+               "slots": slots, "start_date": start, "possession": possession, "prescriber": "Dr A Khan GMC 7012345"}})
+    };
+    let mut rx_ids = Vec::new();
+    for spec in [
+        rx(patients[0], ids[0], "60", json!(["morning"]), "supervised"),
+        rx(
+            patients[1],
+            ids[1],
+            "500",
+            json!(["morning", "night"]),
+            "supervised",
+        ),
+        rx(
+            patients[0],
+            ids[2],
+            "50",
+            json!(["morning"]),
+            "in_possession",
+        ),
+    ] {
+        let r = app
+            .post(
+                &format!("/api/v1/patients/{}/prescriptions", spec["patient"]),
+                &technician.token,
+                spec["body"].clone(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_i64().unwrap();
+        let r = app
+            .post(
+                &format!("/api/v1/prescriptions/{id}/screening"),
+                &pharmacist.token,
+                json!({"decision": "approve"}),
+            )
+            .await;
+        assert_eq!(r.body["status"], "active", "{}", r.body);
+        rx_ids.push(id);
+    }
+    World {
+        nurse2: app.user("nurse2", "nurse", &[fosse.id]),
+        auditor: app.user("auditor", "auditor", &[fosse.id]),
+        fosse,
+        pharmacist,
+        technician,
+        nurse,
+        patient: patients[0],
+        other: patients[1],
+        methadone: ids[0],
+        methadone_batch: batches[0],
+        sertraline: ids[2],
+        sertraline_batch: batches[2],
+        methadone_rx: rx_ids[0],
+        levetiracetam_rx: rx_ids[1],
+        sertraline_rx: rx_ids[2],
+    }
+}
+
+fn dose(w: &World, rx: i64, outcome: &str) -> Value {
+    json!({"prescription_id": rx, "date": today(), "slot": "morning", "outcome": outcome,
+           "location_id": w.fosse.hatch})
+}
+
+async fn stock_at<S, B>(app: &TestApp<S>, w: &World, location: i64, batch: i64) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/sites/{}/stock?location_id={location}&batch_id={batch}&include_zero=true",
+                w.fosse.id
+            ),
+            &w.pharmacist.token,
+        )
+        .await;
+    r.body["items"][0]["quantity"].as_str().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn round_lists_due_doses_and_records_each_outcome_once() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let round = format!(
+        "/api/v1/sites/{}/rounds?date={}&slot=morning&location_id={}",
+        w.fosse.id,
+        today(),
+        w.fosse.hatch
+    );
+    let r = app.get(&round, &w.nurse.token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["wing"], "HB1");
+    let items = r.body["items"].as_array().unwrap();
+    // The in-possession sertraline is supplied, not given at the round.
+    let due: Vec<(i64, bool)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["prescription_id"].as_i64().unwrap(),
+                i["witness_required"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(due, [(w.methadone_rx, true), (w.levetiracetam_rx, false)]);
+    assert_eq!(items[0]["dose"], "60");
+    assert_eq!(items[0]["recorded"], Value::Null);
+
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let entries_before = app.count("cd_register_entries");
+    // Methadone without a witness, or witnessed by the giver, is refused and changes nothing.
+    let r = app
+        .post(&doses, &w.nurse.token, dose(&w, w.methadone_rx, "given"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
+    let mut self_witnessed = dose(&w, w.methadone_rx, "given");
+    self_witnessed["witness"] = json!({"token": w.nurse.token});
+    let r = app.post(&doses, &w.nurse.token, self_witnessed).await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("witness".into(), "different_person".into())
+    );
+    assert_eq!(app.count("dose_records"), 0);
+    assert_eq!(app.count("cd_register_entries"), entries_before);
+
+    let mut witnessed = dose(&w, w.methadone_rx, "given");
+    witnessed["witness"] = json!({"token": w.nurse2.token});
+    let r = app.post(&doses, &w.nurse.token, witnessed.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let given = r.body.clone();
+    assert_eq!(given["outcome"], "given");
+    assert_eq!(given["quantity"], "60");
+    assert_eq!(given["stock_quantity"], "60");
+    assert_eq!(given["witness_id"], w.nurse2.id);
+    assert_eq!(given["late_entry"], false);
+    assert_eq!(given["stock"][0]["batch_id"], w.methadone_batch);
+    assert_eq!(
+        stock_at(&app, &w, w.fosse.hatch, w.methadone_batch).await,
+        "440"
+    );
+
+    // The register's supply entry names the patient, prescriber and witness.
+    let entry_id = given["stock"][0]["register_entry_id"].as_i64().unwrap();
+    let pages = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages", w.fosse.id),
+            &w.pharmacist.token,
+        )
+        .await;
+    let page = pages.body["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(pages.body["items"][0]["balance"], "440");
+    let entries = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages/{page}/entries", w.fosse.id),
+            &w.pharmacist.token,
+        )
+        .await;
+    let e = entries.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == entry_id)
+        .unwrap()
+        .clone();
+    assert_eq!(e["entry_type"], "dose_given");
+    assert_eq!(e["patient_identifier"], "A1234BC");
+    assert_eq!(e["prescriber"], "Dr A Khan GMC 7012345");
+    assert_eq!(e["witness_id"], w.nurse2.id);
+    assert_eq!(e["author_id"], w.nurse.id);
+    assert_eq!(e["quantity"], "-60");
+
+    // A second outcome for the same dose is refused with the existing record.
+    let r = app
+        .post(&doses, &w.nurse2.token, dose(&w, w.methadone_rx, "refused"))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["code"], "dose_already_recorded");
+    assert_eq!(r.body["existing"]["id"], given["id"]);
+
+    // Away needs where; withheld needs why.
+    let r = app
+        .post(&doses, &w.nurse.token, dose(&w, w.levetiracetam_rx, "away"))
+        .await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("away_reason".into(), "required".into())
+    );
+    let r = app
+        .post(
+            &doses,
+            &w.nurse.token,
+            dose(&w, w.levetiracetam_rx, "withheld"),
+        )
+        .await;
+    assert_eq!(first_issue(&r.body), ("reason".into(), "required".into()));
+    let mut away = dose(&w, w.levetiracetam_rx, "away");
+    away["away_reason"] = json!("court");
+    let r = app.post(&doses, &w.nurse.token, away).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["reason"], "court");
+    assert_eq!(r.body["stock"], json!([]));
+
+    // Bad input: a slot not prescribed, a future day, a late entry is flagged.
+    let mut wrong_slot = dose(&w, w.levetiracetam_rx, "refused");
+    wrong_slot["slot"] = json!("lunchtime");
+    let r = app.post(&doses, &w.nurse.token, wrong_slot).await;
+    assert_eq!(first_issue(&r.body), ("slot".into(), "prescribed".into()));
+    let mut future = dose(&w, w.levetiracetam_rx, "refused");
+    future["date"] =
+        json!((chrono::Utc::now().date_naive() + chrono::Duration::days(1)).to_string());
+    let r = app.post(&doses, &w.nurse.token, future).await;
+    assert_eq!(first_issue(&r.body), ("date".into(), "not_future".into()));
+    let mut late = dose(&w, w.levetiracetam_rx, "refused");
+    late["slot"] = json!("night");
+    late["date"] = json!((chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string());
+    late["occurred_at"] = json!(
+        (chrono::Utc::now().naive_utc() - chrono::Duration::hours(12))
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    );
+    let r = app.post(&doses, &w.nurse.token, late).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["late_entry"], true);
+
+    let r = app.get(&round, &w.nurse.token).await;
+    let recorded: Vec<String> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["recorded"]["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(recorded, ["given", "away"]);
+    assert_eq!(
+        r.body["items"][1]["recent_outcomes"][1]["outcome"],
+        "refused"
+    );
+
+    // Nurses of another prison see nothing; auditors write nothing.
+    let lincoln = app.site("LCI");
+    let lincoln_nurse = app.user("nurse.lincoln", "nurse", &[lincoln.id]);
+    let r = app
+        .post(
+            &doses,
+            &lincoln_nurse.token,
+            dose(&w, w.levetiracetam_rx, "refused"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .post(
+            &doses,
+            &w.auditor.token,
+            dose(&w, w.levetiracetam_rx, "refused"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post(
+            &doses,
+            &w.technician.token,
+            dose(&w, w.levetiracetam_rx, "refused"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn two_nurses_recording_the_same_dose_at_once_make_one_record() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let a = app.post(
+        &doses,
+        &w.nurse.token,
+        dose(&w, w.levetiracetam_rx, "given"),
+    );
+    let b = app.post(
+        &doses,
+        &w.nurse2.token,
+        dose(&w, w.levetiracetam_rx, "given"),
+    );
+    let (a, b) = futures_util::join!(a, b);
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{} / {}",
+        a.body,
+        b.body
+    );
+    let (won, lost) = if a.status == StatusCode::CREATED {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(lost.body["existing"]["id"], won.body["id"]);
+    assert_eq!(app.count("dose_records"), 1);
+    assert_eq!(app.count("dose_movements"), 1);
+}
+
+#[actix_web::test]
+async fn a_retried_request_with_the_same_idempotency_key_records_once_and_answers_the_same() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let send = |key: &str, body: Value| {
+        TestRequest::post()
+            .uri(&doses)
+            .insert_header(("Authorization", format!("Bearer {}", w.nurse.token)))
+            .insert_header(("Idempotency-Key", key.to_string()))
+            .set_json(body)
+    };
+    let first = app
+        .send(send("round-7f3a", dose(&w, w.levetiracetam_rx, "given")))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = app
+        .send(send("round-7f3a", dose(&w, w.levetiracetam_rx, "given")))
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.headers.get("Idempotent-Replayed").unwrap(), "true");
+    assert_eq!(app.count("dose_records"), 1);
+    assert_eq!(
+        stock_at(&app, &w, w.fosse.hatch, w.methadone_batch + 1).await,
+        "55"
+    );
+
+    // The same key for a different request is refused.
+    let r = app
+        .send(send("round-7f3a", dose(&w, w.levetiracetam_rx, "refused")))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        first_issue(&r.body),
+        ("Idempotency-Key".into(), "same_request".into())
+    );
+
+    // Two copies racing: one record, the same answer to both.
+    let mut supervised = dose(&w, w.levetiracetam_rx, "refused");
+    supervised["slot"] = json!("night");
+    let (a, b) = futures_util::join!(
+        app.send(send("night-1", supervised.clone())),
+        app.send(send("night-1", supervised))
+    );
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::CREATED, StatusCode::CREATED),
+        "{} / {}",
+        a.body,
+        b.body
+    );
+    assert_eq!(a.body, b.body);
+    assert_eq!(app.count("dose_records"), 2);
+    let r = app
+        .send(send(
+            "bad key with spaces",
+            dose(&w, w.methadone_rx, "refused"),
+        ))
+        .await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("Idempotency-Key".into(), "format".into())
+    );
+}
+
+#[actix_web::test]
+async fn a_correction_keeps_the_record_and_reverses_stock_and_register() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let mut body = dose(&w, w.methadone_rx, "given");
+    body["witness"] = json!({"token": w.nurse2.token});
+    let given = app.post(&doses, &w.nurse.token, body).await.body;
+    assert_eq!(
+        stock_at(&app, &w, w.fosse.hatch, w.methadone_batch).await,
+        "440"
+    );
+    let id = given["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/doses/{id}/corrections"),
+            &w.nurse.token,
+            json!({"reason": "given to the wrong patient's record"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["outcome"], "given");
+    assert_eq!(
+        r.body["correction"]["reason"],
+        "given to the wrong patient's record"
+    );
+    assert_eq!(
+        stock_at(&app, &w, w.fosse.hatch, w.methadone_batch).await,
+        "500"
+    );
+    let pages = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages", w.fosse.id),
+            &w.pharmacist.token,
+        )
+        .await;
+    let page = pages.body["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(pages.body["items"][0]["balance"], "500");
+    let entries = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages/{page}/entries", w.fosse.id),
+            &w.pharmacist.token,
+        )
+        .await;
+    let last = entries.body["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["entry_type"], "correction");
+    assert_eq!(last["quantity"], "60");
+    assert_eq!(
+        last["corrects_entry_id"],
+        given["stock"][0]["register_entry_id"]
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/doses/{id}/corrections"),
+            &w.nurse.token,
+            json!({"reason": "again"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // The dose can now be recorded again, as the next attempt.
+    let r = app
+        .post(&doses, &w.nurse.token, dose(&w, w.methadone_rx, "refused"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["attempt"], 2);
+    let v = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(v.body["status"], "intact");
+}
+
+#[actix_web::test]
+async fn in_possession_supply_and_a_compliance_check_that_flags_a_review() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let supplies = format!("/api/v1/sites/{}/ip-supplies", w.fosse.id);
+    let r = app
+        .post(
+            &supplies,
+            &w.nurse.token,
+            json!({"prescription_id": w.methadone_rx, "location_id": w.fosse.hatch}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["code"], "possession");
+    let r = app
+        .post(
+            &supplies,
+            &w.nurse.token,
+            json!({"prescription_id": w.sertraline_rx, "location_id": w.fosse.store}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["days"], 7);
+    assert_eq!(r.body["quantity"], "7");
+    assert_eq!(r.body["per_day"], "1");
+    assert_eq!(r.body["handed_over_by"], w.nurse.id);
+    assert!(
+        r.body["label_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sertraline 50mg tablets. Take 50 mg once a day (morning)."),
+        "{}",
+        r.body["label_text"]
+    );
+    assert_eq!(
+        stock_at(&app, &w, w.fosse.store, w.sertraline_batch).await,
+        "49"
+    );
+    let r = app
+        .post(
+            &supplies,
+            &w.nurse.token,
+            json!({"prescription_id": w.sertraline_rx, "location_id": w.fosse.store, "days": 28}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["quantity"], "28");
+
+    let checks = format!("/api/v1/sites/{}/compliance-checks", w.fosse.id);
+    let r = app
+        .post(
+            &checks,
+            &w.nurse.token,
+            json!({"prescription_id": w.sertraline_rx, "counted_quantity": "28"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["expected_quantity"], "28");
+    assert_eq!(r.body["discrepancy"], false);
+    assert_eq!(r.body["alert_id"], Value::Null);
+    let r = app
+        .post(&checks, &w.nurse.token, json!({"prescription_id": w.sertraline_rx, "counted_quantity": "12", "note": "strip missing"}))
+        .await;
+    assert_eq!(r.body["discrepancy"], true);
+    assert_eq!(r.body["difference"], "-16");
+    let alert = r.body["alert_id"].as_i64().unwrap();
+    let due = app
+        .get(
+            &format!("/api/v1/sites/{}/ip-reviews-due", w.fosse.id),
+            &w.nurse.token,
+        )
+        .await;
+    let reasons: Vec<(i64, String)> = due.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["patient_id"].as_i64().unwrap(),
+                i["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        reasons.contains(&(w.patient, "failed_compliance_check".to_string())),
+        "{reasons:?}"
+    );
+    let alerts = app
+        .get(
+            &format!("/api/v1/sites/{}/alerts", w.fosse.id),
+            &w.pharmacist.token,
+        )
+        .await;
+    assert_eq!(alerts.body["items"][0]["id"], alert);
+    assert_eq!(alerts.body["items"][0]["kind"], "compliance_discrepancy");
+    let r = app
+        .post(
+            &checks,
+            &w.nurse.token,
+            json!({"prescription_id": w.levetiracetam_rx, "counted_quantity": "1"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let _ = (w.sertraline, w.methadone, w.other);
+}
+
+#[actix_web::test]
+async fn a_missed_methadone_dose_raises_an_alert_a_clinician_acknowledges() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let r = app
+        .post(
+            &doses,
+            &w.nurse.token,
+            dose(&w, w.methadone_rx, "did_not_attend"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["alert_ids"].as_array().unwrap().len(), 1);
+    let alerts = format!("/api/v1/sites/{}/alerts", w.fosse.id);
+    let r = app.get(&alerts, &w.auditor.token).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let alert = &r.body["items"][0];
+    assert_eq!(alert["kind"], "missed_ost");
+    assert_eq!(alert["prison_number"], "A1234BC");
+    let id = alert["id"].as_i64().unwrap();
+    let round = app
+        .get(
+            &format!(
+                "/api/v1/sites/{}/rounds?date={}&slot=morning&wing=HB1",
+                w.fosse.id,
+                today()
+            ),
+            &w.nurse.token,
+        )
+        .await;
+    assert_eq!(round.body["items"][0]["open_alerts"], 1);
+
+    let ack = format!("/api/v1/alerts/{id}/acknowledgement");
+    let r = app
+        .post(&ack, &w.auditor.token, json!({"note": "seen"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.post(&ack, &w.nurse.token, json!({"note": ""})).await;
+    assert_eq!(first_issue(&r.body).0, "note");
+    let r = app
+        .post(
+            &ack,
+            &w.nurse.token,
+            json!({"note": "Patient seen on the wing; prescriber informed"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["acknowledged_by"], w.nurse.id);
+    let r = app
+        .post(&ack, &w.nurse2.token, json!({"note": "again"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = app.get(&alerts, &w.nurse.token).await;
+    assert_eq!(r.body["items"], json!([]));
+
+    // Three missed levetiracetam doses in a row (a critical medicine) raise one alert.
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    for (date, slot) in [
+        (yesterday.as_str(), "morning"),
+        (yesterday.as_str(), "night"),
+    ] {
+        let mut b = dose(&w, w.levetiracetam_rx, "refused");
+        b["date"] = json!(date);
+        b["slot"] = json!(slot);
+        let r = app.post(&doses, &w.nurse.token, b).await;
+        assert_eq!(r.body["alert_ids"], json!([]), "{}", r.body);
+    }
+    let r = app
+        .post(
+            &doses,
+            &w.nurse.token,
+            dose(&w, w.levetiracetam_rx, "refused"),
+        )
+        .await;
+    assert_eq!(
+        r.body["alert_ids"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.body
+    );
+    let r = app.get(&alerts, &w.nurse.token).await;
+    assert_eq!(r.body["items"][0]["kind"], "missed_critical");
+}
+
+#[actix_web::test]
+async fn fhir_export_is_a_bundle_of_administrations_and_dispenses() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let mut body = dose(&w, w.methadone_rx, "given");
+    body["witness"] = json!({"token": w.nurse2.token});
+    app.post(&doses, &w.nurse.token, body).await;
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    let mut refused = dose(&w, w.methadone_rx, "refused");
+    refused["date"] = json!(yesterday);
+    app.post(&doses, &w.nurse.token, refused).await;
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/ip-supplies", w.fosse.id),
+            &w.nurse.token,
+            json!({"prescription_id": w.sertraline_rx, "location_id": w.fosse.store}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+
+    let (status, content_type, bytes) = app
+        .download(
+            &format!(
+                "/api/v1/patients/{}/fhir?from={yesterday}&to={}",
+                w.patient,
+                today()
+            ),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/fhir+json");
+    let b: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(b["resourceType"], "Bundle");
+    assert_eq!(b["type"], "collection");
+    let resources: Vec<&Value> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .collect();
+    let kinds: Vec<&str> = resources
+        .iter()
+        .map(|r| r["resourceType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Patient",
+            "MedicationRequest",
+            "MedicationRequest",
+            "MedicationAdministration",
+            "MedicationAdministration",
+            "MedicationDispense"
+        ]
+    );
+    assert_eq!(resources[0]["identifier"][0]["value"], "A1234BC");
+    let given = resources
+        .iter()
+        .find(|r| r["resourceType"] == "MedicationAdministration" && r["status"] == "completed")
+        .unwrap();
+    assert_eq!(
+        given["subject"]["reference"],
+        "Patient/p".to_string() + &w.patient.to_string()
+    );
+    assert_eq!(given["dosage"]["dose"]["value"], 60);
+    assert_eq!(given["dosage"]["dose"]["unit"], "mg");
+    assert!(given.get("statusReason").is_none());
+    let not_done = resources
+        .iter()
+        .find(|r| r["status"] == "not-done")
+        .unwrap();
+    assert_eq!(not_done["statusReason"][0]["text"], "refused");
+    let dispense = resources[5];
+    assert_eq!(dispense["status"], "completed");
+    assert_eq!(dispense["quantity"]["value"], 7);
+    assert_eq!(dispense["daysSupply"]["value"], 7);
+    assert_eq!(
+        dispense["authorizingPrescription"][0]["reference"],
+        format!("MedicationRequest/rx-{}", w.sertraline_rx)
+    );
+    for r in &resources {
+        assert!(r["id"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
+    }
+    // A range that holds nothing has only the patient.
+    let (_, _, bytes) = app
+        .download(
+            &format!(
+                "/api/v1/patients/{}/fhir?from=2020-01-01&to=2020-01-02",
+                w.patient
+            ),
+            &w.nurse.token,
+        )
+        .await;
+    let b: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(b["entry"].as_array().unwrap().len(), 1);
+    let r = app
+        .get(
+            &format!("/api/v1/patients/{}/fhir", w.patient),
+            &w.technician.token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[actix_web::test]
+async fn demo_morning_round_at_fosse_way() {
+    let app = spawn().await;
+    {
+        let mut c = app.conn();
+        prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
+    }
+    let token = |name: &str| {
+        use diesel::prelude::*;
+        use prison_pharmacy::db::schema::users;
+        let mut c = app.conn();
+        let id = users::table
+            .filter(users::username.eq(name))
+            .select(users::id)
+            .first::<i64>(&mut *c)
+            .unwrap();
+        app.state.jwt.issue(id).unwrap()
+    };
+    let (nurse, nurse2, auditor) = (token("nurse"), token("nurse2"), token("auditor"));
+    let me = app.get("/api/v1/me", &nurse).await;
+    let site = me.body["sites"][0]["id"].as_i64().unwrap();
+    let locations = app
+        .get(&format!("/api/v1/sites/{site}/locations"), &nurse)
+        .await;
+    let loc = |code: &str| {
+        locations.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["code"] == code)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (hatch, store) = (loc("HB1-HATCH"), loc("PHARM"));
+    let round = app
+        .get(
+            &format!(
+                "/api/v1/sites/{site}/rounds?date={}&slot=morning&location_id={hatch}",
+                today()
+            ),
+            &nurse,
+        )
+        .await;
+    assert_eq!(round.status, StatusCode::OK, "{}", round.body);
+    let items = round.body["items"].as_array().unwrap().clone();
+    let item = |number: &str, product: &str| {
+        items
+            .iter()
+            .find(|i| {
+                i["prison_number"] == number
+                    && i["product_name"].as_str().unwrap().starts_with(product)
+            })
+            .unwrap()
+            .clone()
+    };
+    let methadone = item("A1234BC", "Methadone");
+    let levetiracetam = item("B2345CD", "Levetiracetam");
+    let buprenorphine = item("C3456DE", "Buprenorphine");
+    assert_eq!(methadone["witness_required"], true);
+
+    let doses = format!("/api/v1/sites/{site}/doses");
+    let record = |item: &Value, outcome: &str| {
+        json!({"prescription_id": item["prescription_id"], "date": today(), "slot": "morning",
+               "outcome": outcome, "location_id": hatch})
+    };
+    let mut given = record(&methadone, "given");
+    given["witness"] = json!({"username": "nurse2", "password": "demo-password-2026"});
+    let r = app.post(&doses, &nurse, given).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app
+        .post(&doses, &nurse, record(&levetiracetam, "refused"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let mut away = record(&buprenorphine, "away");
+    away["away_reason"] = json!("court");
+    away["witness"] = json!({"token": nurse2});
+    let r = app.post(&doses, &nurse, away).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // A 7-day in-possession supply of sertraline, then a cell count that does not add up.
+    let patient = methadone["patient_id"].as_i64().unwrap();
+    let rxs = app
+        .get(&format!("/api/v1/patients/{patient}/prescriptions"), &nurse)
+        .await;
+    let sertraline = rxs.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["possession"] == "in_possession")
+        .unwrap()["id"]
+        .clone();
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{site}/ip-supplies"),
+            &nurse,
+            json!({"prescription_id": sertraline, "location_id": store}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["quantity"], "7");
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{site}/compliance-checks"),
+            &nurse,
+            json!({"prescription_id": sertraline, "counted_quantity": "2"}),
+        )
+        .await;
+    assert_eq!(r.body["discrepancy"], true, "{}", r.body);
+
+    // Yesterday's methadone was missed: entered late, it raises an alert.
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    let mut missed = record(&methadone, "did_not_attend");
+    missed["date"] = json!(yesterday);
+    missed["occurred_at"] = json!(format!("{yesterday}T08:30:00"));
+    let r = app.post(&doses, &nurse, missed).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["late_entry"], true);
+    let alerts = app
+        .get(&format!("/api/v1/sites/{site}/alerts"), &nurse)
+        .await;
+    let kinds: Vec<&str> = alerts.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"missed_ost"), "{kinds:?}");
+    assert!(kinds.contains(&"compliance_discrepancy"), "{kinds:?}");
+
+    // Stock, register and FHIR agree: 500 ml at the hatch less the 60 mg (60 ml) dose.
+    let stock = app
+        .get(
+            &format!("/api/v1/sites/{site}/stock?location_id={hatch}"),
+            &nurse,
+        )
+        .await;
+    let at_hatch = stock.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["product_name"].as_str().unwrap().starts_with("Methadone"))
+        .unwrap()["quantity"]
+        .clone();
+    assert_eq!(at_hatch, "440");
+    let pages = app
+        .get(&format!("/api/v1/sites/{site}/cd/pages"), &auditor)
+        .await;
+    let page = pages.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["drug"].as_str().unwrap().starts_with("Methadone"))
+        .unwrap()
+        .clone();
+    assert_eq!(page["balance"], "2440");
+    let verify = app
+        .get(&format!("/api/v1/sites/{site}/cd/verify"), &auditor)
+        .await;
+    assert_eq!(verify.body["status"], "intact");
+    let (_, _, bytes) = app
+        .download(&format!("/api/v1/patients/{patient}/fhir"), &auditor)
+        .await;
+    let b: Value = serde_json::from_slice(&bytes).unwrap();
+    let statuses: Vec<&str> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "MedicationAdministration")
+        .map(|e| e["resource"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["completed", "not-done"]);
+    let dispenses = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "MedicationDispense")
+        .count();
+    assert_eq!(dispenses, 1);
+}
