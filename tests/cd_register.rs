@@ -3,7 +3,7 @@
 
 mod common;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use common::{first_issue, spawn, Site, TestApp, User, PASSWORD};
 use diesel::prelude::*;
 use serde_json::{json, Value};
@@ -788,8 +788,7 @@ async fn auditors_export_the_register_and_the_audit_log_and_write_nothing() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "application/pdf");
-    assert!(body.starts_with(b"%PDF-1.4"));
-    assert!(body.ends_with(b"%%EOF\n"));
+    assert_pdf_opens(&body);
     let text = String::from_utf8_lossy(&body);
     assert!(text.contains("Methadone 1mg/ml oral solution sugar free"));
     assert!(text.contains("Chain verified intact: 2 entries shown"));
@@ -887,4 +886,304 @@ async fn auditors_export_the_register_and_the_audit_log_and_write_nothing() {
     );
     let actions: Vec<String> = csv.records().map(|r| r.unwrap()[4].to_string()).collect();
     assert_eq!(actions, ["stock.receipt", "stock.destruction"]);
+}
+
+/// A PDF opens when its cross-reference table points at every object it lists.
+fn assert_pdf_opens(bytes: &[u8]) {
+    let text: String = bytes
+        .iter()
+        .map(|&b| if b.is_ascii() { b as char } else { '?' })
+        .collect();
+    assert!(text.starts_with("%PDF-1.4"));
+    assert!(text.ends_with("%%EOF\n"));
+    let start: usize = text
+        .rsplit("startxref\n")
+        .next()
+        .and_then(|t| t.lines().next())
+        .and_then(|n| n.parse().ok())
+        .expect("startxref");
+    assert!(text[start..].starts_with("xref\n0 "));
+    let offsets: Vec<usize> = text[start..]
+        .lines()
+        .skip(3)
+        .take_while(|l| !l.starts_with("trailer"))
+        .map(|l| l[..10].parse().unwrap())
+        .collect();
+    assert!(!offsets.is_empty());
+    for (i, offset) in offsets.iter().enumerate() {
+        assert!(
+            text[*offset..].starts_with(&format!("{} 0 obj", i + 1)),
+            "object {} is not where the table says",
+            i + 1
+        );
+    }
+    assert!(text.contains("/Type /Catalog"));
+}
+
+#[actix_web::test]
+async fn demo_methadone_received_given_transferred_and_destroyed() {
+    let app = spawn().await;
+    {
+        let mut c = app.conn();
+        prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
+    }
+    let token = |name: &str| {
+        use prison_pharmacy::db::schema::users;
+        let mut c = app.conn();
+        let id = users::table
+            .filter(users::username.eq(name))
+            .select(users::id)
+            .first::<i64>(&mut *c)
+            .unwrap();
+        app.state.jwt.issue(id).unwrap()
+    };
+    let (technician, pharmacist, nurse, nurse2, auditor) = (
+        token("technician"),
+        token("pharmacist"),
+        token("nurse"),
+        token("nurse2"),
+        token("auditor"),
+    );
+    let site = app.get("/api/v1/me", &technician).await.body["sites"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let locations = app
+        .get(&format!("/api/v1/sites/{site}/locations"), &technician)
+        .await;
+    let loc = |code: &str| {
+        locations.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["code"] == code)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (store, cabinet, hatch) = (loc("PHARM"), loc("CDCAB"), loc("HB1-HATCH"));
+
+    // Received: an order from the reorder report, approved, sent with its FP10CDF, received into the CD cabinet.
+    let raised = app
+        .post(
+            &format!("/api/v1/sites/{site}/purchase-orders/from-reorder-report"),
+            &technician,
+            json!({}),
+        )
+        .await;
+    let order = raised.body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["lines"][0]["product_name"] == "Methadone 1mg/ml oral solution sugar free")
+        .unwrap()
+        .clone();
+    let (order_id, line) = (
+        order["id"].as_i64().unwrap(),
+        order["lines"][0]["id"].as_i64().unwrap(),
+    );
+    let methadone = order["lines"][0]["product_id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/purchase-orders/{order_id}/approve"),
+        &pharmacist,
+        json!({}),
+    )
+    .await;
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/purchase-orders/{order_id}/lines/{line}/requisition"),
+        Some(&technician),
+        Some(json!({"fp10cdf_reference": "FP10CDF-77"})),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/purchase-orders/{order_id}/send"),
+        &technician,
+        json!({}),
+    )
+    .await;
+    let r = app
+        .post(
+            &format!("/api/v1/purchase-orders/{order_id}/receipts"),
+            &technician,
+            json!({"location_id": cabinet, "lines": [{"order_line_id": line, "batch_number": "MTH9001",
+                                                       "expiry_date": "2028-03-31", "quantity": "5000"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let batch = r.body["lines"][0]["batch_id"].as_i64().unwrap();
+
+    // Administered at the morning round, with a witness.
+    let round = app
+        .get(
+            &format!(
+                "/api/v1/sites/{site}/rounds?date={}&slot=morning&location_id={hatch}",
+                chrono::Utc::now().date_naive()
+            ),
+            &nurse,
+        )
+        .await;
+    let dose = round.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["product_id"] == methadone)
+        .unwrap()
+        .clone();
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{site}/doses"),
+            &nurse,
+            json!({"prescription_id": dose["prescription_id"], "date": chrono::Utc::now().date_naive(),
+                   "slot": "morning", "outcome": "given", "location_id": hatch, "witness": {"token": nurse2}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // Transferred to Lincoln.
+    let lincoln = {
+        let mut c = app.conn();
+        prison_pharmacy::sites::queries::by_code(&mut c, "LCI")
+            .unwrap()
+            .unwrap()
+    };
+    let lincoln_cabinet = {
+        let mut c = app.conn();
+        prison_pharmacy::sites::queries::location_by_code(&mut c, lincoln.id, "CDCAB")
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{site}/transfers"),
+            &technician,
+            json!({"from_location_id": cabinet, "to_location_id": lincoln_cabinet,
+                   "lines": [{"batch_id": batch, "quantity": "1000"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // Destroyed in front of the authorised witness, who signs in for it.
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{site}/cd/destructions"),
+            &pharmacist,
+            json!({"location_id": store, "batch_id": batch, "quantity": "0.001", "method": "x",
+                   "witness": {"username": "nurse2", "password": "demo-password-2026"}}),
+        )
+        .await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("witness".into(), "authorised_witness".into())
+    );
+    let old_batch = {
+        let mut c = app.conn();
+        prison_pharmacy::formulary::queries::batches_of(&mut c, methadone).unwrap()[0].id
+    };
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{site}/cd/destructions"),
+            &pharmacist,
+            json!({"location_id": store, "batch_id": old_batch, "quantity": "100", "method": "denaturing kit",
+                   "witness": {"username": "pharmacist.witness", "password": "demo-password-2026"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+    // The page's running balance is the stock on hand: 2500 opening + 5000 - 60 - 1000 - 100.
+    let stock = app
+        .get(
+            &format!("/api/v1/sites/{site}/stock?product_id={methadone}"),
+            &pharmacist,
+        )
+        .await;
+    let on_hand: rust_decimal::Decimal = stock.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["quantity"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(on_hand.normalize().to_string(), "6340");
+    let pages = app
+        .get(&format!("/api/v1/sites/{site}/cd/pages"), &auditor)
+        .await;
+    let page = pages.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product_id"] == methadone)
+        .unwrap()
+        .clone();
+    assert_eq!(page["balance"], "6340");
+    let page_id = page["id"].as_i64().unwrap();
+    let entries = app
+        .get(
+            &format!("/api/v1/sites/{site}/cd/pages/{page_id}/entries"),
+            &auditor,
+        )
+        .await;
+    let types: Vec<&str> = entries.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entry_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "receipt",
+            "transfer_out",
+            "transfer_in",
+            "receipt",
+            "dose_given",
+            "transfer_out",
+            "destruction"
+        ]
+    );
+    assert_eq!(entries.body["items"][6]["balance_after"], "6340");
+    let v = app
+        .get(
+            &format!("/api/v1/sites/{site}/cd/pages/{page_id}/verify"),
+            &auditor,
+        )
+        .await;
+    assert_eq!(v.body["status"], "intact");
+    assert_eq!(v.body["entries"], 7);
+
+    let (status, _, csv_bytes) = app
+        .download(
+            &format!("/api/v1/sites/{site}/cd/export?product_id={methadone}"),
+            &auditor,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(csv_bytes.as_slice())
+        .records()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(rows.len(), 7);
+    assert!(rows.iter().all(|r| &r[29] == "true"));
+    let (status, content_type, pdf) = app
+        .download(
+            &format!("/api/v1/sites/{site}/cd/export?format=pdf"),
+            &auditor,
+        )
+        .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "application/pdf")
+    );
+    assert_pdf_opens(&pdf);
+
+    let mut c = app.conn();
+    let err = diesel::sql_query("UPDATE cd_register_entries SET quantity = 0")
+        .execute(&mut *c)
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
 }
