@@ -80,6 +80,7 @@ pub fn build_app(
         .service(http::resource("/ready").route(web::get().to(ready)))
         .service(
             web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(auth::access::enforce))
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Cache-Control", "no-store"))

@@ -1,6 +1,7 @@
 //! Sign-in, tokens, and the checks every request passes: who you are, what your role may do,
 //! and which sites you may see.
 
+pub mod access;
 pub mod jwt;
 pub mod password;
 pub mod permissions;
@@ -112,49 +113,60 @@ fn bearer_token(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
-impl FromRequest for AuthUser {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(req);
+impl AuthUser {
+    /// The request's user: the one the access check already found, or read afresh from the
+    /// bearer token and the database.
+    pub async fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
+        if let Some(user) = req.extensions().get::<AuthUser>() {
+            return Ok(user.clone());
+        }
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| AppError::internal("application state missing"))?;
+        let token = bearer_token(req)
+            .ok_or_else(|| AppError::Unauthorized("a bearer token is required".into()))?;
         let request_id = request_id(req);
         let span = req
             .extensions()
             .get::<RootSpan>()
             .map(|s| tracing::Span::clone(s));
-        Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            let token =
-                token.ok_or_else(|| AppError::Unauthorized("a bearer token is required".into()))?;
-            let user_id = state.jwt.verify(&token)?;
-            let (row, sites) = state
-                .db
-                .read(move |c| {
-                    let row = queries::by_id(c, user_id)?;
-                    let sites = match &row {
-                        Some(_) => queries::sites_of(c, user_id)?,
-                        None => vec![],
-                    };
-                    Ok((row, sites))
-                })
-                .await?;
-            let row = row
-                .filter(|u| u.enabled)
-                .ok_or_else(|| AppError::Unauthorized("invalid or expired token".into()))?;
-            if let Some(span) = &span {
-                span.record("user_id", row.id);
-            }
-            Ok(AuthUser {
-                id: row.id,
-                role: Role::from_db(&row.role),
-                username: row.username,
-                site_ids: sites.into_iter().map(|s| s.id).collect(),
-                authorised_witness: row.authorised_witness,
-                request_id,
-                span,
+        let user_id = state.jwt.verify(&token)?;
+        let (row, sites) = state
+            .db
+            .read(move |c| {
+                let row = queries::by_id(c, user_id)?;
+                let sites = match &row {
+                    Some(_) => queries::sites_of(c, user_id)?,
+                    None => vec![],
+                };
+                Ok((row, sites))
             })
+            .await?;
+        let row = row
+            .filter(|u| u.enabled)
+            .ok_or_else(|| AppError::Unauthorized("invalid or expired token".into()))?;
+        if let Some(span) = &span {
+            span.record("user_id", row.id);
+        }
+        Ok(AuthUser {
+            id: row.id,
+            role: Role::from_db(&row.role),
+            username: row.username,
+            site_ids: sites.into_iter().map(|s| s.id).collect(),
+            authorised_witness: row.authorised_witness,
+            request_id,
+            span,
         })
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { AuthUser::authenticate(&req).await })
     }
 }
