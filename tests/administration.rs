@@ -100,6 +100,7 @@ where
             )
             .await;
         ids.push(id);
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         batches.push(r.body["id"].as_i64().unwrap());
     }
     receive(

@@ -1,7 +1,8 @@
 //! Who may call which route, checked before a request body is even read: one rule per
-//! method and route, naming the action of the permission table it needs. A route without a
-//! rule is refused, so a new route is closed until someone decides who may use it. Handlers
-//! still check the site of the record (and the action again) themselves.
+//! method and route, naming the action of the permission table it needs, then the prison of
+//! the route (`{site_id}`) or of its record (`{id}`). A route without a rule is refused, so a
+//! new route is closed until someone decides who may use it. Handlers check again, and check
+//! the records nested under the route (a register page of the site, an order's line).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,7 +11,9 @@ use actix_web::HttpMessage;
 
 use super::permissions::Action;
 use super::AuthUser;
+use crate::db::AnyConnection;
 use crate::error::AppError;
+use crate::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -506,6 +509,74 @@ pub fn rule(method: &str, pattern: &str) -> Option<Access> {
         .map(|(_, _, a)| *a)
 }
 
+/// The prisons a record route belongs to, from its `{id}`: None when the route is not
+/// scoped to a prison (products, suppliers, users).
+fn record_sites(
+    conn: &mut AnyConnection,
+    pattern: &str,
+    id: i64,
+) -> Result<Option<Vec<i64>>, AppError> {
+    let entity = pattern
+        .trim_start_matches("/api/v1/")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let one = |site: Result<i64, AppError>| site.map(|s| Some(vec![s]));
+    match entity {
+        "patients" => one(crate::patients::service::patient_site(conn, id)),
+        "prescriptions" => one(crate::prescribing::service::prescription_site(conn, id)),
+        "reconciliation-tasks" => one(crate::patients::service::task_site(conn, id)),
+        "doses" => one(crate::administration::service::dose_site(conn, id)),
+        "alerts" => one(crate::administration::service::alert_site(conn, id)),
+        "purchase-orders" => one(crate::procurement::service::order_site(conn, id)),
+        "goods-receipts" => one(crate::procurement::service::receipt_site(conn, id)),
+        "stocktakes" => one(crate::stock::service::stocktake(conn, id).map(|s| s.site_id)),
+        "transfers" => crate::stock::service::transfer(conn, id)
+            .map(|t| Some(vec![t.from_site_id, t.to_site_id])),
+        _ => Ok(None),
+    }
+}
+
+/// 404 unless the user holds the prison of the route: `{site_id}` in the path, or the
+/// prison of the record named by `{id}`. Checked before the body is read, so another
+/// prison's records look the same whatever is sent.
+async fn check_site(req: &ServiceRequest, user: &AuthUser, pattern: &str) -> Result<(), AppError> {
+    // The router has not matched the resource yet, so read the parameters off the path.
+    let path = req.path().to_string();
+    let param = |name: &str| path_param(pattern, &path, name).and_then(|v| v.parse::<i64>().ok());
+    if pattern.contains("{site_id}") {
+        return match param("site_id") {
+            Some(site) => user.require_site(site),
+            None => Err(AppError::not_found("site")),
+        };
+    }
+    if !pattern.contains("{id}") {
+        return Ok(());
+    }
+    let Some(id) = param("id") else {
+        return Err(AppError::not_found("resource"));
+    };
+    let state = req
+        .app_data::<actix_web::web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal("application state missing"))?;
+    let owned = pattern.to_string();
+    match state.db.read(move |c| record_sites(c, &owned, id)).await? {
+        Some(sites) => user.require_any_site(sites, "resource"),
+        None => Ok(()),
+    }
+}
+
+/// The value of `{name}` in a path matched by the pattern.
+fn path_param<'a>(pattern: &str, path: &'a str, name: &str) -> Option<&'a str> {
+    let wanted = format!("{{{name}}}");
+    pattern
+        .split('/')
+        .zip(path.split('/'))
+        .find(|(p, _)| *p == wanted)
+        .map(|(_, v)| v)
+}
+
 fn has_pattern(pattern: &str) -> bool {
     ROUTES.iter().any(|(_, p, _)| *p == pattern)
 }
@@ -542,6 +613,9 @@ pub async fn enforce<B: MessageBody + 'static>(
             return Ok(refuse(req, e));
         }
     }
+    if let Err(e) = check_site(&req, &user, &pattern).await {
+        return Ok(refuse(req, e));
+    }
     req.extensions_mut().insert(user);
     next.call(req).await.map(pass)
 }
@@ -554,6 +628,23 @@ fn refuse<B>(req: ServiceRequest, e: AppError) -> ServiceResponse<EitherBody<B>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_are_read_off_the_path() {
+        let p = "/api/v1/sites/{site_id}/cd/pages/{page_id}/entries";
+        assert_eq!(
+            path_param(p, "/api/v1/sites/7/cd/pages/12/entries", "site_id"),
+            Some("7")
+        );
+        assert_eq!(
+            path_param(p, "/api/v1/sites/7/cd/pages/12/entries", "page_id"),
+            Some("12")
+        );
+        assert_eq!(
+            path_param(p, "/api/v1/sites/7/cd/pages/12/entries", "id"),
+            None
+        );
+    }
 
     #[test]
     fn every_rule_is_unique() {
