@@ -35,7 +35,7 @@ fn start(url: &str, port: u16, log: &Path) -> Child {
         .append(true)
         .open(log)
         .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_prison-pharmacy"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prison-pharmacy"))
         .args(["serve", "--demo"])
         .env("DATABASE_URL", url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
@@ -58,6 +58,8 @@ fn start(url: &str, port: u16, log: &Path) -> Child {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!(
         "server did not become ready: {}",
         std::fs::read_to_string(log).unwrap_or_default()
