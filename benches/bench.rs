@@ -1,0 +1,994 @@
+//! Benchmarks at the scale of a large prison, each figure beside a floor measured in the same
+//! run on the same machine. `cargo bench --bench bench` runs them on SQLite; add
+//! `-- --postgres postgres://user@host/db` to run them on PostgreSQL too. `--entries`, `--seconds`
+//! and `--rate` change the scale (see `--help`).
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, HttpServer};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use prison_pharmacy::administration::{model::RecordDose, service as administration};
+use prison_pharmacy::audit::Actor;
+use prison_pharmacy::cd_register::model::{EntryDraft, EntryRow, RegisterDetail};
+use prison_pharmacy::cd_register::{queries as register_queries, service as register};
+use prison_pharmacy::config::Config;
+use prison_pharmacy::db::schema::{
+    cd_register_entries, cd_register_pages, patients, prescriptions, users,
+};
+use prison_pharmacy::db::{self, AnyConnection, Db};
+use prison_pharmacy::domain::stock::MovementReason;
+use prison_pharmacy::domain::Quantity;
+use prison_pharmacy::stock::ledger::{self, Posting};
+use prison_pharmacy::{build_app, AppState};
+
+const SEED: u64 = 20261121;
+const PATIENTS: usize = 1_930;
+const PRESCRIPTIONS: usize = 6_000;
+const WINGS: [&str; 6] = ["HB1", "HB2", "HB3", "HB4", "HB5", "HB6"];
+const SLOTS: [&str; 4] = ["morning", "lunchtime", "teatime", "night"];
+/// Products given at rounds, and one dose of each (one unit, or 60 mg of methadone).
+const ROUND_PRODUCTS: [(&str, &str); 10] = [
+    ("Methadone 1mg/ml oral solution sugar free", "60"),
+    ("Buprenorphine 8mg sublingual tablets", "8"),
+    ("Olanzapine 10mg tablets", "10"),
+    ("Levetiracetam 500mg tablets", "500"),
+    ("Mirtazapine 15mg tablets", "15"),
+    ("Quetiapine 25mg tablets", "25"),
+    ("Sertraline 50mg tablets", "50"),
+    ("Metformin 500mg tablets", "500"),
+    ("Atorvastatin 20mg tablets", "20"),
+    ("Omeprazole 20mg gastro-resistant capsules", "20"),
+];
+
+struct Args {
+    postgres: Option<String>,
+    entries: i64,
+    seconds: u64,
+    rate: u64,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        postgres: None,
+        entries: 1_000_000,
+        seconds: 10,
+        rate: 500,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--postgres" => a.postgres = it.next(),
+            "--entries" => a.entries = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.entries),
+            "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.seconds),
+            "--rate" => a.rate = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.rate),
+            "--help" => {
+                println!("cargo bench --bench bench -- [--postgres URL] [--entries N] [--seconds S] [--rate DOSES_PER_SECOND]");
+                std::process::exit(0);
+            }
+            // cargo passes --bench to harness-less benchmarks.
+            _ => {}
+        }
+    }
+    a
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Row {
+    name: String,
+    value: String,
+    floor: String,
+    ratio: String,
+    target: String,
+}
+
+fn row(name: &str, value: String, floor: String, ratio: String, target: &str) -> Row {
+    Row {
+        name: name.into(),
+        value,
+        floor,
+        ratio,
+        target: target.into(),
+    }
+}
+
+/// Peak resident memory of this process since the last reset, in MiB (Linux).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn user(conn: &mut AnyConnection, name: &str) -> i64 {
+    users::table
+        .filter(users::username.eq(name))
+        .select(users::id)
+        .first(conn)
+        .unwrap()
+}
+
+fn actor(id: i64) -> Actor {
+    Actor {
+        user_id: id,
+        request_id: "bench".into(),
+    }
+}
+
+struct World {
+    site: i64,
+    hatches: Vec<(String, i64)>,
+    nurse: i64,
+    witness: i64,
+    big_page: i64,
+    small_page: i64,
+    /// Supervised doses not yet recorded: (prescription, date, slot, hatch).
+    due: VecDeque<(i64, NaiveDate, String, i64)>,
+}
+
+/// Appends `n` synthetic entries to a page, alternating a receipt of 60 and a dose of 60 so the
+/// balance never falls, chaining each to the page head exactly as the service does.
+fn fill_page(conn: &mut AnyConnection, page_id: i64, n: i64, author: i64, witness: i64) {
+    let (_, site, product, count, balance, head, _) =
+        register_queries::page(conn, page_id).unwrap().unwrap();
+    let mut prev = head;
+    let mut bal = balance;
+    let t0 = chrono::Utc::now().naive_utc() - chrono::Duration::days(365);
+    let mut batch: Vec<EntryRow> = Vec::with_capacity(1000);
+    let flush = |conn: &mut AnyConnection, batch: &mut Vec<EntryRow>| {
+        insert_entries(conn, batch);
+        batch.clear();
+    };
+    for i in 0..n {
+        let seq = count + 1 + i;
+        let receipt = i % 2 == 0;
+        let q = if receipt { 60_000 } else { -60_000 };
+        bal += q;
+        let at = t0 + chrono::Duration::seconds(i * 30);
+        let mut e = EntryRow {
+            id: 0,
+            page_id,
+            seq,
+            site_id: site,
+            product_id: product,
+            entry_type: if receipt { "receipt" } else { "dose_given" }.into(),
+            movement_id: None,
+            occurred_at: at,
+            recorded_at: at,
+            quantity: q,
+            balance_after: bal,
+            location_id: None,
+            batch_id: None,
+            counterparty: Some(
+                if receipt {
+                    "Midlands Pharmaceutical Wholesale Ltd (demo)"
+                } else {
+                    "Patient"
+                }
+                .into(),
+            ),
+            counterparty_address: Some(
+                if receipt {
+                    "Nottingham NG7 1TN"
+                } else {
+                    "HMP Fosse Way"
+                }
+                .into(),
+            ),
+            patient_identifier: (!receipt).then(|| format!("A{:04}BC", i % 10_000)),
+            prescriber: (!receipt).then(|| "Dr R Patel GMC 0000000 (demo)".to_string()),
+            collected_by: None,
+            identity_checked: None,
+            author_id: author,
+            witness_id: (!receipt).then_some(witness),
+            corrects_entry_id: None,
+            reason: None,
+            prev_hash: prev.clone(),
+            hash: String::new(),
+        };
+        e.hash = e.content().hash(&e.prev_hash);
+        prev = e.hash.clone();
+        batch.push(e);
+        if batch.len() == 1000 {
+            flush(conn, &mut batch);
+        }
+    }
+    flush(conn, &mut batch);
+    diesel::update(cd_register_pages::table.find(page_id))
+        .set((
+            cd_register_pages::entry_count.eq(count + n),
+            cd_register_pages::balance.eq(bal),
+            cd_register_pages::head_hash.eq(&prev),
+        ))
+        .execute(conn)
+        .unwrap();
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = cd_register_entries)]
+struct NewEntry<'a> {
+    page_id: i64,
+    seq: i64,
+    site_id: i64,
+    product_id: i64,
+    entry_type: &'a str,
+    occurred_at: chrono::NaiveDateTime,
+    recorded_at: chrono::NaiveDateTime,
+    quantity: i64,
+    balance_after: i64,
+    counterparty: Option<&'a str>,
+    counterparty_address: Option<&'a str>,
+    patient_identifier: Option<&'a str>,
+    prescriber: Option<&'a str>,
+    author_id: i64,
+    witness_id: Option<i64>,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+fn insert_entries(conn: &mut AnyConnection, rows: &[EntryRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    let new: Vec<NewEntry> = rows
+        .iter()
+        .map(|e| NewEntry {
+            page_id: e.page_id,
+            seq: e.seq,
+            site_id: e.site_id,
+            product_id: e.product_id,
+            entry_type: &e.entry_type,
+            occurred_at: e.occurred_at,
+            recorded_at: e.recorded_at,
+            quantity: e.quantity,
+            balance_after: e.balance_after,
+            counterparty: e.counterparty.as_deref(),
+            counterparty_address: e.counterparty_address.as_deref(),
+            patient_identifier: e.patient_identifier.as_deref(),
+            prescriber: e.prescriber.as_deref(),
+            author_id: e.author_id,
+            witness_id: e.witness_id,
+            prev_hash: &e.prev_hash,
+            hash: &e.hash,
+        })
+        .collect();
+    for chunk in new.chunks(500) {
+        match conn {
+            AnyConnection::Postgresql(c) => diesel::insert_into(cd_register_entries::table)
+                .values(chunk)
+                .execute(c),
+            AnyConnection::Sqlite(c) => diesel::insert_into(cd_register_entries::table)
+                .values(chunk)
+                .execute(c),
+        }
+        .unwrap();
+    }
+}
+
+/// One large prison: 1,930 patients, about 6,000 active prescriptions over 4 slots, stock at
+/// every hatch, and a CD register of `entries` entries on one page beside a page of 1,000.
+fn generate(db: &Db, entries: i64) -> World {
+    let mut conn = db.get().unwrap();
+    let conn = &mut *conn;
+    prison_pharmacy::fixtures::load(conn, Some("bench-password-2026")).unwrap();
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let site = prison_pharmacy::sites::queries::by_code(conn, "FWI")
+        .unwrap()
+        .unwrap()
+        .id;
+    let (nurse, witness, tech) = (
+        user(conn, "nurse"),
+        user(conn, "nurse2"),
+        user(conn, "technician"),
+    );
+    let hatches: Vec<(String, i64)> = WINGS
+        .iter()
+        .map(|w| {
+            let l = prison_pharmacy::sites::queries::location_by_code(
+                conn,
+                site,
+                &format!("{w}-HATCH"),
+            )
+            .unwrap()
+            .unwrap();
+            (w.to_string(), l.id)
+        })
+        .collect();
+    let today = chrono::Utc::now().date_naive();
+    let start = today - chrono::Duration::days(60);
+
+    // (patient index, product index, slots, supervised), drawn before the transaction so a
+    // retried transaction writes the same data.
+    let specs: Vec<(usize, usize, String, bool)> = (0..PRESCRIPTIONS)
+        .map(|_| {
+            let mut slots: Vec<&str> = SLOTS.choose_multiple(&mut rng, 2).copied().collect();
+            slots.truncate(rng.gen_range(1..=2));
+            slots.sort_by_key(|s| SLOTS.iter().position(|x| x == s));
+            (
+                rng.gen_range(0..PATIENTS),
+                rng.gen_range(0..ROUND_PRODUCTS.len()),
+                slots.join(","),
+                rng.gen_bool(0.85),
+            )
+        })
+        .collect();
+    db::transaction(conn, |conn| {
+        // Stock: a large batch of every round product at every hatch, received through the ledger.
+        let mut products = Vec::new();
+        for (name, dose) in ROUND_PRODUCTS {
+            let p = prison_pharmacy::formulary::queries::product_by_name(conn, name)?.unwrap();
+            let b = prison_pharmacy::formulary::service::create_batch(
+                conn,
+                &actor(tech),
+                p.id,
+                &serde_json::from_value(
+                    json!({"batch_number": format!("BENCH-{}", p.id), "expiry_date": "2031-12-31"}),
+                )
+                .unwrap(),
+            )?;
+            for (_, hatch) in &hatches {
+                let mut posting = Posting::new(
+                    site,
+                    *hatch,
+                    b.id,
+                    Quantity::whole(1_000_000),
+                    MovementReason::Receipt,
+                );
+                posting.register.counterparty =
+                    Some("Midlands Pharmaceutical Wholesale Ltd (demo)".into());
+                posting.register.counterparty_address = Some("Nottingham NG7 1TN".into());
+                ledger::post(conn, &actor(tech), &posting)?;
+            }
+            products.push((p.id, dose.parse::<Quantity>().unwrap()));
+        }
+        // Patients across six house blocks.
+        let now = db::now();
+        let existing: i64 = patients::table.count().get_result(conn)?;
+        for i in existing as usize..PATIENTS {
+            diesel::insert_into(patients::table)
+                .values((
+                    patients::prison_number.eq(format!(
+                        "{}{:04}{}",
+                        (b'A' + (i / 10_000) as u8) as char,
+                        i % 10_000,
+                        "ZZ"
+                    )),
+                    patients::given_name.eq("Bench"),
+                    patients::family_name.eq(format!("Patient {i}")),
+                    patients::date_of_birth.eq(NaiveDate::from_ymd_opt(1985, 1, 1).unwrap()),
+                    patients::site_id.eq(site),
+                    patients::wing.eq(WINGS[i % WINGS.len()]),
+                    patients::landing.eq("1"),
+                    patients::cell.eq(format!("{}", 100 + i % 60)),
+                    patients::status.eq("in_custody"),
+                    patients::created_at.eq(now),
+                    patients::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        let ids: Vec<i64> = patients::table
+            .filter(patients::site_id.eq(site))
+            .select(patients::id)
+            .load(conn)?;
+        // About 6,000 active prescriptions, most supervised, one or two round times each.
+        let existing: i64 = prescriptions::table.count().get_result(conn)?;
+        for (patient, product, slots, supervised) in specs.iter().skip(existing as usize) {
+            let patient = ids[patient % ids.len()];
+            let (product, dose) = products[*product];
+            diesel::insert_into(prescriptions::table)
+                .values((
+                    prescriptions::patient_id.eq(patient),
+                    prescriptions::product_id.eq(product),
+                    prescriptions::dose.eq(dose.scaled()),
+                    prescriptions::dose_unit.eq("mg"),
+                    prescriptions::route.eq("oral"),
+                    prescriptions::slots.eq(slots),
+                    prescriptions::as_needed.eq(false),
+                    prescriptions::start_date.eq(start),
+                    prescriptions::possession.eq(if *supervised {
+                        "supervised"
+                    } else {
+                        "in_possession"
+                    }),
+                    prescriptions::prescriber.eq("Dr R Patel GMC 0000000 (demo)"),
+                    prescriptions::status.eq("active"),
+                    prescriptions::screening.eq("approved"),
+                    prescriptions::created_by.eq(tech),
+                    prescriptions::created_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+
+    // The register: a page of `entries` entries and one of 1,000.
+    let methadone = prison_pharmacy::formulary::queries::product_by_name(conn, ROUND_PRODUCTS[0].0)
+        .unwrap()
+        .unwrap()
+        .id;
+    let oxycodone =
+        prison_pharmacy::formulary::queries::product_by_name(conn, "Oxycodone 5mg capsules")
+            .unwrap()
+            .unwrap()
+            .id;
+    register_queries::open_page(conn, site, oxycodone, db::now()).unwrap();
+    let big_page = register_queries::page_of(conn, site, methadone)
+        .unwrap()
+        .unwrap()
+        .0;
+    let small_page = register_queries::page_of(conn, site, oxycodone)
+        .unwrap()
+        .unwrap()
+        .0;
+    let have = register_queries::page(conn, big_page).unwrap().unwrap().3;
+    db::transaction(conn, |c| {
+        fill_page(c, big_page, (entries - have).max(0), nurse, witness);
+        fill_page(c, small_page, 1_000, nurse, witness);
+        Ok(())
+    })
+    .unwrap();
+
+    // Every supervised dose due over the last 30 days, in a fixed shuffled order.
+    let rows: Vec<(i64, String, Option<String>)> = prescriptions::table
+        .inner_join(patients::table)
+        .filter(patients::site_id.eq(site))
+        .filter(prescriptions::possession.eq("supervised"))
+        .filter(prescriptions::status.eq("active"))
+        .select((prescriptions::id, prescriptions::slots, patients::wing))
+        .load(conn)
+        .unwrap();
+    let mut due = Vec::new();
+    for (rx, slots, wing) in rows {
+        let hatch = hatches
+            .iter()
+            .find(|(w, _)| Some(w) == wing.as_ref())
+            .map(|h| h.1)
+            .unwrap_or(hatches[0].1);
+        for days in 1..=30 {
+            for slot in slots.split(',') {
+                due.push((
+                    rx,
+                    today - chrono::Duration::days(days),
+                    slot.to_string(),
+                    hatch,
+                ));
+            }
+        }
+    }
+    due.shuffle(&mut rng);
+    World {
+        site,
+        hatches,
+        nurse,
+        witness,
+        big_page,
+        small_page,
+        due: due.into(),
+    }
+}
+
+fn dose_request(d: &(i64, NaiveDate, String, i64), given: bool) -> serde_json::Value {
+    json!({"prescription_id": d.0, "date": d.1, "slot": d.2, "outcome": if given { "given" } else { "refused" },
+           "location_id": d.3})
+}
+
+/// Doses recorded by `workers` threads straight through the service, no HTTP: the floor.
+fn doses_in_process(
+    db: &Db,
+    w: &World,
+    doses: Vec<(i64, NaiveDate, String, i64)>,
+    workers: usize,
+) -> f64 {
+    let queue = Arc::new(Mutex::new(VecDeque::from(doses)));
+    let n = queue.lock().unwrap().len();
+    let rules = administration::Rules::from_config(&Config::for_database(""));
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..workers)
+        .map(|_| {
+            let (db, queue) = (db.clone(), queue.clone());
+            let (site, nurse, witness) = (w.site, w.nurse, w.witness);
+            std::thread::spawn(move || {
+                let mut conn = db.get().unwrap();
+                loop {
+                    let Some(d) = queue.lock().unwrap().pop_front() else {
+                        return;
+                    };
+                    let req: RecordDose =
+                        serde_json::from_value(dose_request(&d, d.0 % 7 != 0)).unwrap();
+                    db::transaction(&mut conn, |c| {
+                        administration::record_dose(
+                            c,
+                            &actor(nurse),
+                            site,
+                            &req,
+                            Some(witness),
+                            rules,
+                        )
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+struct HttpRun {
+    throughput: f64,
+    latencies: Vec<Duration>,
+    errors: usize,
+}
+
+/// Doses over HTTP. With a rate, requests are sent on a fixed schedule (open loop) and
+/// latency counts from the scheduled time; without, clients send as fast as they can.
+fn doses_over_http(
+    base: &str,
+    w: &World,
+    doses: Vec<(i64, NaiveDate, String, i64)>,
+    clients: usize,
+    rate: Option<u64>,
+    nurse: &str,
+    witness: &str,
+) -> HttpRun {
+    let n = doses.len();
+    let queue = Arc::new(Mutex::new(
+        doses.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
+    let results = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let errors = Arc::new(Mutex::new(0usize));
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (queue, results, errors) = (queue.clone(), results.clone(), errors.clone());
+            let url = format!("{base}/api/v1/sites/{}/doses", w.site);
+            let (nurse, witness) = (nurse.to_string(), witness.to_string());
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(30))
+                    .build();
+                loop {
+                    let Some((i, d)) = queue.lock().unwrap().pop_front() else {
+                        return;
+                    };
+                    let scheduled = match rate {
+                        Some(r) => {
+                            let at = t0 + Duration::from_secs_f64(i as f64 / r as f64);
+                            if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                            at
+                        }
+                        None => Instant::now(),
+                    };
+                    let mut body = dose_request(&d, d.0 % 7 != 0);
+                    body["witness"] = json!({"token": witness});
+                    let ok = agent
+                        .post(&url)
+                        .set("Authorization", &format!("Bearer {nurse}"))
+                        .send_json(body)
+                        .map(|r| r.status() == 201)
+                        .unwrap_or(false);
+                    if ok {
+                        results
+                            .lock()
+                            .unwrap()
+                            .push((scheduled.elapsed(), Instant::now()));
+                    } else {
+                        *errors.lock().unwrap() += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let results = results.lock().unwrap();
+    let end = results.iter().map(|r| r.1).max().unwrap_or(t0);
+    let mut latencies: Vec<Duration> = results.iter().map(|r| r.0).collect();
+    latencies.sort();
+    let errors = *errors.lock().unwrap();
+    HttpRun {
+        throughput: results.len() as f64 / (end - t0).as_secs_f64().max(1e-9),
+        latencies,
+        errors,
+    }
+}
+
+fn get_timed(agent: &ureq::Agent, url: &str, token: &str, n: usize) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = agent
+            .get(url)
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let mut sink = Vec::new();
+        r.into_reader().read_to_end(&mut sink).unwrap();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times
+}
+
+fn run(url: &str, label: &str, args: &Args) -> Vec<Row> {
+    eprintln!(
+        "[{label}] generating the data set ({} register entries) ...",
+        args.entries
+    );
+    let t = Instant::now();
+    {
+        let mut c = db::establish(url).unwrap();
+        db::run_migrations(&mut c).unwrap();
+    }
+    let mut config = Config::for_database(url);
+    config.db_pool_size = 16;
+    let db = Db::connect(url, config.db_pool_size).unwrap();
+    let mut world = generate(&db, args.entries);
+    eprintln!("[{label}] generated in {:.1} s", t.elapsed().as_secs_f64());
+
+    // The service on a port of its own, as in production.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let state = web::Data::new(AppState::new(config, db.clone()).unwrap());
+    let nurse_token = state.jwt.issue(world.nurse).unwrap();
+    let witness_token = state.jwt.issue(world.witness).unwrap();
+    let auditor = {
+        let mut c = db.get().unwrap();
+        user(&mut c, "auditor")
+    };
+    let auditor_token = state.jwt.issue(auditor).unwrap();
+    let server_state = state.clone();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(move || build_app(server_state.clone()))
+                .bind(("127.0.0.1", port))
+                .unwrap()
+                .run()
+                .await
+                .unwrap();
+        })
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(600))
+        .build();
+    while agent.get(&format!("{base}/ready")).call().is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut rows = Vec::new();
+
+    // 1. Supervised doses: in process (floor), over HTTP as fast as clients can, and at the offered rate.
+    let take =
+        |w: &mut World, n: usize| -> Vec<_> { (0..n).filter_map(|_| w.due.pop_front()).collect() };
+    let closed = 2_000;
+    let batch = take(&mut world, closed);
+    let floor = doses_in_process(&db, &world, batch, 8);
+    let batch = take(&mut world, closed);
+    let http = doses_over_http(&base, &world, batch, 8, None, &nurse_token, &witness_token);
+    rows.push(row(
+        "1. doses over HTTP, 8 clients (doses/s)",
+        format!("{:.0}", http.throughput),
+        format!("{floor:.0} in process"),
+        format!("{:.0}%", 100.0 * http.throughput / floor),
+        ">= 60%",
+    ));
+    let offered = (args.rate * args.seconds) as usize;
+    let batch = take(&mut world, offered);
+    let open = doses_over_http(
+        &base,
+        &world,
+        batch,
+        64,
+        Some(args.rate),
+        &nurse_token,
+        &witness_token,
+    );
+    rows.push(row(
+        &format!("1. doses at {}/s offered: achieved/s, p50, p99", args.rate),
+        format!(
+            "{:.0}/s, {}, {}{}",
+            open.throughput,
+            ms(percentile(&open.latencies, 0.5)),
+            ms(percentile(&open.latencies, 0.99)),
+            if open.errors > 0 {
+                format!(" ({} failed)", open.errors)
+            } else {
+                String::new()
+            }
+        ),
+        "-".into(),
+        "-".into(),
+        "p99 < 25 ms",
+    ));
+
+    // 2. The round list.
+    let date = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+    let wing_url = format!(
+        "{base}/api/v1/sites/{}/rounds?date={date}&slot=morning&location_id={}",
+        world.site, world.hatches[0].1
+    );
+    let site_url = format!(
+        "{base}/api/v1/sites/{}/rounds?date={date}&slot=morning",
+        world.site
+    );
+    let items = {
+        let r: serde_json::Value = agent
+            .get(&site_url)
+            .set("Authorization", &format!("Bearer {nurse_token}"))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        r["items"].as_array().map(|a| a.len()).unwrap_or(0)
+    };
+    let wing = get_timed(&agent, &wing_url, &nurse_token, 100);
+    let whole = get_timed(&agent, &site_url, &nurse_token, 50);
+    rows.push(row(
+        "2. round list, one wing: p50, p99",
+        format!(
+            "{}, {}",
+            ms(percentile(&wing, 0.5)),
+            ms(percentile(&wing, 0.99))
+        ),
+        "-".into(),
+        "-".into(),
+        "-",
+    ));
+    rows.push(row(
+        &format!("2. round list, whole site ({items} doses): p50, p99"),
+        format!(
+            "{}, {}",
+            ms(percentile(&whole, 0.5)),
+            ms(percentile(&whole, 0.99))
+        ),
+        "-".into(),
+        "-".into(),
+        "p50 < 50 ms",
+    ));
+
+    // 3. CSV export of the big page, against the database's own CSV export of the same rows.
+    let methadone = {
+        let mut c = db.get().unwrap();
+        register_queries::page(&mut c, world.big_page)
+            .unwrap()
+            .unwrap()
+            .2
+    };
+    reset_peak_rss();
+    let t = Instant::now();
+    let r = agent
+        .get(&format!(
+            "{base}/api/v1/sites/{}/cd/export?product_id={methadone}",
+            world.site
+        ))
+        .set("Authorization", &format!("Bearer {auditor_token}"))
+        .call()
+        .unwrap();
+    let mut reader = r.into_reader();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 0usize;
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+    }
+    let export = t.elapsed();
+    let peak = peak_rss_mib();
+    let exported = lines.saturating_sub(1);
+    let query = format!(
+        "SELECT * FROM cd_register_entries WHERE page_id = {} ORDER BY seq",
+        world.big_page
+    );
+    let t = Instant::now();
+    let status = if url.starts_with("postgres") {
+        std::process::Command::new("psql")
+            .args([
+                url,
+                "-q",
+                "-c",
+                &format!("\\copy ({query}) TO STDOUT CSV HEADER"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+    } else {
+        std::process::Command::new("sqlite3")
+            .args(["-csv", "-header", url, &query])
+            .stdout(std::process::Stdio::null())
+            .status()
+    };
+    let tool = t.elapsed();
+    let tool_name = if url.starts_with("postgres") {
+        "psql \\copy"
+    } else {
+        "sqlite3 -csv"
+    };
+    let floor = match status {
+        Ok(s) if s.success() => format!(
+            "{:.0} rows/s ({tool_name})",
+            exported as f64 / tool.as_secs_f64()
+        ),
+        _ => format!("{tool_name} not available"),
+    };
+    rows.push(row(
+        &format!("3. CSV export of {exported} entries: rows/s, peak memory"),
+        format!(
+            "{:.0} rows/s, {peak:.1} MiB",
+            exported as f64 / export.as_secs_f64()
+        ),
+        floor,
+        format!("{:.2}x the time", export.as_secs_f64() / tool.as_secs_f64()),
+        "<= 1.5x, < 64 MiB",
+    ));
+
+    // 4. Verifying the big page's chain, against SHA-256 of the same bytes.
+    let mut conn = db.get().unwrap();
+    let page = register_queries::page(&mut conn, world.big_page)
+        .unwrap()
+        .unwrap();
+    let t = Instant::now();
+    let v = register::verify_page(&mut conn, &page).unwrap();
+    let verify = t.elapsed();
+    assert_eq!(v.status.as_str(), "intact", "{:?}", v.first_broken);
+    let mut bytes = Vec::new();
+    let mut after = 0;
+    loop {
+        let rows =
+            register_queries::entries_after(&mut conn, world.big_page, after, 10_000, None, None)
+                .unwrap();
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        for r in &rows {
+            r.content().canonical(&mut bytes);
+            bytes.extend_from_slice(r.prev_hash.as_bytes());
+        }
+    }
+    let t = Instant::now();
+    let digest = Sha256::digest(&bytes);
+    let sha = t.elapsed();
+    std::hint::black_box(digest);
+    rows.push(row(
+        &format!("4. verify a chain of {} entries", v.entries),
+        format!("{:.2} s", verify.as_secs_f64()),
+        format!(
+            "{:.3} s SHA-256 of {} MiB",
+            sha.as_secs_f64(),
+            bytes.len() >> 20
+        ),
+        format!("{:.1}x", verify.as_secs_f64() / sha.as_secs_f64()),
+        "< 1.5 s",
+    ));
+    drop(bytes);
+
+    // 5. Appending to a page of 1,000 entries and to the big page: 20 transactions of 100 each.
+    let append = |conn: &mut AnyConnection, page_id: i64| -> Duration {
+        let (_, site, product, ..) = register_queries::page(conn, page_id).unwrap().unwrap();
+        let draft = EntryDraft {
+            site_id: site,
+            product_id: product,
+            entry_type: "correction".into(),
+            movement_id: None,
+            occurred_at: db::now(),
+            quantity: 0,
+            location_id: None,
+            batch_id: None,
+            reason: Some("benchmark append".into()),
+            detail: RegisterDetail::default(),
+        };
+        let t = Instant::now();
+        for _ in 0..20 {
+            db::transaction(conn, |c| {
+                for _ in 0..100 {
+                    register::append(c, &actor(world.nurse), &draft)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        t.elapsed() / 2_000
+    };
+    append(&mut conn, world.small_page);
+    append(&mut conn, world.big_page);
+    let small = append(&mut conn, world.small_page);
+    let big = append(&mut conn, world.big_page);
+    rows.push(row(
+        &format!("5. append to a page of {} entries (per entry)", v.entries),
+        format!("{:.1} us", big.as_secs_f64() * 1e6),
+        format!("{:.1} us at 1,000 entries", small.as_secs_f64() * 1e6),
+        format!("{:.2}", big.as_secs_f64() / small.as_secs_f64()),
+        "<= 1.2",
+    ));
+    rows
+}
+
+fn print_table(label: &str, rows: &[Row]) {
+    println!("\n{label}");
+    println!("| measure | result | floor | ratio | target |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            r.name, r.value, r.floor, r.ratio, r.target
+        );
+    }
+}
+
+fn main() {
+    let args = parse_args();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "prison-pharmacy benchmarks, {} UTC, {} logical CPUs, {cpu}",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M"),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = dir.path().join("bench.db").to_string_lossy().to_string();
+    let rows = run(&sqlite, "SQLite", &args);
+    print_table("SQLite (WAL, synchronous=FULL)", &rows);
+    if let Some(pg) = &args.postgres {
+        let name = format!("pp_bench_{}", std::process::id());
+        let mut admin = diesel::PgConnection::establish(pg).unwrap();
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("CREATE DATABASE {name}")),
+            &mut admin,
+        )
+        .unwrap();
+        let url = match pg.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => format!("{pg}/{name}"),
+        };
+        let rows = run(&url, "PostgreSQL", &args);
+        print_table("PostgreSQL", &rows);
+        let _ = diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")),
+            &mut admin,
+        );
+    }
+}
