@@ -215,7 +215,7 @@ fn cd_verify(db: &Db, site: Option<String>) -> Result<(), AppError> {
     };
     let mut broken = false;
     for site in sites {
-        let result = service::verify_site(&mut conn, site.id)?;
+        let result = service::verify_site_parallel(db, site.id)?;
         for page in &result.pages {
             match &page.first_broken {
                 None => println!(

@@ -1187,3 +1187,44 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
         .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
 }
+
+#[actix_web::test]
+async fn verifying_in_parallel_parts_finds_what_a_single_walk_finds() {
+    use prison_pharmacy::cd_register::{queries, service};
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let ids: Vec<i64> = (0..30)
+        .map(|i| receive(&app.state.db, &w, &format!("{}", i + 1)))
+        .collect();
+    let db = app.state.db.clone();
+    let compare = |db: &Db| {
+        let mut c = db.get().unwrap();
+        let page = queries::page_of(&mut c, w.fosse.id, w.methadone)
+            .unwrap()
+            .unwrap();
+        let single = service::verify_page(&mut c, &page).unwrap();
+        for parts in [2, 3, 4, 7] {
+            let parallel = service::verify_page_in_parts(db, &page, parts).unwrap();
+            assert_eq!(parallel.status, single.status, "{parts} parts");
+            assert_eq!(parallel.first_broken, single.first_broken, "{parts} parts");
+            if single.first_broken.is_none() {
+                assert_eq!(parallel.entries, single.entries);
+                assert_eq!(parallel.head_hash, single.head_hash);
+                assert_eq!(parallel.balance, single.balance);
+            }
+        }
+        single
+    };
+    let intact = compare(&db);
+    assert_eq!((intact.status.as_str(), intact.entries), ("intact", 30));
+    tamper(
+        &db,
+        "cd_register_entries",
+        &format!(
+            "UPDATE cd_register_entries SET counterparty = 'Someone else' WHERE id = {}",
+            ids[19]
+        ),
+    );
+    let broken = compare(&db);
+    assert_eq!(broken.first_broken.unwrap().entry_id, Some(ids[19]));
+}

@@ -121,6 +121,8 @@ pub struct RegisterExport {
     batches: HashMap<i64, String>,
     locations: HashMap<i64, String>,
     pdf: Option<PdfWriter>,
+    /// One writer for the whole CSV export; each chunk takes what it has written.
+    csv: csv::Writer<Vec<u8>>,
 }
 
 #[derive(Serialize)]
@@ -184,6 +186,7 @@ impl RegisterExport {
             batches: HashMap::new(),
             locations: HashMap::new(),
             pdf: None,
+            csv: csv_writer(),
         })
     }
 
@@ -394,6 +397,9 @@ impl RegisterExport {
         verified: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), AppError> {
+        if self.format == ExportFormat::Csv {
+            return self.write_csv_row(conn, row, verified);
+        }
         let author = self.name(conn, row.author_id)?;
         let witness = match row.witness_id {
             Some(id) => Some(self.name(conn, id)?),
@@ -543,6 +549,93 @@ impl RegisterExport {
         Ok(())
     }
 
+    /// The CSV row, written field by field without building strings: exports run to millions
+    /// of rows.
+    fn write_csv_row(
+        &mut self,
+        conn: &mut AnyConnection,
+        row: &EntryRow,
+        verified: bool,
+    ) -> Result<(), AppError> {
+        self.name(conn, row.author_id)?;
+        if let Some(w) = row.witness_id {
+            self.name(conn, w)?;
+        }
+        self.batch(conn, row.batch_id)?;
+        self.location(conn, row.location_id)?;
+        let RegisterExport {
+            csv,
+            names,
+            batches,
+            locations,
+            site,
+            current,
+            ..
+        } = self;
+        let state = current
+            .as_ref()
+            .ok_or_else(|| AppError::internal("no page open"))?;
+        let mut ints = [
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+        ];
+        let [page_id, id, seq] = &mut ints;
+        let (mut received, mut supplied, mut balance) =
+            (String::new(), String::new(), String::new());
+        if row.quantity >= 0 {
+            write_scaled(row.quantity, &mut received);
+        } else {
+            write_scaled(-row.quantity, &mut supplied);
+        }
+        write_scaled(row.balance_after, &mut balance);
+        let occurred = crate::domain::register::time_bytes(row.occurred_at);
+        let recorded = crate::domain::register::time_bytes(row.recorded_at);
+        let mut corrects = itoa::Buffer::new();
+        let mut movement = itoa::Buffer::new();
+        let fields: [&[u8]; 30] = [
+            site.code.as_bytes(),
+            page_id.format(row.page_id).as_bytes(),
+            state.label.0.as_bytes(),
+            state.label.1.as_bytes(),
+            state.label.2.as_bytes(),
+            id.format(row.id).as_bytes(),
+            seq.format(row.seq).as_bytes(),
+            row.entry_type.as_bytes(),
+            &occurred,
+            &recorded,
+            if row.late() { b"true" } else { b"false" },
+            text(&row.counterparty),
+            text(&row.counterparty_address),
+            text(&row.patient_identifier),
+            text(&row.prescriber),
+            text(&row.collected_by),
+            match row.identity_checked {
+                Some(true) => b"yes",
+                Some(false) => b"no",
+                None => b"",
+            },
+            received.as_bytes(),
+            supplied.as_bytes(),
+            balance.as_bytes(),
+            lookup(batches, row.batch_id).as_bytes(),
+            lookup(locations, row.location_id).as_bytes(),
+            lookup(names, Some(row.author_id)).as_bytes(),
+            lookup(names, row.witness_id).as_bytes(),
+            row.corrects_entry_id
+                .map(|v| corrects.format(v).as_bytes())
+                .unwrap_or(b""),
+            text(&row.reason),
+            row.movement_id
+                .map(|v| movement.format(v).as_bytes())
+                .unwrap_or(b""),
+            row.prev_hash.as_bytes(),
+            row.hash.as_bytes(),
+            if verified { b"true" } else { b"false" },
+        ];
+        csv.write_record(fields).map_err(csv_error)
+    }
+
     fn close_page(&mut self, out: &mut Vec<u8>) {
         let Some(mut state) = self.current.take() else {
             return;
@@ -631,6 +724,37 @@ impl RegisterExport {
     }
 }
 
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::with_capacity(1 << 20))
+}
+
+fn text(v: &Option<String>) -> &[u8] {
+    v.as_deref().unwrap_or("").as_bytes()
+}
+
+fn lookup(map: &HashMap<i64, String>, id: Option<i64>) -> &str {
+    id.and_then(|i| map.get(&i))
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
+/// A quantity in thousandths as a decimal without trailing zeros ("60", "12.5").
+fn write_scaled(v: i64, out: &mut String) {
+    let a = v.unsigned_abs();
+    if v < 0 {
+        out.push('-');
+    }
+    out.push_str(itoa::Buffer::new().format(a / 1000));
+    let frac = a % 1000;
+    if frac != 0 {
+        let digits = format!("{frac:03}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+}
+
 fn csv_error(e: csv::Error) -> AppError {
     AppError::internal(format!("csv: {e}"))
 }
@@ -680,6 +804,14 @@ impl ChunkSource for RegisterExport {
             state.rows += 1;
             state.after_seq = row.seq;
             self.total_rows += 1;
+        }
+        if self.format == ExportFormat::Csv {
+            let written = std::mem::replace(&mut self.csv, csv_writer());
+            out.extend(
+                written
+                    .into_inner()
+                    .map_err(|e| AppError::internal(format!("csv: {e}")))?,
+            );
         }
         if (rows.len() as i64) < ROWS_PER_CHUNK {
             self.close_page(&mut out);

@@ -11,6 +11,15 @@ use crate::http::{download, resource, ValidJson, ValidQuery};
 use crate::sites::queries as sites;
 use crate::AppState;
 
+/// Runs work that takes its own connections off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    web::block(f)
+        .await
+        .map_err(|e| AppError::internal(format!("blocking task: {e}")))?
+}
+
 /// The register pages of a site: one per drug, strength and form, with balance and chain head.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/pages", tag = "cd register",
     params(("site_id" = i64, Path)),
@@ -63,13 +72,12 @@ pub async fn verify_page(
 ) -> Result<HttpResponse, AppError> {
     let (site_id, page_id) = path.into_inner();
     user.authorize(Action::CdRead, site_id)?;
-    let result = state
+    let page = state
         .db
-        .read(move |c| {
-            let page = service::page_at(c, site_id, page_id)?;
-            service::verify_page(c, &page)
-        })
+        .read(move |c| service::page_at(c, site_id, page_id))
         .await?;
+    let db = state.db.clone();
+    let result = blocking(move || service::verify_page_parallel(&db, &page)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -86,10 +94,8 @@ pub async fn verify_site(
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     user.authorize(Action::CdRead, site_id)?;
-    let result = state
-        .db
-        .read(move |c| service::verify_site(c, site_id))
-        .await?;
+    let db = state.db.clone();
+    let result = blocking(move || service::verify_site_parallel(&db, site_id)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 

@@ -172,6 +172,152 @@ pub fn verify_page(conn: &mut AnyConnection, page: &PageRow) -> Result<PageVerif
     })
 }
 
+/// Pages longer than this are verified in parallel parts.
+const PARALLEL_FROM: i64 = 100_000;
+
+/// Verifies a page using several connections at once for long pages: each part walks its own
+/// range of the chain, starting from the stored hash of the entry before it (which the part
+/// before checks), so together they check exactly what a single walk checks.
+pub fn verify_page_parallel(
+    db: &crate::db::Db,
+    page: &PageRow,
+) -> Result<PageVerification, AppError> {
+    let parts = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8) as i64;
+    if parts < 2 || page.3 < PARALLEL_FROM {
+        return verify_page(&mut *db.get()?, page);
+    }
+    verify_page_in_parts(db, page, parts)
+}
+
+/// The parallel walk itself, in a given number of parts.
+pub fn verify_page_in_parts(
+    db: &crate::db::Db,
+    page: &PageRow,
+    parts: i64,
+) -> Result<PageVerification, AppError> {
+    let (page_id, _, product_id, entry_count, balance, ref head_hash, _) = *page;
+    let parts = parts.clamp(1, entry_count.max(1));
+    let bounds: Vec<(i64, i64)> = (0..parts)
+        .map(|k| (k * entry_count / parts, (k + 1) * entry_count / parts))
+        .collect();
+    let results: Vec<Result<(ChainWalker, Option<BrokenEntry>), AppError>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = bounds
+                .iter()
+                .map(|&(start, end)| {
+                    scope.spawn(
+                        move || -> Result<(ChainWalker, Option<BrokenEntry>), AppError> {
+                            let mut conn = db.get()?;
+                            let mut walker = if start == 0 {
+                                ChainWalker::default()
+                            } else {
+                                match queries::entry_at_seq(&mut conn, page_id, start)? {
+                                    Some(e) => ChainWalker::after(e.seq, e.hash, e.balance_after),
+                                    None => return Ok((
+                                        ChainWalker::after(start, String::new(), 0),
+                                        Some(BrokenEntry {
+                                            entry_id: None,
+                                            seq: start,
+                                            problem:
+                                                "entry missing or out of sequence before this one"
+                                                    .into(),
+                                        }),
+                                    )),
+                                }
+                            };
+                            let mut after = start;
+                            while after < end {
+                                let limit = CHUNK.min(end - after);
+                                let rows = queries::entries_after(
+                                    &mut conn, page_id, after, limit, None, None,
+                                )?;
+                                let Some(last) = rows.last() else { break };
+                                after = last.seq;
+                                for r in &rows {
+                                    if r.seq > end {
+                                        break;
+                                    }
+                                    if let Err(b) =
+                                        walker.step(r.id, &r.content(), &r.prev_hash, &r.hash)
+                                    {
+                                        return Ok((
+                                            walker,
+                                            Some(BrokenEntry {
+                                                entry_id: Some(b.entry_id),
+                                                seq: b.seq,
+                                                problem: b.problem.to_string(),
+                                            }),
+                                        ));
+                                    }
+                                }
+                            }
+                            Ok((walker, None))
+                        },
+                    )
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(AppError::internal("verification thread failed")))
+                })
+                .collect()
+        });
+    let mut count = 0;
+    let mut last = ChainWalker::default();
+    let mut first_broken = None;
+    for r in results {
+        let (walker, broken) = r?;
+        count += walker.count;
+        if first_broken.is_none() {
+            first_broken = broken;
+        }
+        last = walker;
+    }
+    if first_broken.is_none()
+        && (count != entry_count || last.head_hash() != head_hash || last.balance() != balance)
+    {
+        first_broken = Some(BrokenEntry {
+            entry_id: None,
+            seq: last.last_seq() + 1,
+            problem: format!(
+                "the page records {entry_count} entries ending in {head_hash}, but the entries end at {} with {}",
+                last.last_seq(),
+                last.head_hash()
+            ),
+        });
+    }
+    Ok(PageVerification {
+        page_id,
+        product_id,
+        status: if first_broken.is_none() {
+            VerificationStatus::Intact
+        } else {
+            VerificationStatus::Broken
+        },
+        entries: count,
+        head_hash: last.head_hash().to_string(),
+        balance: Quantity::from_scaled(last.balance()),
+        first_broken,
+    })
+}
+
+/// Every page of a site, each verified in parallel parts when long.
+pub fn verify_site_parallel(
+    db: &crate::db::Db,
+    site_id: i64,
+) -> Result<SiteVerification, AppError> {
+    let pages = queries::pages_of_site(&mut *db.get()?, site_id)?
+        .iter()
+        .map(|p| verify_page_parallel(db, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(site_verification(site_id, pages))
+}
+
 pub fn page_at(conn: &mut AnyConnection, site_id: i64, page_id: i64) -> Result<PageRow, AppError> {
     queries::page(conn, page_id)?
         .filter(|p| p.1 == site_id)
@@ -183,8 +329,12 @@ pub fn verify_site(conn: &mut AnyConnection, site_id: i64) -> Result<SiteVerific
         .iter()
         .map(|p| verify_page(conn, p))
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(site_verification(site_id, pages))
+}
+
+fn site_verification(site_id: i64, pages: Vec<PageVerification>) -> SiteVerification {
     let intact = pages.iter().all(|p| p.status == VerificationStatus::Intact);
-    Ok(SiteVerification {
+    SiteVerification {
         site_id,
         status: if intact {
             VerificationStatus::Intact
@@ -193,7 +343,7 @@ pub fn verify_site(conn: &mut AnyConnection, site_id: i64) -> Result<SiteVerific
         },
         entries: pages.iter().map(|p| p.entries).sum(),
         pages,
-    })
+    }
 }
 
 pub fn page_view(conn: &mut AnyConnection, p: &PageRow, open: i64) -> Result<PageView, AppError> {

@@ -38,63 +38,130 @@ pub struct EntryContent<'a> {
     pub reason: Option<&'a str>,
 }
 
-fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
+fn field(out: &mut Vec<u8>, name: &str, value: Option<&[u8]>) {
     out.extend_from_slice(name.as_bytes());
     out.push(b'=');
     match value {
         None => out.push(b'-'),
         Some(v) => {
-            out.extend_from_slice(v.len().to_string().as_bytes());
+            out.extend_from_slice(Digits::of(v.len() as i64).as_bytes());
             out.push(b':');
-            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(v);
         }
     }
     out.push(b'\n');
 }
 
+/// An integer's decimal digits without allocating: verification formats millions of them.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn of(v: i64) -> Digits {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut n = v.unsigned_abs();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if v < 0 {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        Digits { buf, start: i }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffff`, written digit by digit.
+pub fn time_bytes(t: NaiveDateTime) -> [u8; 26] {
+    use chrono::{Datelike, Timelike};
+    let mut b = *b"0000-00-00T00:00:00.000000";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, t.year().clamp(0, 9999) as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    put(20, 6, t.nanosecond() / 1000 % 1_000_000);
+    b
+}
+
 pub fn format_time(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+    String::from_utf8_lossy(&time_bytes(t)).into_owned()
 }
 
 impl EntryContent<'_> {
     pub fn canonical(&self, out: &mut Vec<u8>) {
-        let num = |v: i64| v.to_string();
-        let opt = |v: Option<i64>| v.map(|v| v.to_string());
+        let num = |out: &mut Vec<u8>, name: &str, v: i64| {
+            field(out, name, Some(Digits::of(v).as_bytes()))
+        };
+        let opt = |out: &mut Vec<u8>, name: &str, v: Option<i64>| match v {
+            Some(v) => field(out, name, Some(Digits::of(v).as_bytes())),
+            None => field(out, name, None),
+        };
+        let text =
+            |out: &mut Vec<u8>, name: &str, v: Option<&str>| field(out, name, v.map(str::as_bytes));
         out.extend_from_slice(b"cdreg-v1\n");
-        field(out, "site_id", Some(&num(self.site_id)));
-        field(out, "product_id", Some(&num(self.product_id)));
-        field(out, "seq", Some(&num(self.seq)));
-        field(out, "entry_type", Some(self.entry_type));
-        field(out, "movement_id", opt(self.movement_id).as_deref());
-        field(out, "occurred_at", Some(&format_time(self.occurred_at)));
-        field(out, "recorded_at", Some(&format_time(self.recorded_at)));
-        field(out, "quantity", Some(&num(self.quantity)));
-        field(out, "balance_after", Some(&num(self.balance_after)));
-        field(out, "location_id", opt(self.location_id).as_deref());
-        field(out, "batch_id", opt(self.batch_id).as_deref());
-        field(out, "counterparty", self.counterparty);
-        field(out, "counterparty_address", self.counterparty_address);
-        field(out, "patient_identifier", self.patient_identifier);
-        field(out, "prescriber", self.prescriber);
-        field(out, "collected_by", self.collected_by);
-        let checked = self.identity_checked.map(|b| b.to_string());
-        field(out, "identity_checked", checked.as_deref());
-        field(out, "author_id", Some(&num(self.author_id)));
-        field(out, "witness_id", opt(self.witness_id).as_deref());
-        field(
+        num(out, "site_id", self.site_id);
+        num(out, "product_id", self.product_id);
+        num(out, "seq", self.seq);
+        text(out, "entry_type", Some(self.entry_type));
+        opt(out, "movement_id", self.movement_id);
+        field(out, "occurred_at", Some(&time_bytes(self.occurred_at)));
+        field(out, "recorded_at", Some(&time_bytes(self.recorded_at)));
+        num(out, "quantity", self.quantity);
+        num(out, "balance_after", self.balance_after);
+        opt(out, "location_id", self.location_id);
+        opt(out, "batch_id", self.batch_id);
+        text(out, "counterparty", self.counterparty);
+        text(out, "counterparty_address", self.counterparty_address);
+        text(out, "patient_identifier", self.patient_identifier);
+        text(out, "prescriber", self.prescriber);
+        text(out, "collected_by", self.collected_by);
+        text(
             out,
-            "corrects_entry_id",
-            opt(self.corrects_entry_id).as_deref(),
+            "identity_checked",
+            self.identity_checked
+                .map(|b| if b { "true" } else { "false" }),
         );
-        field(out, "reason", self.reason);
+        num(out, "author_id", self.author_id);
+        opt(out, "witness_id", self.witness_id);
+        opt(out, "corrects_entry_id", self.corrects_entry_id);
+        text(out, "reason", self.reason);
+    }
+
+    /// The entry's hash as lowercase hex, written into `hex`, reusing `scratch` for the bytes.
+    pub fn hash_hex(&self, prev_hash: &str, scratch: &mut Vec<u8>, out: &mut [u8; 64]) {
+        scratch.clear();
+        self.canonical(scratch);
+        scratch.extend_from_slice(prev_hash.as_bytes());
+        let digest = Sha256::digest(&scratch[..]);
+        // A 32-byte digest always fits 64 hex characters.
+        let _ = hex::encode_to_slice(digest, out);
     }
 
     /// The entry's hash, chained to the previous entry's.
     pub fn hash(&self, prev_hash: &str) -> String {
-        let mut bytes = Vec::with_capacity(512);
-        self.canonical(&mut bytes);
-        bytes.extend_from_slice(prev_hash.as_bytes());
-        hex::encode(Sha256::digest(&bytes))
+        let mut hex = [0u8; 64];
+        self.hash_hex(prev_hash, &mut Vec::with_capacity(512), &mut hex);
+        String::from_utf8_lossy(&hex).into_owned()
     }
 }
 
@@ -113,6 +180,7 @@ pub struct ChainWalker {
     prev_hash: String,
     balance: i64,
     pub count: i64,
+    scratch: Vec<u8>,
 }
 
 impl Default for ChainWalker {
@@ -129,6 +197,7 @@ impl ChainWalker {
             prev_hash: hash,
             balance,
             count: 0,
+            scratch: Vec::with_capacity(1024),
         }
     }
 
@@ -163,7 +232,9 @@ impl ChainWalker {
         if prev_hash != self.prev_hash {
             return Err(broken("previous-hash link does not match the entry before"));
         }
-        if content.hash(prev_hash) != hash {
+        let mut computed = [0u8; 64];
+        content.hash_hex(prev_hash, &mut self.scratch, &mut computed);
+        if computed[..] != *hash.as_bytes() {
             return Err(broken("content does not match its hash"));
         }
         if self.balance + content.quantity != content.balance_after {
@@ -172,7 +243,8 @@ impl ChainWalker {
             ));
         }
         self.next_seq += 1;
-        self.prev_hash = hash.to_string();
+        self.prev_hash.clear();
+        self.prev_hash.push_str(hash);
         self.balance = content.balance_after;
         self.count += 1;
         Ok(())
