@@ -266,7 +266,7 @@ fn cd_export(db: &Db, site: &str, format: &str, product_id: Option<i64>) -> Resu
         from: None,
         to: None,
     };
-    let mut export = RegisterExport::new(&mut conn, site, &query)?;
+    let mut export = RegisterExport::new(&mut conn, site, &query)?.read_ahead(db);
     let mut out = std::io::stdout().lock();
     while let Some(chunk) = export.next_chunk(&mut conn)? {
         out.write_all(&chunk)

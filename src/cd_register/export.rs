@@ -123,6 +123,63 @@ pub struct RegisterExport {
     pdf: Option<PdfWriter>,
     /// One writer for the whole CSV export; each chunk takes what it has written.
     csv: csv::Writer<Vec<u8>>,
+    /// Entries read ahead by a thread with a connection of its own, a few chunks at most, so
+    /// reading the next rows overlaps with checking and writing these.
+    feed: Option<std::sync::mpsc::Receiver<Result<Batch, AppError>>>,
+}
+
+/// A run of one page's entries; `last` marks the end of the page.
+struct Batch {
+    page_id: i64,
+    rows: Vec<EntryRow>,
+    last: bool,
+}
+
+/// Reads every page's entries in order and hands them over; stops when the reader goes away.
+fn read_ahead(
+    db: crate::db::Db,
+    pages: Vec<i64>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    tx: std::sync::mpsc::SyncSender<Result<Batch, AppError>>,
+) {
+    let mut conn = match db.get() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = tx.send(Err(e));
+            return;
+        }
+    };
+    for page_id in pages {
+        let mut after = 0;
+        loop {
+            let rows =
+                match queries::entries_after(&mut conn, page_id, after, ROWS_PER_CHUNK, from, to) {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+            let last = (rows.len() as i64) < ROWS_PER_CHUNK;
+            if let Some(r) = rows.last() {
+                after = r.seq;
+            }
+            if tx
+                .send(Ok(Batch {
+                    page_id,
+                    rows,
+                    last,
+                }))
+                .is_err()
+            {
+                return;
+            }
+            if last {
+                break;
+            }
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -187,7 +244,18 @@ impl RegisterExport {
             locations: HashMap::new(),
             pdf: None,
             csv: csv_writer(),
+            feed: None,
         })
+    }
+
+    /// Reads entries ahead on a connection of its own from the pool.
+    pub fn read_ahead(mut self, db: &crate::db::Db) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let pages: Vec<i64> = self.pages.as_slice().iter().map(|p| p.0).collect();
+        let (db, from, to) = (db.clone(), self.from, self.to);
+        std::thread::spawn(move || read_ahead(db, pages, from, to, tx));
+        self.feed = Some(rx);
+        self
     }
 
     pub fn content_type(&self) -> &'static str {
@@ -788,8 +856,29 @@ impl ChunkSource for RegisterExport {
                 .ok_or_else(|| AppError::internal("no page open"))?;
             (s.page.0, s.after_seq)
         };
-        let rows =
-            queries::entries_after(conn, page_id, after, ROWS_PER_CHUNK, self.from, self.to)?;
+        let (rows, last) = match &self.feed {
+            Some(feed) => {
+                let batch = feed
+                    .recv()
+                    .map_err(|_| AppError::internal("export reader stopped"))??;
+                if batch.page_id != page_id {
+                    return Err(AppError::internal("export reader out of step"));
+                }
+                (batch.rows, batch.last)
+            }
+            None => {
+                let rows = queries::entries_after(
+                    conn,
+                    page_id,
+                    after,
+                    ROWS_PER_CHUNK,
+                    self.from,
+                    self.to,
+                )?;
+                let last = (rows.len() as i64) < ROWS_PER_CHUNK;
+                (rows, last)
+            }
+        };
         for row in &rows {
             let state = self
                 .current
@@ -813,7 +902,7 @@ impl ChunkSource for RegisterExport {
                     .map_err(|e| AppError::internal(format!("csv: {e}")))?,
             );
         }
-        if (rows.len() as i64) < ROWS_PER_CHUNK {
+        if last {
             self.close_page(&mut out);
         }
         Ok(Some(out))

@@ -126,7 +126,8 @@ pub async fn export(
             }
             RegisterExport::new(c, site, &q)
         })
-        .await?;
+        .await?
+        .read_ahead(&state.db);
     let (content_type, name) = (source.content_type(), source.file_name());
     Ok(download(state.db.clone(), source, content_type, &name))
 }

@@ -211,50 +211,12 @@ pub fn verify_page_in_parts(
                     scope.spawn(
                         move || -> Result<(ChainWalker, Option<BrokenEntry>), AppError> {
                             let mut conn = db.get()?;
-                            let mut walker = if start == 0 {
-                                ChainWalker::default()
-                            } else {
-                                match queries::entry_at_seq(&mut conn, page_id, start)? {
-                                    Some(e) => ChainWalker::after(e.seq, e.hash, e.balance_after),
-                                    None => return Ok((
-                                        ChainWalker::after(start, String::new(), 0),
-                                        Some(BrokenEntry {
-                                            entry_id: None,
-                                            seq: start,
-                                            problem:
-                                                "entry missing or out of sequence before this one"
-                                                    .into(),
-                                        }),
-                                    )),
-                                }
-                            };
-                            let mut after = start;
-                            while after < end {
-                                let limit = CHUNK.min(end - after);
-                                let rows = queries::entries_after(
-                                    &mut conn, page_id, after, limit, None, None,
-                                )?;
-                                let Some(last) = rows.last() else { break };
-                                after = last.seq;
-                                for r in &rows {
-                                    if r.seq > end {
-                                        break;
-                                    }
-                                    if let Err(b) =
-                                        walker.step(r.id, &r.content(), &r.prev_hash, &r.hash)
-                                    {
-                                        return Ok((
-                                            walker,
-                                            Some(BrokenEntry {
-                                                entry_id: Some(b.entry_id),
-                                                seq: b.seq,
-                                                problem: b.problem.to_string(),
-                                            }),
-                                        ));
-                                    }
-                                }
-                            }
-                            Ok((walker, None))
+                            // Reading a long page through a memory map saves a copy per
+                            // page of the file; the connection goes back to the pool without it.
+                            set_mapped_reads(&mut conn, true)?;
+                            let result = walk_part(&mut conn, page_id, start, end);
+                            set_mapped_reads(&mut conn, false)?;
+                            result
                         },
                     )
                 })
@@ -304,6 +266,68 @@ pub fn verify_page_in_parts(
         balance: Quantity::from_scaled(last.balance()),
         first_broken,
     })
+}
+
+fn set_mapped_reads(conn: &mut AnyConnection, on: bool) -> Result<(), AppError> {
+    use diesel::connection::SimpleConnection;
+    if matches!(conn, AnyConnection::Sqlite(_)) {
+        conn.batch_execute(if on {
+            "PRAGMA mmap_size = 268435456"
+        } else {
+            "PRAGMA mmap_size = 0"
+        })?;
+    }
+    Ok(())
+}
+
+/// One part of a parallel verification: entries after `start` up to `end`, chained to the
+/// stored hash of entry `start`.
+fn walk_part(
+    conn: &mut AnyConnection,
+    page_id: i64,
+    start: i64,
+    end: i64,
+) -> Result<(ChainWalker, Option<BrokenEntry>), AppError> {
+    let mut walker = if start == 0 {
+        ChainWalker::default()
+    } else {
+        match queries::entry_at_seq(conn, page_id, start)? {
+            Some(e) => ChainWalker::after(e.seq, e.hash, e.balance_after),
+            None => {
+                return Ok((
+                    ChainWalker::after(start, String::new(), 0),
+                    Some(BrokenEntry {
+                        entry_id: None,
+                        seq: start,
+                        problem: "entry missing or out of sequence before this one".into(),
+                    }),
+                ))
+            }
+        }
+    };
+    let mut after = start;
+    while after < end {
+        let limit = CHUNK.min(end - after);
+        let rows = queries::entries_after(conn, page_id, after, limit, None, None)?;
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        for r in &rows {
+            if r.seq > end {
+                break;
+            }
+            if let Err(b) = walker.step(r.id, &r.content(), &r.prev_hash, &r.hash) {
+                return Ok((
+                    walker,
+                    Some(BrokenEntry {
+                        entry_id: Some(b.entry_id),
+                        seq: b.seq,
+                        problem: b.problem.to_string(),
+                    }),
+                ));
+            }
+        }
+    }
+    Ok((walker, None))
 }
 
 /// Every page of a site, each verified in parallel parts when long.

@@ -85,8 +85,7 @@ pub fn establish(url: &str) -> Result<AnyConnection, ConnectionError> {
             let mut conn = diesel::SqliteConnection::establish(path)?;
             // synchronous=FULL: an acknowledged clinical record must survive power loss, not only a crash.
             conn.batch_execute(
-                "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
-                 PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768;",
+                "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
             )
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Sqlite(conn))
