@@ -903,21 +903,8 @@ async fn fhir_export_is_a_bundle_of_administrations_and_dispenses() {
 #[actix_web::test]
 async fn demo_morning_round_at_fosse_way() {
     let app = spawn().await;
-    {
-        let mut c = app.conn();
-        prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
-    }
-    let token = |name: &str| {
-        use diesel::prelude::*;
-        use prison_pharmacy::db::schema::users;
-        let mut c = app.conn();
-        let id = users::table
-            .filter(users::username.eq(name))
-            .select(users::id)
-            .first::<i64>(&mut *c)
-            .unwrap();
-        app.state.jwt.issue(id).unwrap()
-    };
+    app.load_demo();
+    let token = |name: &str| app.token_of(name);
     let (nurse, nurse2, auditor) = (token("nurse"), token("nurse2"), token("auditor"));
     let me = app.get("/api/v1/me", &nurse).await;
     let site = me.body["sites"][0]["id"].as_i64().unwrap();
@@ -967,7 +954,7 @@ async fn demo_morning_round_at_fosse_way() {
                "outcome": outcome, "location_id": hatch})
     };
     let mut given = record(&methadone, "given");
-    given["witness"] = json!({"username": "nurse2", "password": "demo-password-2026"});
+    given["witness"] = json!({"username": "nurse2", "password": common::DEMO_PASSWORD});
     let r = app.post(&doses, &nurse, given).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let r = app

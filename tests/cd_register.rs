@@ -923,20 +923,8 @@ fn assert_pdf_opens(bytes: &[u8]) {
 #[actix_web::test]
 async fn demo_methadone_received_given_transferred_and_destroyed() {
     let app = spawn().await;
-    {
-        let mut c = app.conn();
-        prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
-    }
-    let token = |name: &str| {
-        use prison_pharmacy::db::schema::users;
-        let mut c = app.conn();
-        let id = users::table
-            .filter(users::username.eq(name))
-            .select(users::id)
-            .first::<i64>(&mut *c)
-            .unwrap();
-        app.state.jwt.issue(id).unwrap()
-    };
+    app.load_demo();
+    let token = |name: &str| app.token_of(name);
     let (technician, pharmacist, nurse, nurse2, auditor) = (
         token("technician"),
         token("pharmacist"),
@@ -1069,7 +1057,7 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
             &format!("/api/v1/sites/{site}/cd/destructions"),
             &pharmacist,
             json!({"location_id": store, "batch_id": batch, "quantity": "0.001", "method": "x",
-                   "witness": {"username": "nurse2", "password": "demo-password-2026"}}),
+                   "witness": {"username": "nurse2", "password": common::DEMO_PASSWORD}}),
         )
         .await;
     assert_eq!(
@@ -1085,7 +1073,7 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
             &format!("/api/v1/sites/{site}/cd/destructions"),
             &pharmacist,
             json!({"location_id": store, "batch_id": old_batch, "quantity": "100", "method": "denaturing kit",
-                   "witness": {"username": "pharmacist.witness", "password": "demo-password-2026"}}),
+                   "witness": {"username": "pharmacist.witness", "password": common::DEMO_PASSWORD}}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);

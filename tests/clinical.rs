@@ -770,21 +770,8 @@ async fn in_possession_reviews_fall_due_by_date_and_by_trigger() {
 #[actix_web::test]
 async fn demo_pregabalin_on_methadone_possession_block_and_transfer() {
     let app = spawn().await;
-    {
-        let mut c = app.conn();
-        prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
-    }
-    let token = |name: &str| {
-        use diesel::prelude::*;
-        use prison_pharmacy::db::schema::users;
-        let mut c = app.conn();
-        let id = users::table
-            .filter(users::username.eq(name))
-            .select(users::id)
-            .first::<i64>(&mut *c)
-            .unwrap();
-        app.state.jwt.issue(id).unwrap()
-    };
+    app.load_demo();
+    let token = |name: &str| app.token_of(name);
     let (technician, pharmacist, nurse, lincoln_nurse) = (
         token("technician"),
         token("pharmacist"),

@@ -518,10 +518,10 @@ async fn health_ready_and_the_openapi_document() {
 async fn demo_fixtures_load_once() {
     let app = spawn().await;
     let mut c = app.conn();
-    let first = prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
+    let first = prison_pharmacy::fixtures::load(&mut c, Some(common::DEMO_PASSWORD)).unwrap();
     assert_eq!((first.sites, first.users, first.products), (10, 8, 59));
     assert!(first.locations >= 40);
-    let second = prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
+    let second = prison_pharmacy::fixtures::load(&mut c, Some(common::DEMO_PASSWORD)).unwrap();
     assert_eq!(second, prison_pharmacy::fixtures::LoadReport::default());
     drop(c);
     let r = app
@@ -529,7 +529,7 @@ async fn demo_fixtures_load_once() {
             Method::POST,
             "/api/v1/auth/login",
             None,
-            Some(json!({"username": "nurse.lincoln", "password": "demo-password-2026"})),
+            Some(json!({"username": "nurse.lincoln", "password": common::DEMO_PASSWORD})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);

@@ -396,23 +396,10 @@ async fn receipts_are_all_or_nothing_and_guard_expiry_and_over_receipt() {
 #[actix_web::test]
 async fn demo_order_from_the_reorder_report_received_in_two_parts() {
     let app = spawn().await;
-    {
-        let mut c = app.conn();
-        prison_pharmacy::fixtures::load(&mut c, Some("demo-password-2026")).unwrap();
-    }
-    let id_of = |name: &str| {
-        use diesel::prelude::*;
-        use prison_pharmacy::db::schema::users;
-        let mut c = app.conn();
-        users::table
-            .filter(users::username.eq(name))
-            .select(users::id)
-            .first::<i64>(&mut *c)
-            .unwrap()
-    };
-    let technician = app.state.jwt.issue(id_of("technician")).unwrap();
-    let pharmacist = app.state.jwt.issue(id_of("pharmacist")).unwrap();
-    let auditor = app.state.jwt.issue(id_of("auditor")).unwrap();
+    app.load_demo();
+    let technician = app.token_of("technician");
+    let pharmacist = app.token_of("pharmacist");
+    let auditor = app.token_of("auditor");
     let site = {
         let mut c = app.conn();
         prison_pharmacy::sites::queries::by_code(&mut c, "FWI")

@@ -36,7 +36,7 @@ type Ids = HashMap<&'static str, (i64, i64)>;
 
 /// The demo data plus, at HMP Lincoln, one record of every kind a route can name.
 fn build_world(conn: &mut AnyConnection) -> Ids {
-    prison_pharmacy::fixtures::load(conn, Some("demo-password-2026")).unwrap();
+    prison_pharmacy::fixtures::load(conn, Some(common::DEMO_PASSWORD)).unwrap();
     // The services expect their caller's transaction, as a request gives them.
     prison_pharmacy::db::transaction(conn, |c| Ok(build_records(c))).unwrap()
 }

@@ -19,6 +19,8 @@ use prison_pharmacy::db::{self, Db};
 use prison_pharmacy::{build_app, AppState};
 
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The demo users' password when a test loads the demo data.
+pub const DEMO_PASSWORD: &str = "demo-password-2026";
 
 fn password_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
@@ -320,6 +322,24 @@ where
             id,
             token: self.state.jwt.issue(id).unwrap(),
         }
+    }
+
+    /// Loads the demo data set (the ten prisons, demo users, formulary, stock, patients).
+    pub fn load_demo(&self) {
+        let mut c = self.conn();
+        prison_pharmacy::fixtures::load(&mut c, Some(DEMO_PASSWORD)).unwrap();
+    }
+
+    /// An access token for a user, by username.
+    pub fn token_of(&self, username: &str) -> String {
+        use prison_pharmacy::db::schema::users;
+        let mut c = self.conn();
+        let id = users::table
+            .filter(users::username.eq(username))
+            .select(users::id)
+            .first::<i64>(&mut *c)
+            .unwrap();
+        self.state.jwt.issue(id).unwrap()
     }
 
     pub fn count(&self, table: &str) -> i64 {
