@@ -906,22 +906,8 @@ async fn demo_morning_round_at_fosse_way() {
     app.load_demo();
     let token = |name: &str| app.token_of(name);
     let (nurse, nurse2, auditor) = (token("nurse"), token("nurse2"), token("auditor"));
-    let me = app.get("/api/v1/me", &nurse).await;
-    let site = me.body["sites"][0]["id"].as_i64().unwrap();
-    let locations = app
-        .get(&format!("/api/v1/sites/{site}/locations"), &nurse)
-        .await;
-    let loc = |code: &str| {
-        locations.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["code"] == code)
-            .unwrap()["id"]
-            .as_i64()
-            .unwrap()
-    };
-    let (hatch, store) = (loc("HB1-HATCH"), loc("PHARM"));
+    let (site, locations) = app.home_site(&nurse).await;
+    let (hatch, store) = (locations["HB1-HATCH"], locations["PHARM"]);
     let round = app
         .get(
             &format!(

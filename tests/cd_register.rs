@@ -144,19 +144,7 @@ where
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let total: rust_decimal::Decimal = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            l["quantity"]
-                .as_str()
-                .unwrap()
-                .parse::<rust_decimal::Decimal>()
-                .unwrap()
-        })
-        .sum();
-    total.normalize().to_string()
+    common::total_quantity(&r.body["items"])
 }
 
 #[actix_web::test]
@@ -932,23 +920,12 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
         token("nurse2"),
         token("auditor"),
     );
-    let site = app.get("/api/v1/me", &technician).await.body["sites"][0]["id"]
-        .as_i64()
-        .unwrap();
-    let locations = app
-        .get(&format!("/api/v1/sites/{site}/locations"), &technician)
-        .await;
-    let loc = |code: &str| {
-        locations.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["code"] == code)
-            .unwrap()["id"]
-            .as_i64()
-            .unwrap()
-    };
-    let (store, cabinet, hatch) = (loc("PHARM"), loc("CDCAB"), loc("HB1-HATCH"));
+    let (site, locations) = app.home_site(&technician).await;
+    let (store, cabinet, hatch) = (
+        locations["PHARM"],
+        locations["CDCAB"],
+        locations["HB1-HATCH"],
+    );
 
     // Received: an order from the reorder report, approved, sent with its FP10CDF, received into the CD cabinet.
     let raised = app
@@ -1085,19 +1062,7 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
             &pharmacist,
         )
         .await;
-    let on_hand: rust_decimal::Decimal = stock.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            l["quantity"]
-                .as_str()
-                .unwrap()
-                .parse::<rust_decimal::Decimal>()
-                .unwrap()
-        })
-        .sum();
-    assert_eq!(on_hand.normalize().to_string(), "6340");
+    assert_eq!(common::total_quantity(&stock.body["items"]), "6340");
     let pages = app
         .get(&format!("/api/v1/sites/{site}/cd/pages"), &auditor)
         .await;

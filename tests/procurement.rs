@@ -417,7 +417,7 @@ async fn demo_order_from_the_reorder_report_received_in_two_parts() {
         let r = app
             .get(&format!("/api/v1/sites/{}/stock", site.id), &technician)
             .await;
-        r.body["items"]
+        let methadone: Value = r.body["items"]
             .as_array()
             .unwrap()
             .iter()
@@ -427,15 +427,9 @@ async fn demo_order_from_the_reorder_report_received_in_two_parts() {
                     .unwrap_or_default()
                     .starts_with("Methadone")
             })
-            .map(|l| {
-                l["quantity"]
-                    .as_str()
-                    .unwrap()
-                    .parse::<rust_decimal::Decimal>()
-                    .unwrap()
-            })
-            .sum::<rust_decimal::Decimal>()
-            .to_string()
+            .cloned()
+            .collect();
+        common::total_quantity(&methadone)
     };
     assert_eq!(methadone_stock().await, "2500");
 

@@ -342,6 +342,28 @@ where
         self.state.jwt.issue(id).unwrap()
     }
 
+    /// The first prison of the signed-in user and its locations' ids by code.
+    pub async fn home_site(&self, token: &str) -> (i64, std::collections::HashMap<String, i64>) {
+        let site = self.get("/api/v1/me", token).await.body["sites"][0]["id"]
+            .as_i64()
+            .unwrap();
+        let locations = self
+            .get(&format!("/api/v1/sites/{site}/locations"), token)
+            .await;
+        let ids = locations.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["code"].as_str().unwrap().to_string(),
+                    l["id"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        (site, ids)
+    }
+
     pub fn count(&self, table: &str) -> i64 {
         #[derive(QueryableByName)]
         struct Count {
@@ -378,4 +400,22 @@ pub fn first_issue(body: &Value) -> (String, String) {
         e["field"].as_str().unwrap_or_default().to_string(),
         e["rule"].as_str().unwrap_or_default().to_string(),
     )
+}
+
+/// The total of the `quantity` strings of a stock list's items.
+pub fn total_quantity(items: &Value) -> String {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["quantity"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum::<rust_decimal::Decimal>()
+        .normalize()
+        .to_string()
 }
