@@ -1133,6 +1133,21 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
         (StatusCode::OK, "application/pdf")
     );
     assert_pdf_opens(&pdf);
+    // The whole site's register as JSON: one object per page, every chain verified.
+    let (status, _, json_bytes) = app
+        .download(
+            &format!("/api/v1/sites/{site}/cd/export?format=json"),
+            &auditor,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_slice(&json_bytes).unwrap();
+    let pages = doc["pages"].as_array().unwrap();
+    assert!(pages.len() >= 2, "{}", pages.len());
+    assert!(pages
+        .iter()
+        .all(|p| p["verification"]["status"] == "intact"));
+    assert_eq!(doc["verified"], true);
 
     let mut c = app.conn();
     let err = diesel::sql_query("UPDATE cd_register_entries SET quantity = 0")
