@@ -1196,3 +1196,36 @@ async fn verifying_in_parallel_parts_finds_what_a_single_walk_finds() {
     let broken = compare(&db);
     assert_eq!(broken.first_broken.unwrap().entry_id, Some(ids[19]));
 }
+
+#[actix_web::test]
+async fn an_entry_added_behind_the_page_head_is_found() {
+    use prison_pharmacy::cd_register::{queries, service};
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let last = receive(&app.state.db, &w, "100");
+    let mut c = app.conn();
+    // A forged entry chained correctly to the last one, inserted without moving the page head.
+    let mut forged = queries::entry(&mut c, last).unwrap().unwrap();
+    forged.prev_hash = forged.hash.clone();
+    forged.seq += 1;
+    forged.quantity = -100_000;
+    forged.balance_after = 0;
+    forged.hash = forged.content().hash(&forged.prev_hash);
+    queries::insert_entry(&mut c, &forged).unwrap();
+    let page = queries::page_of(&mut c, w.fosse.id, w.methadone)
+        .unwrap()
+        .unwrap();
+    for result in [
+        service::verify_page(&mut c, &page).unwrap(),
+        service::verify_page_in_parts(&app.state.db, &page, 2).unwrap(),
+    ] {
+        assert_eq!(result.status.as_str(), "broken");
+        let broken = result.first_broken.unwrap();
+        assert_eq!((broken.entry_id, broken.seq), (None, 2));
+        assert!(
+            broken.problem.starts_with("the page records 1 entries"),
+            "{}",
+            broken.problem
+        );
+    }
+}

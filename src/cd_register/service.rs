@@ -123,41 +123,34 @@ fn append_row(
 
 /// Walks a whole page from its first entry, then checks the page head agrees with the last.
 pub fn verify_page(conn: &mut AnyConnection, page: &PageRow) -> Result<PageVerification, AppError> {
+    let (walker, broken) = walk_part(conn, page.0, 0, i64::MAX)?;
+    Ok(conclude(page, walker.count, &walker, broken))
+}
+
+/// The verdict on a page from its walk: the first broken entry, or else whether the page
+/// head agrees with where the entries end (entries missing or added after the last).
+fn conclude(
+    page: &PageRow,
+    count: i64,
+    last: &ChainWalker,
+    broken: Option<BrokenEntry>,
+) -> PageVerification {
     let (page_id, _, product_id, entry_count, balance, ref head_hash, _) = *page;
-    let mut walker = ChainWalker::default();
-    let mut first_broken = None;
-    let mut after = 0;
-    'walk: loop {
-        let rows = queries::entries_after(conn, page_id, after, CHUNK, None, None)?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        for r in &rows {
-            if let Err(b) = walker.step(r.id, &r.content(), &r.prev_hash, &r.hash) {
-                first_broken = Some(BrokenEntry {
-                    entry_id: Some(b.entry_id),
-                    seq: b.seq,
-                    problem: b.problem.to_string(),
-                });
-                break 'walk;
-            }
-        }
-    }
+    let mut first_broken = broken;
     if first_broken.is_none()
-        && (walker.count != entry_count
-            || walker.head_hash() != head_hash
-            || walker.balance() != balance)
+        && (count != entry_count || last.head_hash() != head_hash || last.balance() != balance)
     {
         first_broken = Some(BrokenEntry {
             entry_id: None,
-            seq: walker.last_seq() + 1,
+            seq: last.last_seq().min(entry_count) + 1,
             problem: format!(
                 "the page records {entry_count} entries ending in {head_hash}, but the entries end at {} with {}",
-                walker.last_seq(),
-                walker.head_hash()
+                last.last_seq(),
+                last.head_hash()
             ),
         });
     }
-    Ok(PageVerification {
+    PageVerification {
         page_id,
         product_id,
         status: if first_broken.is_none() {
@@ -165,11 +158,11 @@ pub fn verify_page(conn: &mut AnyConnection, page: &PageRow) -> Result<PageVerif
         } else {
             VerificationStatus::Broken
         },
-        entries: walker.count,
-        head_hash: walker.head_hash().to_string(),
-        balance: Quantity::from_scaled(walker.balance()),
+        entries: count,
+        head_hash: last.head_hash().to_string(),
+        balance: Quantity::from_scaled(last.balance()),
         first_broken,
-    })
+    }
 }
 
 /// Pages longer than this are verified in parallel parts.
@@ -198,10 +191,18 @@ pub fn verify_page_in_parts(
     page: &PageRow,
     parts: i64,
 ) -> Result<PageVerification, AppError> {
-    let (page_id, _, product_id, entry_count, balance, ref head_hash, _) = *page;
+    let (page_id, entry_count) = (page.0, page.3);
     let parts = parts.clamp(1, entry_count.max(1));
+    // The last part runs on past the recorded head, so an entry added after it is found.
     let bounds: Vec<(i64, i64)> = (0..parts)
-        .map(|k| (k * entry_count / parts, (k + 1) * entry_count / parts))
+        .map(|k| {
+            let end = if k == parts - 1 {
+                i64::MAX
+            } else {
+                (k + 1) * entry_count / parts
+            };
+            (k * entry_count / parts, end)
+        })
         .collect();
     let results: Vec<Result<(ChainWalker, Option<BrokenEntry>), AppError>> =
         std::thread::scope(|scope| {
@@ -240,32 +241,7 @@ pub fn verify_page_in_parts(
         }
         last = walker;
     }
-    if first_broken.is_none()
-        && (count != entry_count || last.head_hash() != head_hash || last.balance() != balance)
-    {
-        first_broken = Some(BrokenEntry {
-            entry_id: None,
-            seq: last.last_seq() + 1,
-            problem: format!(
-                "the page records {entry_count} entries ending in {head_hash}, but the entries end at {} with {}",
-                last.last_seq(),
-                last.head_hash()
-            ),
-        });
-    }
-    Ok(PageVerification {
-        page_id,
-        product_id,
-        status: if first_broken.is_none() {
-            VerificationStatus::Intact
-        } else {
-            VerificationStatus::Broken
-        },
-        entries: count,
-        head_hash: last.head_hash().to_string(),
-        balance: Quantity::from_scaled(last.balance()),
-        first_broken,
-    })
+    Ok(conclude(page, count, &last, first_broken))
 }
 
 fn set_mapped_reads(conn: &mut AnyConnection, on: bool) -> Result<(), AppError> {
