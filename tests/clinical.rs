@@ -633,8 +633,9 @@ async fn transfer_takes_prescriptions_to_the_new_prison_only() {
             &w.lincoln_nurse.token,
         )
         .await;
-    let task = &r.body["items"][0];
+    let task = r.body["items"][0].clone();
     assert_eq!(task["patient_id"], patient);
+    assert_eq!(task["completed_at"], Value::Null);
     let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(7)).to_string();
     assert_eq!(task["due_date"], due.as_str());
     let r = app
@@ -682,6 +683,41 @@ async fn transfer_takes_prescriptions_to_the_new_prison_only() {
         )
         .await;
     assert_eq!(r.body["status"], "completed");
+
+    // The reconciliation is completed once, by a linked record.
+    let complete = format!("/api/v1/reconciliation-tasks/{}/complete", task["id"]);
+    let r = app
+        .post(
+            &complete,
+            &w.lincoln_nurse.token,
+            json!({"note": "checked"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post(
+            &complete,
+            &lincoln_pharm.token,
+            json!({"note": "reconciled against the PER and GP record"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["completed_by"], lincoln_pharm.id);
+    assert_eq!(r.body["note"], "reconciled against the PER and GP record");
+    assert_eq!(r.body["overdue"], false);
+    let r = app
+        .post(&complete, &lincoln_pharm.token, json!({"note": "again"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["code"], "already_completed");
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/reconciliation-tasks", w.lincoln.id),
+            &lincoln_pharm.token,
+        )
+        .await;
+    assert_eq!(r.body["items"], json!([]));
+    assert_eq!(app.count("reconciliation_completions"), 1);
 }
 
 #[actix_web::test]

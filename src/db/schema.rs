@@ -485,9 +485,16 @@ diesel::table! {
         site_id -> BigInt,
         due_date -> Date,
         created_at -> Timestamp,
-        completed_by -> Nullable<BigInt>,
-        completed_at -> Nullable<Timestamp>,
-        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reconciliation_completions (id) {
+        id -> BigInt,
+        task_id -> BigInt,
+        completed_by -> BigInt,
+        note -> Text,
+        completed_at -> Timestamp,
     }
 }
 
@@ -712,6 +719,7 @@ diesel::joinable!(patients -> sites (site_id));
 diesel::joinable!(allergies -> patients (patient_id));
 diesel::joinable!(ip_assessment_products -> ip_assessments (assessment_id));
 diesel::joinable!(reconciliation_tasks -> patients (patient_id));
+diesel::joinable!(reconciliation_completions -> reconciliation_tasks (task_id));
 diesel::joinable!(prescriptions -> patients (patient_id));
 diesel::joinable!(prescriptions -> products (product_id));
 diesel::joinable!(screening_decisions -> prescriptions (prescription_id));
@@ -761,6 +769,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ip_assessment_products,
     ip_review_triggers,
     reconciliation_tasks,
+    reconciliation_completions,
     prescriptions,
     prescription_status_events,
     screening_findings,

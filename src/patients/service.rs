@@ -10,7 +10,7 @@ use super::model::*;
 use crate::audit::{self, Actor};
 use crate::db::schema::{
     allergies, ip_assessment_products, ip_assessments, ip_review_triggers, patient_events,
-    patients, products, reconciliation_tasks, release_supplies,
+    patients, products, reconciliation_completions, reconciliation_tasks, release_supplies,
 };
 use crate::db::{conflict_on_duplicate, now, AnyConnection};
 use crate::domain::patient::is_nomis_number;
@@ -791,13 +791,14 @@ fn tasks_query(
 ) -> Result<Vec<TaskView>, AppError> {
     let mut q = reconciliation_tasks::table
         .inner_join(patients::table)
+        .left_join(reconciliation_completions::table)
         .filter(reconciliation_tasks::site_id.eq(site_id))
         .into_boxed();
     if let Some(id) = task_id {
         q = q.filter(reconciliation_tasks::id.eq(id));
     }
     if open_only {
-        q = q.filter(reconciliation_tasks::completed_at.is_null());
+        q = q.filter(reconciliation_completions::id.is_null());
     }
     let rows: Vec<TaskRow> = q
         .order((
@@ -811,9 +812,9 @@ fn tasks_query(
             reconciliation_tasks::site_id,
             reconciliation_tasks::due_date,
             reconciliation_tasks::created_at,
-            reconciliation_tasks::completed_by,
-            reconciliation_tasks::completed_at,
-            reconciliation_tasks::note,
+            reconciliation_completions::completed_by.nullable(),
+            reconciliation_completions::completed_at.nullable(),
+            reconciliation_completions::note.nullable(),
         ))
         .load(conn)?;
     let today = now().date();
@@ -860,23 +861,18 @@ pub fn complete_task(
     note: &str,
 ) -> Result<TaskView, AppError> {
     let site = task_site(conn, id)?;
-    let done = diesel::update(
-        reconciliation_tasks::table
-            .filter(reconciliation_tasks::id.eq(id))
-            .filter(reconciliation_tasks::completed_at.is_null()),
-    )
-    .set((
-        reconciliation_tasks::completed_by.eq(actor.user_id),
-        reconciliation_tasks::completed_at.eq(now()),
-        reconciliation_tasks::note.eq(note),
-    ))
-    .execute(conn)?;
-    if done == 0 {
-        return Err(AppError::conflict(
+    diesel::insert_into(reconciliation_completions::table)
+        .values((
+            reconciliation_completions::task_id.eq(id),
+            reconciliation_completions::completed_by.eq(actor.user_id),
+            reconciliation_completions::note.eq(note),
+            reconciliation_completions::completed_at.eq(now()),
+        ))
+        .execute(conn)
+        .map_err(conflict_on_duplicate(
             "already_completed",
             "this reconciliation has already been completed",
-        ));
-    }
+        ))?;
     audit::record(
         conn,
         actor,

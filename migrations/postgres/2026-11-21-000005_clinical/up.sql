@@ -77,12 +77,18 @@ CREATE TABLE reconciliation_tasks (
     patient_id BIGINT NOT NULL REFERENCES patients(id),
     site_id BIGINT NOT NULL REFERENCES sites(id),
     due_date DATE NOT NULL,
-    created_at TIMESTAMP NOT NULL,
-    completed_by BIGINT REFERENCES users(id),
-    completed_at TIMESTAMP,
-    note TEXT
+    created_at TIMESTAMP NOT NULL
 );
-CREATE INDEX reconciliation_tasks_site ON reconciliation_tasks (site_id, completed_at, due_date);
+CREATE INDEX reconciliation_tasks_site ON reconciliation_tasks (site_id, due_date);
+
+-- A reconciliation is done once, by a linked record.
+CREATE TABLE reconciliation_completions (
+    id BIGSERIAL PRIMARY KEY,
+    task_id BIGINT NOT NULL UNIQUE REFERENCES reconciliation_tasks(id),
+    completed_by BIGINT NOT NULL REFERENCES users(id),
+    note TEXT NOT NULL,
+    completed_at TIMESTAMP NOT NULL
+);
 
 -- The prescription as written; its status is a projection of prescription_status_events.
 CREATE TABLE prescriptions (
@@ -201,3 +207,13 @@ CREATE TRIGGER prescriptions_content_fixed BEFORE UPDATE OF patient_id, product_
     FOR EACH ROW EXECUTE FUNCTION reject_append_only_change();
 CREATE TRIGGER prescriptions_no_delete BEFORE DELETE ON prescriptions
     FOR EACH ROW EXECUTE FUNCTION reject_append_only_change();
+
+CREATE TRIGGER reconciliation_tasks_append_only BEFORE UPDATE OR DELETE ON reconciliation_tasks
+    FOR EACH ROW EXECUTE FUNCTION reject_append_only_change();
+CREATE TRIGGER reconciliation_tasks_no_truncate BEFORE TRUNCATE ON reconciliation_tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION reject_append_only_change();
+
+CREATE TRIGGER reconciliation_completions_append_only BEFORE UPDATE OR DELETE ON reconciliation_completions
+    FOR EACH ROW EXECUTE FUNCTION reject_append_only_change();
+CREATE TRIGGER reconciliation_completions_no_truncate BEFORE TRUNCATE ON reconciliation_completions
+    FOR EACH STATEMENT EXECUTE FUNCTION reject_append_only_change();

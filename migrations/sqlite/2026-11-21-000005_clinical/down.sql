@@ -3,6 +3,7 @@ DROP TABLE screening_decisions;
 DROP TABLE screening_findings;
 DROP TABLE prescription_status_events;
 DROP TABLE prescriptions;
+DROP TABLE reconciliation_completions;
 DROP TABLE reconciliation_tasks;
 DROP TABLE ip_review_triggers;
 DROP TABLE ip_assessment_products;

@@ -77,12 +77,18 @@ CREATE TABLE reconciliation_tasks (
     patient_id BIGINT NOT NULL REFERENCES patients(id),
     site_id BIGINT NOT NULL REFERENCES sites(id),
     due_date DATE NOT NULL,
-    created_at TIMESTAMP NOT NULL,
-    completed_by BIGINT REFERENCES users(id),
-    completed_at TIMESTAMP,
-    note TEXT
+    created_at TIMESTAMP NOT NULL
 );
-CREATE INDEX reconciliation_tasks_site ON reconciliation_tasks (site_id, completed_at, due_date);
+CREATE INDEX reconciliation_tasks_site ON reconciliation_tasks (site_id, due_date);
+
+-- A reconciliation is done once, by a linked record.
+CREATE TABLE reconciliation_completions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id BIGINT NOT NULL UNIQUE REFERENCES reconciliation_tasks(id),
+    completed_by BIGINT NOT NULL REFERENCES users(id),
+    note TEXT NOT NULL,
+    completed_at TIMESTAMP NOT NULL
+);
 
 -- The prescription as written; its status is a projection of prescription_status_events.
 CREATE TABLE prescriptions (
@@ -201,3 +207,13 @@ CREATE TRIGGER prescriptions_content_fixed BEFORE UPDATE OF patient_id, product_
 BEGIN SELECT RAISE(ABORT, 'table prescriptions is append-only: UPDATE rejected'); END;
 CREATE TRIGGER prescriptions_no_delete BEFORE DELETE ON prescriptions
 BEGIN SELECT RAISE(ABORT, 'table prescriptions is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER reconciliation_tasks_no_update BEFORE UPDATE ON reconciliation_tasks
+BEGIN SELECT RAISE(ABORT, 'table reconciliation_tasks is append-only: UPDATE rejected'); END;
+CREATE TRIGGER reconciliation_tasks_no_delete BEFORE DELETE ON reconciliation_tasks
+BEGIN SELECT RAISE(ABORT, 'table reconciliation_tasks is append-only: DELETE rejected'); END;
+
+CREATE TRIGGER reconciliation_completions_no_update BEFORE UPDATE ON reconciliation_completions
+BEGIN SELECT RAISE(ABORT, 'table reconciliation_completions is append-only: UPDATE rejected'); END;
+CREATE TRIGGER reconciliation_completions_no_delete BEFORE DELETE ON reconciliation_completions
+BEGIN SELECT RAISE(ABORT, 'table reconciliation_completions is append-only: DELETE rejected'); END;
