@@ -98,6 +98,37 @@ impl AuthUser {
     }
 }
 
+/// A username and password checked under the sign-in throttle: the enabled user they name, or
+/// None. An unknown user costs the same time as a wrong password.
+pub async fn check_password(
+    state: &web::Data<AppState>,
+    username: &str,
+    password: &str,
+) -> Result<Option<crate::users::model::UserRow>, AppError> {
+    if let Some(retry_after_secs) = state.throttle.locked_for(username) {
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
+    let (name, given) = (username.to_string(), password.to_string());
+    let found = state
+        .db
+        .read(move |c| {
+            Ok(match queries::by_username(c, &name)? {
+                Some(u) if password::verify(&given, &u.password_hash) && u.enabled => Some(u),
+                Some(_) => None,
+                None => {
+                    password::verify_against_dummy(&given);
+                    None
+                }
+            })
+        })
+        .await?;
+    match &found {
+        Some(_) => state.throttle.record_success(username),
+        None => state.throttle.record_failure(username),
+    }
+    Ok(found)
+}
+
 pub fn request_id(req: &HttpRequest) -> String {
     req.extensions()
         .get::<RequestId>()

@@ -3,11 +3,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::{password, request_id, AuthUser};
+use super::{request_id, AuthUser};
 use crate::audit::{self, Actor};
 use crate::error::{AppError, Problem};
 use crate::http::ValidJson;
-use crate::users::{model::UserView, queries, service};
+use crate::users::{model::UserView, service};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -40,33 +40,12 @@ pub async fn login(
     req: HttpRequest,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(retry_after_secs) = state.throttle.locked_for(&body.username) {
-        return Err(AppError::TooManyRequests { retry_after_secs });
-    }
-    let username = body.username.clone();
     let request_id = request_id(&req);
-    let user_id = state
-        .db
-        .read(move |c| {
-            let row = queries::by_username(c, &body.username)?;
-            Ok(match row {
-                Some(u) if password::verify(&body.password, &u.password_hash) && u.enabled => {
-                    Some(u.id)
-                }
-                Some(_) => None,
-                None => {
-                    password::verify_against_dummy(&body.password);
-                    None
-                }
-            })
-        })
-        .await?;
-    let Some(user_id) = user_id else {
-        state.throttle.record_failure(&username);
+    let Some(user) = super::check_password(&state, &body.username, &body.password).await? else {
         tracing::info!("sign-in refused");
         return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
     };
-    state.throttle.record_success(&username);
+    let user_id = user.id;
     let actor = Actor {
         user_id,
         request_id,

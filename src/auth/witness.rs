@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::permissions::{self, Action};
-use super::{password, AuthUser};
+use super::AuthUser;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::users::queries;
@@ -50,67 +50,43 @@ pub async fn authenticate(
             "this act needs a second person to authenticate as witness",
         )
     })?;
-    let by_token =
-        match (
-            &credentials.token,
-            &credentials.username,
-            &credentials.password,
-        ) {
-            (Some(token), None, None) => Some(state.jwt.verify(token).map_err(|_| {
-                refused("authenticated", "the witness token is invalid or expired")
-            })?),
-            (None, Some(_), Some(_)) => None,
-            _ => {
-                return Err(refused(
-                    "one_of",
-                    "give either token, or username and password",
-                ))
-            }
-        };
-    if let Some(username) = &credentials.username {
-        if let Some(retry_after_secs) = state.throttle.locked_for(username) {
-            return Err(AppError::TooManyRequests { retry_after_secs });
+    let witness_id = match (
+        &credentials.token,
+        &credentials.username,
+        &credentials.password,
+    ) {
+        (Some(token), None, None) => state.jwt.verify(token).ok(),
+        (None, Some(username), Some(password)) => super::check_password(state, username, password)
+            .await?
+            .map(|u| u.id),
+        _ => {
+            return Err(refused(
+                "one_of",
+                "give either token, or username and password",
+            ))
         }
-    }
-    let creds = credentials.clone();
-    let found = state
-        .db
-        .read(move |c| {
-            let row = match (by_token, &creds.username) {
-                (Some(id), _) => queries::by_id(c, id)?,
-                (None, Some(username)) => {
-                    let row = queries::by_username(c, username)?;
-                    let password = creds.password.as_deref().unwrap_or_default();
-                    match row {
-                        Some(u) if password::verify(password, &u.password_hash) => Some(u),
-                        Some(_) => None,
-                        None => {
-                            password::verify_against_dummy(password);
-                            None
-                        }
-                    }
-                }
-                (None, None) => None,
-            };
-            let Some(row) = row.filter(|u| u.enabled) else {
-                return Ok(None);
-            };
-            let sites = queries::sites_of(c, row.id)?;
-            Ok(Some((row, sites)))
-        })
-        .await?;
+    };
+    let found = match witness_id {
+        Some(id) => {
+            state
+                .db
+                .read(move |c| {
+                    let Some(row) = queries::by_id(c, id)?.filter(|u| u.enabled) else {
+                        return Ok(None);
+                    };
+                    let sites = queries::sites_of(c, row.id)?;
+                    Ok(Some((row, sites)))
+                })
+                .await?
+        }
+        None => None,
+    };
     let Some((row, sites)) = found else {
-        if let Some(username) = &credentials.username {
-            state.throttle.record_failure(username);
-        }
         return Err(refused(
             "authenticated",
             "the witness's credentials were not accepted",
         ));
     };
-    if let Some(username) = &credentials.username {
-        state.throttle.record_success(username);
-    }
     if row.id == author.id {
         return Err(refused(
             "different_person",
