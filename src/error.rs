@@ -92,6 +92,11 @@ impl AppError {
         AppError::Validation(vec![FieldIssue::new(field, rule, message)])
     }
 
+    /// The value a request must give, or 422 naming the field and why it is needed.
+    pub fn required<T>(field: &str, value: Option<T>, why: &str) -> Result<T, AppError> {
+        value.ok_or_else(|| AppError::invalid(field, "required", why.to_string()))
+    }
+
     pub fn not_found(entity: impl Into<String>) -> Self {
         AppError::NotFound(entity.into())
     }

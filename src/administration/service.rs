@@ -554,10 +554,6 @@ fn raise_alert(
     Ok(id)
 }
 
-fn required<T>(field: &str, value: Option<T>, why: &str) -> Result<T, AppError> {
-    value.ok_or_else(|| AppError::invalid(field, "required", why.to_string()))
-}
-
 /// Records the outcome of a due dose. A given dose draws its stock through the ledger; a
 /// missed one may raise an alert.
 pub fn record_dose(
@@ -592,14 +588,18 @@ pub fn record_dose(
         ));
     }
     let reason = match req.outcome {
-        DoseOutcome::Withheld => Some(required(
+        DoseOutcome::Withheld => Some(AppError::required(
             "reason",
             req.reason.clone(),
             "give the clinical reason for withholding",
         )?),
-        DoseOutcome::Other => Some(required("reason", req.reason.clone(), "say what happened")?),
+        DoseOutcome::Other => Some(AppError::required(
+            "reason",
+            req.reason.clone(),
+            "say what happened",
+        )?),
         DoseOutcome::Away => Some(
-            required(
+            AppError::required(
                 "away_reason",
                 req.away_reason,
                 "court, hospital, visit or segregation",
@@ -630,7 +630,7 @@ pub fn record_dose(
                 "must be greater than zero",
             ));
         }
-        let location_id = required(
+        let location_id = AppError::required(
             "location_id",
             req.location_id,
             "a given dose is drawn from the round's location",

@@ -15,13 +15,13 @@ use crate::db::schema::{
     cd_patient_returns, products,
 };
 use crate::db::{conflict_on_duplicate, now, AnyConnection};
-use crate::domain::patient::is_nomis_number;
 use crate::domain::register::ChainWalker;
 use crate::domain::stock::{CdSchedule, MovementReason};
 use crate::domain::Quantity;
 use crate::error::AppError;
+use crate::patients::service::check_prison_number;
 use crate::stock::ledger::{self, Posting};
-use crate::stock::service::location_at;
+use crate::stock::service::{location_at, require_positive};
 
 /// Rows read per query while walking a page: bounded memory however long the register grows.
 pub const CHUNK: i64 = 5_000;
@@ -441,18 +441,6 @@ fn batch_product(
     Ok((product_id, CdSchedule::from_db(&schedule), register))
 }
 
-fn require_positive(field: &str, q: Quantity) -> Result<(), AppError> {
-    if q.is_positive() {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            field,
-            "positive",
-            "must be greater than zero",
-        ))
-    }
-}
-
 /// Destruction of controlled drug stock, witnessed by an authorised witness.
 pub fn destroy(
     conn: &mut AnyConnection,
@@ -508,9 +496,7 @@ pub fn correct(
         .filter(|e| e.site_id == site_id)
         .ok_or_else(|| AppError::not_found("register entry"))?;
     if let Some(p) = &req.patient_identifier {
-        if !is_nomis_number(p) {
-            return Err(nomis_error("patient_identifier"));
-        }
+        check_prison_number("patient_identifier", p)?;
     }
     let detail = RegisterDetail {
         counterparty: req.counterparty.clone(),
@@ -524,12 +510,10 @@ pub fn correct(
     };
     match req.quantity.filter(|q| q.scaled() != 0) {
         Some(quantity) => {
-            let location_id = req.location_id.ok_or_else(|| {
-                AppError::invalid("location_id", "required", "required with a quantity")
-            })?;
-            let batch_id = req.batch_id.ok_or_else(|| {
-                AppError::invalid("batch_id", "required", "required with a quantity")
-            })?;
+            let location_id =
+                AppError::required("location_id", req.location_id, "required with a quantity")?;
+            let batch_id =
+                AppError::required("batch_id", req.batch_id, "required with a quantity")?;
             location_at(conn, site_id, location_id)?;
             if batch_product(conn, batch_id)?.0 != original.product_id {
                 return Err(AppError::invalid(
@@ -767,14 +751,6 @@ pub fn resolve(
     check(conn, site_id, check_id)
 }
 
-fn nomis_error(field: &str) -> AppError {
-    AppError::invalid(
-        field,
-        "nomis_number",
-        "must be a prison number: one letter, four digits, two letters (e.g. A1234BC)",
-    )
-}
-
 fn return_view(
     (r, d): (queries::ReturnRow, Option<queries::ReturnDestructionRow>),
 ) -> PatientReturnView {
@@ -829,18 +805,10 @@ pub fn receive_patient_return(
     site_id: i64,
     req: &PatientReturnRequest,
 ) -> Result<PatientReturnView, AppError> {
-    if !is_nomis_number(&req.patient_identifier) {
-        return Err(nomis_error("patient_identifier"));
-    }
+    check_prison_number("patient_identifier", &req.patient_identifier)?;
     require_positive("quantity", req.quantity)?;
     if let Some(product_id) = req.product_id {
-        let exists: i64 = products::table
-            .filter(products::id.eq(product_id))
-            .count()
-            .get_result(conn)?;
-        if exists == 0 {
-            return Err(AppError::invalid("product_id", "exists", "no such product"));
-        }
+        crate::formulary::service::named_product(conn, "product_id", product_id)?;
     }
     let id: i64 = diesel::insert_into(cd_patient_returns::table)
         .values((

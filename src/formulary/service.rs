@@ -27,6 +27,15 @@ pub fn default_possession(
     }
 }
 
+/// The product a request names in a field, or 422 naming the field.
+pub fn named_product(
+    conn: &mut AnyConnection,
+    field: &str,
+    id: i64,
+) -> Result<super::model::ProductRow, AppError> {
+    queries::product(conn, id)?.ok_or_else(|| AppError::invalid(field, "exists", "no such product"))
+}
+
 pub fn product(conn: &mut AnyConnection, id: i64) -> Result<Product, AppError> {
     Ok(queries::product(conn, id)?
         .ok_or_else(|| AppError::not_found("product"))?

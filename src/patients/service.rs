@@ -10,7 +10,7 @@ use super::model::*;
 use crate::audit::{self, Actor};
 use crate::db::schema::{
     allergies, ip_assessment_products, ip_assessments, ip_review_triggers, patient_events,
-    patients, products, reconciliation_completions, reconciliation_tasks, release_supplies,
+    patients, reconciliation_completions, reconciliation_tasks, release_supplies,
 };
 use crate::db::{conflict_on_duplicate, now, AnyConnection};
 use crate::domain::patient::is_nomis_number;
@@ -267,19 +267,26 @@ fn event(
     )
 }
 
+/// 422 unless the value is a prison (NOMIS) number.
+pub fn check_prison_number(field: &str, value: &str) -> Result<(), AppError> {
+    if is_nomis_number(value) {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            "nomis_number",
+            "must be one letter, four digits and two letters, e.g. A1234BC",
+        ))
+    }
+}
+
 pub fn admit(
     conn: &mut AnyConnection,
     actor: &Actor,
     site_id: i64,
     req: &AdmitPatient,
 ) -> Result<PatientView, AppError> {
-    if !is_nomis_number(&req.prison_number) {
-        return Err(AppError::invalid(
-            "prison_number",
-            "nomis_number",
-            "must be one letter, four digits and two letters, e.g. A1234BC",
-        ));
-    }
+    check_prison_number("prison_number", &req.prison_number)?;
     if req.date_of_birth > now().date() {
         return Err(AppError::invalid(
             "date_of_birth",
@@ -483,17 +490,7 @@ pub fn assess(
         _ => {}
     }
     for (i, pid) in req.product_ids.iter().enumerate() {
-        let n: i64 = products::table
-            .filter(products::id.eq(pid))
-            .count()
-            .get_result(conn)?;
-        if n == 0 {
-            return Err(AppError::invalid(
-                format!("product_ids[{i}]"),
-                "exists",
-                "no such product",
-            ));
-        }
+        crate::formulary::service::named_product(conn, &format!("product_ids[{i}]"), *pid)?;
     }
     let id: i64 = diesel::insert_into(ip_assessments::table)
         .values((

@@ -20,6 +20,7 @@ use crate::domain::screening::{
 use crate::domain::stock::{CdSchedule, Possession};
 use crate::domain::Quantity;
 use crate::error::AppError;
+use crate::formulary::model::ProductRow;
 use crate::patients::model::PatientStatus;
 use crate::patients::service as patients_service;
 
@@ -31,58 +32,19 @@ fn interactions() -> &'static InteractionTable {
 /// Statuses of a prescription that is still in force or about to be.
 const LIVE: [&str; 3] = ["draft", "active", "on-hold"];
 
-type ProductFactsRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    String,
-    bool,
-    bool,
-    String,
-    String,
-);
-
-fn drug_facts(
-    conn: &mut AnyConnection,
-    product_id: i64,
-) -> Result<Option<(DrugFacts, String, String)>, AppError> {
-    let row: Option<ProductFactsRow> = products::table
-        .find(product_id)
-        .select((
-            products::id,
-            products::name,
-            products::ingredient,
-            products::therapeutic_class,
-            products::dose_unit,
-            products::max_daily_dose,
-            products::cd_schedule,
-            products::opioid_substitution,
-            products::medicine_of_concern,
-            products::default_possession,
-            products::status,
-        ))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|r| {
-        (
-            DrugFacts {
-                product_id: r.0,
-                name: r.1,
-                ingredient: r.2,
-                therapeutic_class: r.3,
-                dose_unit: r.4,
-                max_daily_dose: r.5,
-                cd_schedule: CdSchedule::from_db(&r.6),
-                opioid_substitution: r.7,
-                medicine_of_concern: r.8,
-            },
-            r.9,
-            r.10,
-        )
-    }))
+/// What screening needs of a product, from the formulary's own record.
+fn drug_facts(p: &ProductRow) -> DrugFacts {
+    DrugFacts {
+        product_id: p.id,
+        name: p.name.clone(),
+        ingredient: p.ingredient.clone(),
+        therapeutic_class: p.therapeutic_class.clone(),
+        dose_unit: p.dose_unit.clone(),
+        max_daily_dose: p.max_daily_dose,
+        cd_schedule: CdSchedule::from_db(&p.cd_schedule),
+        opioid_substitution: p.opioid_substitution,
+        medicine_of_concern: p.medicine_of_concern,
+    }
 }
 
 fn parse_slots(s: &str) -> Vec<Slot> {
@@ -376,9 +338,9 @@ pub fn create(
             format!("the patient is {}", patient.status),
         ));
     }
-    let (drug, default_possession, product_status) = drug_facts(conn, req.product_id)?
-        .ok_or_else(|| AppError::invalid("product_id", "exists", "no such product"))?;
-    if product_status != "active" {
+    let product = crate::formulary::service::named_product(conn, "product_id", req.product_id)?;
+    let drug = drug_facts(&product);
+    if product.status != "active" {
         return Err(AppError::invalid(
             "product_id",
             "active",
@@ -449,7 +411,7 @@ pub fn create(
     }
     let possession = req
         .possession
-        .unwrap_or_else(|| Possession::from_db(&default_possession));
+        .unwrap_or_else(|| Possession::from_db(&product.default_possession));
     let supply_days = match possession {
         Possession::InPossession => Some(req.supply_days.unwrap_or(7)),
         Possession::Supervised if req.supply_days.is_some() => {
@@ -485,10 +447,10 @@ pub fn create(
         if end.is_some_and(|e| e < today) {
             continue;
         }
-        if let Some((facts, _, _)) = drug_facts(conn, product_id)? {
+        if let Some(product) = crate::formulary::queries::product(conn, product_id)? {
             other_medicines.push(OtherMedicine {
                 prescription_id: id,
-                drug: facts,
+                drug: drug_facts(&product),
             });
         }
     }
@@ -572,16 +534,6 @@ pub fn create(
     prescription(conn, id)
 }
 
-fn require_text<'a>(
-    field: &str,
-    value: &'a Option<String>,
-    why: &str,
-) -> Result<&'a str, AppError> {
-    value
-        .as_deref()
-        .ok_or_else(|| AppError::invalid(field, "required", why.to_string()))
-}
-
 /// The pharmacist's decision on a screened prescription.
 pub fn decide(
     conn: &mut AnyConnection,
@@ -611,12 +563,16 @@ pub fn decide(
     let reason: Option<String> = match req.decision {
         Decision::Approve | Decision::ApproveWithNote => {
             if req.decision == Decision::ApproveWithNote {
-                require_text("note", &req.note, "an approval with a note needs the note")?;
+                AppError::required(
+                    "note",
+                    req.note.as_deref(),
+                    "an approval with a note needs the note",
+                )?;
             }
             if blocks > 0 {
-                require_text(
+                AppError::required(
                     "override_reason",
-                    &req.override_reason,
+                    req.override_reason.as_deref(),
                     "a blocking finding is approved over only with a written reason",
                 )?;
             }
@@ -632,7 +588,8 @@ pub fn decide(
             req.override_reason.clone()
         }
         Decision::Reject => {
-            let note = require_text("note", &req.note, "a rejection needs its reason")?;
+            let note =
+                AppError::required("note", req.note.as_deref(), "a rejection needs its reason")?;
             move_status(
                 conn,
                 actor,
@@ -645,9 +602,9 @@ pub fn decide(
             None
         }
         Decision::Query => {
-            require_text(
+            AppError::required(
                 "note",
-                &req.note,
+                req.note.as_deref(),
                 "a query to the prescriber needs the question",
             )?;
             diesel::update(prescriptions::table.find(id))

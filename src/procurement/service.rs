@@ -171,9 +171,7 @@ pub fn set_supplier_product(
     req: &SupplierProductRequest,
 ) -> Result<SupplierView, AppError> {
     supplier(conn, supplier_id)?;
-    if formulary_queries::product(conn, req.product_id)?.is_none() {
-        return Err(AppError::invalid("product_id", "exists", "no such product"));
-    }
+    formulary::named_product(conn, "product_id", req.product_id)?;
     if req.pack_price.is_negative() {
         return Err(AppError::invalid(
             "pack_price",
@@ -464,13 +462,7 @@ pub fn create_order(
                 ))
             }
         };
-        if formulary_queries::product(conn, line.product_id)?.is_none() {
-            return Err(AppError::invalid(
-                field("product_id"),
-                "exists",
-                "no such product",
-            ));
-        }
+        formulary::named_product(conn, &field("product_id"), line.product_id)?;
         if price.is_negative() {
             return Err(AppError::invalid(
                 field("pack_price"),

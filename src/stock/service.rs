@@ -40,7 +40,8 @@ fn place(conn: &mut AnyConnection, location_id: i64) -> Result<(String, String),
     Ok((format!("{}, {}", site.name, loc.name), site.address))
 }
 
-fn require_positive(field: &str, q: Quantity) -> Result<(), AppError> {
+/// 422 unless a quantity is greater than zero.
+pub fn require_positive(field: &str, q: Quantity) -> Result<(), AppError> {
     if q.is_positive() {
         Ok(())
     } else {
