@@ -683,6 +683,21 @@ async fn transfer_takes_prescriptions_to_the_new_prison_only() {
         )
         .await;
     assert_eq!(r.body["status"], "completed");
+    let lincoln_auditor = app.user("auditor.lincoln", "auditor", &[w.lincoln.id]);
+    let r = app
+        .get(
+            &format!("/api/v1/audit?entity=prescription&entity_id={}", s["id"]),
+            &lincoln_auditor.token,
+        )
+        .await;
+    let actions: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    // Lincoln's auditor sees what happened at Lincoln: the release ended the prescription.
+    assert_eq!(actions, ["prescription.completed"]);
 
     // The reconciliation is completed once, by a linked record.
     let complete = format!("/api/v1/reconciliation-tasks/{}/complete", task["id"]);

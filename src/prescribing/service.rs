@@ -321,6 +321,17 @@ fn move_status(
     }
     if current.status != to {
         status_event(conn, actor, id, to, reason)?;
+        // Every move is audited here, whichever path made it (decision, hold, release).
+        let site = prescription_site(conn, id)?;
+        audit::record(
+            conn,
+            actor,
+            Some(site),
+            &format!("prescription.{to}"),
+            "prescription",
+            id,
+            reason.map(|r| serde_json::json!({"reason": r})),
+        )?;
     }
     Ok(())
 }
@@ -655,16 +666,6 @@ pub fn change_status(
         _ => return Err(AppError::internal("unsupported prescription transition")),
     };
     move_status(conn, actor, id, from, to, None, reason)?;
-    let site = prescription_site(conn, id)?;
-    audit::record(
-        conn,
-        actor,
-        Some(site),
-        &format!("prescription.{to}"),
-        "prescription",
-        id,
-        reason.map(|r| serde_json::json!({"reason": r})),
-    )?;
     prescription(conn, id)
 }
 
