@@ -455,7 +455,6 @@ fn acknowledged_writes_survive_sigkill_and_invariants_hold() {
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
     let next_dose = Arc::new(Mutex::new(0));
     let mut shared: Option<(Arc<Client>, Arc<Setup>)> = None;
-    let mut kills = 0;
     for _cycle in 0..3 {
         let port = free_port();
         let mut child = start(&url, port, &log);
@@ -471,13 +470,11 @@ fn acknowledged_writes_survive_sigkill_and_invariants_hold() {
         std::thread::sleep(Duration::from_millis(rng.gen_range(300..900)));
         child.kill().unwrap();
         child.wait().unwrap();
-        kills += 1;
         for t in threads {
             t.join().unwrap();
         }
         check_invariants(&url, &acked.lock().unwrap());
     }
-    assert_eq!(kills, 3);
     let a = acked.lock().unwrap();
     println!(
         "acknowledged before the kills: {} doses, {} receipts, {} transfers",

@@ -26,21 +26,14 @@ use crate::stock::service::{location_at, require_positive};
 /// Rows read per query while walking a page: bounded memory however long the register grows.
 pub const CHUNK: i64 = 5_000;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Appended {
-    pub id: i64,
-    pub seq: i64,
-    pub hash: String,
-    pub balance_after: i64,
-}
-
 /// Appends an entry to its page in the caller's transaction. The page row is claimed first (a
 /// guarded update that also locks it), so appending reads only the head, never the page.
+/// Returns the new entry's id.
 pub fn append(
     conn: &mut AnyConnection,
     actor: &Actor,
     draft: &EntryDraft,
-) -> Result<Appended, AppError> {
+) -> Result<i64, AppError> {
     let ts = now();
     if queries::open_page(conn, draft.site_id, draft.product_id, ts)? {
         // Stock held before the product was register-tracked is brought forward, so the page
@@ -75,7 +68,7 @@ fn append_row(
     actor: &Actor,
     d: &EntryDraft,
     ts: chrono::NaiveDateTime,
-) -> Result<Appended, AppError> {
+) -> Result<i64, AppError> {
     let (page_id, seq, balance_after, prev_hash) =
         queries::claim_next(conn, d.site_id, d.product_id, d.quantity)?.ok_or_else(|| {
             AppError::conflict(
@@ -113,12 +106,7 @@ fn append_row(
     row.hash = row.content().hash(&row.prev_hash);
     let id = queries::insert_entry(conn, &row)?;
     queries::set_head(conn, page_id, &row.hash, ts)?;
-    Ok(Appended {
-        id,
-        seq,
-        hash: row.hash,
-        balance_after,
-    })
+    Ok(id)
 }
 
 /// Walks a whole page from its first entry, then checks the page head agrees with the last.
@@ -554,17 +542,17 @@ pub fn correct(
                 reason: Some(req.reason.clone()),
                 detail,
             };
-            let appended = append(conn, actor, &draft)?;
+            let entry_id = append(conn, actor, &draft)?;
             audit::record(
                 conn,
                 actor,
                 Some(site_id),
                 "cd.correction",
                 "cd_register_entry",
-                appended.id,
+                entry_id,
                 Some(serde_json::json!({"corrects_entry_id": original.id})),
             )?;
-            recorded(conn, None, None, Some(appended.id))
+            recorded(conn, None, None, Some(entry_id))
         }
     }
 }

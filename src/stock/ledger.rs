@@ -204,7 +204,7 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
             reason: p.note.clone(),
             detail: p.register.clone(),
         };
-        Some(register::append(conn, actor, &draft)?.id)
+        Some(register::append(conn, actor, &draft)?)
     } else {
         None
     };
