@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use prison_pharmacy::administration::{model::RecordDose, service as administration};
 use prison_pharmacy::audit::Actor;
 use prison_pharmacy::cd_register::model::{EntryDraft, EntryRow, RegisterDetail};
-use prison_pharmacy::cd_register::{queries as register_queries, service as register};
+use prison_pharmacy::cd_register::queries as register_queries;
 use prison_pharmacy::config::Config;
 use prison_pharmacy::db::schema::{
     cd_register_entries, cd_register_pages, patients, prescriptions, users,
@@ -141,9 +141,14 @@ struct World {
 /// Appends `n` synthetic entries to a page, alternating a receipt of 60 and a dose of 60 so the
 /// balance never falls, chaining each to the page head exactly as the service does.
 fn fill_page(conn: &mut AnyConnection, page_id: i64, n: i64, author: i64, witness: i64) {
-    let (_, site, product, count, balance, head, _) =
-        register_queries::page(conn, page_id).unwrap().unwrap();
-    let mut prev = head;
+    let page = register_queries::page(conn, page_id).unwrap().unwrap();
+    let (site, product, count, balance) = (
+        page.site_id,
+        page.product_id,
+        page.entry_count,
+        page.balance,
+    );
+    let mut prev = page.head_hash.clone();
     let mut bal = balance;
     let t0 = chrono::Utc::now().naive_utc() - chrono::Duration::days(365);
     let mut batch: Vec<EntryRow> = Vec::with_capacity(1000);
@@ -169,7 +174,7 @@ fn fill_page(conn: &mut AnyConnection, page_id: i64, n: i64, author: i64, witnes
             recorded_at: at,
             quantity: q,
             balance_after: bal,
-            location_id: None,
+            location_id: page.location_id,
             batch_id: None,
             counterparty: Some(
                 if receipt {
@@ -198,7 +203,7 @@ fn fill_page(conn: &mut AnyConnection, page_id: i64, n: i64, author: i64, witnes
             prev_hash: prev.clone(),
             hash: String::new(),
         };
-        e.hash = e.content().hash(&e.prev_hash);
+        e.hash = e.content(page.heading()).hash(&e.prev_hash);
         prev = e.hash.clone();
         batch.push(e);
         if batch.len() == 1000 {
@@ -432,16 +437,19 @@ fn generate(db: &Db, entries: i64) -> World {
             .unwrap()
             .unwrap()
             .id;
-    register_queries::open_page(conn, site, oxycodone, db::now()).unwrap();
-    let big_page = register_queries::page_of(conn, site, methadone)
+    let big = register_queries::pages_of_product(conn, site, methadone)
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("a methadone page");
+    let cabinet = big.location_id.expect("a cabinet page");
+    let big_page = big.id;
+    register_queries::open_page(conn, site, cabinet, oxycodone, db::now()).unwrap();
+    let small_page = register_queries::cabinet_page(conn, cabinet, oxycodone)
         .unwrap()
         .unwrap()
-        .0;
-    let small_page = register_queries::page_of(conn, site, oxycodone)
-        .unwrap()
-        .unwrap()
-        .0;
-    let have = register_queries::page(conn, big_page).unwrap().unwrap().3;
+        .id;
+    let have = big.entry_count;
     db::transaction(conn, |c| {
         fill_page(c, big_page, (entries - have).max(0), nurse, witness);
         fill_page(c, small_page, 1_000, nurse, witness);
@@ -645,7 +653,7 @@ fn run(url: &str, label: &str, args: &Args) -> Vec<Row> {
     let t = Instant::now();
     {
         let mut c = db::establish(url).unwrap();
-        db::run_migrations(&mut c).unwrap();
+        prison_pharmacy::migrate(&mut c).unwrap();
     }
     let mut config = Config::for_database(url);
     config.db_pool_size = 16;
@@ -782,7 +790,7 @@ fn run(url: &str, label: &str, args: &Args) -> Vec<Row> {
         register_queries::page(&mut c, world.big_page)
             .unwrap()
             .unwrap()
-            .2
+            .product_id
     };
     let t = Instant::now();
     let r = agent
@@ -905,7 +913,7 @@ fn run(url: &str, label: &str, args: &Args) -> Vec<Row> {
         .unwrap()
         .unwrap();
     let t = Instant::now();
-    let v = register::verify_page_parallel(&db, &page).unwrap();
+    let v = prison_pharmacy::cd_register::verify::verify_page_parallel(&db, &page).unwrap();
     let verify = t.elapsed();
     assert_eq!(v.status.as_str(), "intact", "{:?}", v.first_broken);
     let mut bytes = Vec::new();
@@ -917,7 +925,7 @@ fn run(url: &str, label: &str, args: &Args) -> Vec<Row> {
         let Some(last) = rows.last() else { break };
         after = last.seq;
         for r in &rows {
-            r.content().canonical(&mut bytes);
+            r.content(page.heading()).canonical(&mut bytes);
             bytes.extend_from_slice(r.prev_hash.as_bytes());
         }
     }
@@ -940,15 +948,15 @@ fn run(url: &str, label: &str, args: &Args) -> Vec<Row> {
 
     // 5. Appending to a page of 1,000 entries and to the big page: 20 transactions of 100 each.
     let append = |conn: &mut AnyConnection, page_id: i64| -> Duration {
-        let (_, site, product, ..) = register_queries::page(conn, page_id).unwrap().unwrap();
+        let page = register_queries::page(conn, page_id).unwrap().unwrap();
         let draft = EntryDraft {
-            site_id: site,
-            product_id: product,
+            site_id: page.site_id,
+            product_id: page.product_id,
             entry_type: "correction".into(),
             movement_id: None,
             occurred_at: db::now(),
             quantity: 0,
-            location_id: None,
+            location_id: page.location_id.expect("a cabinet page"),
             batch_id: None,
             reason: Some("benchmark append".into()),
             detail: RegisterDetail::default(),
@@ -957,7 +965,7 @@ fn run(url: &str, label: &str, args: &Args) -> Vec<Row> {
         for _ in 0..20 {
             db::transaction(conn, |c| {
                 for _ in 0..100 {
-                    register::append(c, &actor(world.nurse), &draft)?;
+                    prison_pharmacy::cd_register::chain::append(c, &actor(world.nurse), &draft)?;
                 }
                 Ok(())
             })

@@ -103,6 +103,43 @@ pub struct Config {
     #[arg(long, env = "LATE_ENTRY_MINUTES", default_value_t = 60, global = true)]
     pub late_entry_minutes: i64,
 
+    /// PostgreSQL: the owner's URL that migrations run with, when the service itself connects as
+    /// a role that may only read and append (see the README). Unset: migrations use DATABASE_URL.
+    #[arg(
+        long,
+        env = "MIGRATION_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub migration_database_url: Option<String>,
+
+    /// How many days back a controlled drug transaction may be entered.
+    #[arg(
+        long,
+        env = "CD_BACKDATE_WINDOW_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub cd_backdate_window_days: i64,
+
+    /// The CD register's Ed25519 signing key as 64 hex digits (kept outside the database).
+    #[arg(long, env = "CD_SIGNING_KEY", hide_env_values = true, global = true)]
+    pub cd_signing_key: Option<String>,
+
+    /// File holding the signing key; unset: `cd-signing.key` beside a SQLite database or under
+    /// `data/`, created on first start.
+    #[arg(long, env = "CD_SIGNING_KEY_FILE", global = true)]
+    pub cd_signing_key_file: Option<String>,
+
+    /// Seconds between scheduled checkpoints of every register page (0 turns them off).
+    #[arg(
+        long,
+        env = "CD_CHECKPOINT_INTERVAL_SECS",
+        default_value_t = 86_400,
+        global = true
+    )]
+    pub cd_checkpoint_interval_secs: u64,
+
     /// Password for the demo users when demo data is loaded; generated and printed once if unset.
     #[arg(long, env = "DEMO_PASSWORD", hide_env_values = true, global = true)]
     pub demo_password: Option<String>,
@@ -129,6 +166,14 @@ impl Config {
             compliance_tolerance_percent: 10,
             late_entry_minutes: 60,
             demo_password: None,
+            migration_database_url: None,
+            cd_backdate_window_days: 7,
+            // A fixed test key: tests never write key files.
+            cd_signing_key: Some(
+                "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60".into(),
+            ),
+            cd_signing_key_file: None,
+            cd_checkpoint_interval_secs: 0,
         }
     }
 }

@@ -132,6 +132,9 @@ struct LocationFixture {
     code: String,
     name: String,
     kind: String,
+    /// Hatches and treatment rooms keep a locked CD cabinet of their own.
+    #[serde(default)]
+    cd_cabinet: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -253,7 +256,9 @@ pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<Loa
             };
             for l in &s.locations {
                 if sites::location_by_code(conn, site_id, &l.code)?.is_none() {
-                    let id = sites::insert_location(conn, site_id, &l.code, &l.name, &l.kind)?;
+                    let cabinet = l.cd_cabinet.unwrap_or(l.kind == "cd_cabinet");
+                    let id =
+                        sites::insert_location(conn, site_id, &l.code, &l.name, &l.kind, cabinet)?;
                     audit::record_system(
                         conn,
                         REQUEST_ID,
@@ -429,6 +434,9 @@ fn load_opening_stock(conn: &mut AnyConnection) -> Result<(), AppError> {
         sites::by_code(conn, "FWI")?.ok_or_else(|| AppError::internal("demo site FWI missing"))?;
     let store = sites::location_by_code(conn, site.id, "PHARM")?
         .ok_or_else(|| AppError::internal("FWI store missing"))?;
+    // Register-tracked stock is received into the pharmacy's CD cabinet.
+    let cabinet = sites::location_by_code(conn, site.id, "CDCAB")?
+        .ok_or_else(|| AppError::internal("FWI CD cabinet missing"))?;
     let tech = users::by_username(conn, "technician")?
         .ok_or_else(|| AppError::internal("demo technician missing"))?;
     let actor = Actor {
@@ -448,13 +456,12 @@ fn load_opening_stock(conn: &mut AnyConnection) -> Result<(), AppError> {
         let quantity = qty
             .parse()
             .map_err(|_| AppError::internal("bad quantity in fixture"))?;
-        let mut posting = Posting::new(
-            site.id,
-            store.id,
-            batch_id,
-            quantity,
-            MovementReason::Receipt,
-        );
+        let into = if product.cd_register {
+            cabinet.id
+        } else {
+            store.id
+        };
+        let mut posting = Posting::new(site.id, into, batch_id, quantity, MovementReason::Receipt);
         posting.reason_code = Some("opening_balance".into());
         posting.note = Some("demo opening balance".into());
         posting.register.counterparty = Some(DEMO_SUPPLIER.0.into());
@@ -471,18 +478,23 @@ fn load_opening_stock(conn: &mut AnyConnection) -> Result<(), AppError> {
         };
         crate::stock::service::set_reorder_level(conn, &actor, site.id, &request)?;
     }
-    load_ward_stock(conn, &actor, site.id, store.id)
+    load_ward_stock(conn, &actor, site.id, store.id, cabinet.id)
 }
 
-/// Sends the rounds' stock to the hatches as an internal transfer, received at once.
+/// Sends the rounds' stock to the hatches as an internal transfer, received at once; register
+/// stock moves from the pharmacy's CD cabinet to the hatch's, witnessed by the pharmacist.
 fn load_ward_stock(
     conn: &mut AnyConnection,
     actor: &Actor,
     site_id: i64,
     store_id: i64,
+    cabinet_id: i64,
 ) -> Result<(), AppError> {
+    use crate::cd_register::model::CabinetTransferRequest;
     use crate::stock::model::{CreateTransfer, ReceiveTransfer, TransferLineRequest};
     use crate::stock::service as stock;
+    let witness = users::by_username(conn, "pharmacist")?
+        .ok_or_else(|| AppError::internal("demo pharmacist missing"))?;
     let mut by_hatch: std::collections::BTreeMap<&str, Vec<TransferLineRequest>> =
         std::collections::BTreeMap::new();
     for (hatch, name, qty) in WARD_STOCK {
@@ -492,14 +504,35 @@ fn load_ward_stock(
             .into_iter()
             .next()
             .ok_or_else(|| AppError::internal(format!("no demo batch of {name}")))?;
+        let quantity = qty
+            .parse()
+            .map_err(|_| AppError::internal("bad quantity in fixture"))?;
+        if product.cd_register {
+            let to = sites::location_by_code(conn, site_id, hatch)?
+                .ok_or_else(|| AppError::internal(format!("{hatch} missing")))?;
+            let request = CabinetTransferRequest {
+                from_location_id: cabinet_id,
+                to_location_id: to.id,
+                batch_id: batch.id,
+                quantity,
+                note: Some("ward stock for the medication rounds".into()),
+                witness: None,
+            };
+            crate::cd_register::service::move_between_cabinets(
+                conn,
+                actor,
+                site_id,
+                &request,
+                Some(witness.id),
+            )?;
+            continue;
+        }
         by_hatch
             .entry(hatch)
             .or_default()
             .push(TransferLineRequest {
                 batch_id: batch.id,
-                quantity: qty
-                    .parse()
-                    .map_err(|_| AppError::internal("bad quantity in fixture"))?,
+                quantity,
             });
     }
     for (hatch, lines) in by_hatch {
@@ -510,8 +543,9 @@ fn load_ward_stock(
             to_location_id: to.id,
             lines,
             note: Some("ward stock for the medication rounds".into()),
+            witness: None,
         };
-        let transfer = stock::dispatch(conn, actor, site_id, &request)?;
+        let transfer = stock::dispatch(conn, actor, site_id, &request, None)?;
         stock::receive(conn, actor, transfer.id, &ReceiveTransfer { lines: vec![] })?;
     }
     Ok(())

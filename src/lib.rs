@@ -39,6 +39,8 @@ pub struct AppState {
     pub config: Config,
     pub jwt: JwtKeys,
     pub throttle: LoginThrottle,
+    /// Signs CD register checkpoints with a key held outside the database.
+    pub signer: cd_register::checkpoints::Signer,
 }
 
 impl AppState {
@@ -46,10 +48,19 @@ impl AppState {
         Ok(AppState {
             jwt: JwtKeys::from_config(&config)?,
             throttle: LoginThrottle::new(config.login_max_failures, config.login_lockout_secs),
+            signer: cd_register::checkpoints::Signer::from_config(&config)?,
             db,
             config,
         })
     }
+}
+
+/// Applies every pending migration, then carries site register pages kept from before CD
+/// cabinets forward to cabinet pages (which needs the chain's hashing, so it is not SQL).
+pub fn migrate(conn: &mut db::AnyConnection) -> Result<usize, AppError> {
+    let applied = db::run_migrations(conn)?;
+    cd_register::chain::carry_forward_site_pages(conn)?;
+    Ok(applied)
 }
 
 /// The whole HTTP application, the same for the server and for the tests.

@@ -57,6 +57,11 @@ enum CdCommand {
         /// Site code, e.g. FWI; every site when absent.
         #[arg(long)]
         site: Option<String>,
+        /// A checkpoint file downloaded from `/cd/checkpoints`: any page whose chain no longer
+        /// holds a checkpoint's head at its count is reported broken. Without it, the
+        /// checkpoints the service stored are used.
+        #[arg(long)]
+        checkpoints: Option<std::path::PathBuf>,
     },
     /// Write a site's register to standard output as CSV, JSON or PDF.
     Export {
@@ -102,13 +107,25 @@ enum FixturesCommand {
     Load,
 }
 
+/// Migrates as the owner (MIGRATION_DATABASE_URL where the service's own role may only read
+/// and append), then opens the service's pool.
 fn open_db(config: &Config) -> Result<Db, AppError> {
+    let applied = migrate(config)?;
     let db = Db::connect(&config.database_url, config.db_pool_size)?;
-    let applied = db::run_migrations(&mut *db.get()?)?;
     if applied > 0 {
         tracing::info!(applied, backend = db.backend().name(), "migrations applied");
     }
     Ok(db)
+}
+
+fn migrate(config: &Config) -> Result<usize, AppError> {
+    let url = config
+        .migration_database_url
+        .as_deref()
+        .unwrap_or(&config.database_url);
+    let mut conn = db::establish(url)
+        .map_err(|e| AppError::internal(format!("cannot connect to migrate: {e}")))?;
+    prison_pharmacy::migrate(&mut conn)
 }
 
 fn load_fixtures(db: &Db, config: &Config) -> Result<(), AppError> {
@@ -206,32 +223,50 @@ fn site_by_code(
         .ok_or_else(|| AppError::invalid("site", "exists", format!("no site with code {code}")))
 }
 
-fn cd_verify(db: &Db, site: Option<String>) -> Result<(), AppError> {
-    use prison_pharmacy::cd_register::{model::VerificationStatus, service};
+fn cd_verify(
+    db: &Db,
+    site: Option<String>,
+    checkpoints: Option<std::path::PathBuf>,
+) -> Result<(), AppError> {
+    use prison_pharmacy::cd_register::checkpoints::CheckpointDocument;
+    use prison_pharmacy::cd_register::{model::VerificationStatus, verify};
+    let signed = match checkpoints {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                AppError::invalid(
+                    "checkpoints",
+                    "readable",
+                    format!("{}: {e}", path.display()),
+                )
+            })?;
+            let doc: CheckpointDocument = serde_json::from_str(&text).map_err(|e| {
+                AppError::invalid(
+                    "checkpoints",
+                    "document",
+                    format!("not a checkpoint file: {e}"),
+                )
+            })?;
+            Some(doc.checkpoints)
+        }
+        None => None,
+    };
     let mut conn = db.get()?;
     let sites = match site {
         Some(code) => vec![site_by_code(&mut conn, &code)?],
         None => prison_pharmacy::sites::queries::all(&mut conn)?,
     };
+    drop(conn);
     let mut broken = false;
     for site in sites {
-        let result = service::verify_site_parallel(db, site.id)?;
+        let result = verify::verify_site_parallel(db, site.id, signed.as_deref())?;
         for page in &result.pages {
-            match &page.first_broken {
-                None => println!(
-                    "{} page {} (product {}): intact, {} entries, head {}",
-                    site.code, page.page_id, page.product_id, page.entries, page.head_hash
-                ),
-                Some(b) => println!(
-                    "{} page {} (product {}): BROKEN at entry {} (seq {}): {}",
-                    site.code,
-                    page.page_id,
-                    page.product_id,
-                    b.entry_id.map(|i| i.to_string()).unwrap_or("-".into()),
-                    b.seq,
-                    b.problem
-                ),
-            }
+            println!("{} {}", site.code, verify::describe(page));
+        }
+        for page_id in &result.missing_pages {
+            println!(
+                "{} page {page_id}: BROKEN: signed in a checkpoint but no longer in the register",
+                site.code
+            );
         }
         println!(
             "{}: {} ({} pages, {} entries)",
@@ -245,7 +280,7 @@ fn cd_verify(db: &Db, site: Option<String>) -> Result<(), AppError> {
     if broken {
         Err(AppError::conflict(
             "register_broken",
-            "a register chain did not verify",
+            "the register did not verify",
         ))
     } else {
         Ok(())
@@ -299,9 +334,8 @@ async fn run(cli: Cli) -> Result<(), AppError> {
     let config = cli.config;
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Migrate => {
-            let db = Db::connect(&config.database_url, 1)?;
-            let applied = db::run_migrations(&mut *db.get()?)?;
-            println!("{applied} migrations applied ({})", db.backend().name());
+            let applied = migrate(&config)?;
+            println!("{applied} migrations applied");
             Ok(())
         }
         Command::Fixtures {
@@ -309,8 +343,8 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         } => load_fixtures(&open_db(&config)?, &config),
         Command::User { command } => create_user(&open_db(&config)?, command),
         Command::Cd {
-            command: CdCommand::Verify { site },
-        } => cd_verify(&open_db(&config)?, site),
+            command: CdCommand::Verify { site, checkpoints },
+        } => cd_verify(&open_db(&config)?, site, checkpoints),
         Command::Cd {
             command:
                 CdCommand::Export {
@@ -330,6 +364,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             }
             let bind = config.bind_addr.clone();
             let state = web::Data::new(AppState::new(config, db)?);
+            prison_pharmacy::cd_register::routes::schedule_checkpoints(state.clone());
             tracing::info!(%bind, backend = state.db.backend().name(), "listening");
             HttpServer::new(move || build_app(state.clone()))
                 .bind(&bind)

@@ -1014,14 +1014,30 @@ async fn demo_morning_round_at_fosse_way() {
     let pages = app
         .get(&format!("/api/v1/sites/{site}/cd/pages"), &auditor)
         .await;
-    let page = pages.body["items"]
+    // Each cabinet's page holds its own stock; the site view sums them.
+    let methadone_pages: Vec<(Value, Value)> = pages.body["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["drug"].as_str().unwrap().starts_with("Methadone"))
+        .filter(|p| p["drug"].as_str().unwrap().starts_with("Methadone"))
+        .map(|p| (p["location_id"].clone(), p["balance"].clone()))
+        .collect();
+    assert!(
+        methadone_pages.contains(&(json!(hatch), json!("440"))),
+        "{methadone_pages:?}"
+    );
+    assert_eq!(methadone_pages.len(), 2, "{methadone_pages:?}");
+    let total = pages.body["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["drug"].as_str().unwrap().starts_with("Methadone"))
         .unwrap()
         .clone();
-    assert_eq!(page["balance"], "2440");
+    assert_eq!(
+        (total["balance"].clone(), total["cabinets"].clone()),
+        (json!("2440"), json!(2))
+    );
     let verify = app
         .get(&format!("/api/v1/sites/{site}/cd/verify"), &auditor)
         .await;

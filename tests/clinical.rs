@@ -653,13 +653,38 @@ async fn transfer_takes_prescriptions_to_the_new_prison_only() {
         .await;
     assert_eq!(r.body["items"], json!([]));
 
-    // Release at Lincoln: the supply to take out is recorded and prescriptions end; OST is capped at 14 days.
+    // Release at Lincoln: the supply to take out leaves stock through the ledger and the
+    // prescriptions end; OST is capped at 14 days.
     let lincoln_pharm = app.user("pharm.lincoln", "pharmacist", &[w.lincoln.id]);
+    let batch = {
+        use prison_pharmacy::stock::ledger::{self, Posting};
+        let mut c = app.conn();
+        let actor = prison_pharmacy::audit::Actor {
+            user_id: lincoln_pharm.id,
+            request_id: "test".into(),
+        };
+        let request =
+            serde_json::from_value(json!({"batch_number": "S1", "expiry_date": "2030-01-31"}))
+                .unwrap();
+        let batch =
+            prison_pharmacy::formulary::service::create_batch(&mut c, &actor, sertraline, &request)
+                .unwrap()
+                .id;
+        let p = Posting::new(
+            w.lincoln.id,
+            w.lincoln.store,
+            batch,
+            "100".parse().unwrap(),
+            prison_pharmacy::domain::stock::MovementReason::Receipt,
+        );
+        ledger::post(&mut c, &actor, &p).unwrap();
+        batch
+    };
     let r = app
         .post(
             &format!("/api/v1/patients/{patient}/release"),
             &lincoln_pharm.token,
-            json!({"supplies": [{"prescription_id": s["id"], "days": 29}]}),
+            json!({"supplies": [{"prescription_id": s["id"], "days": 29, "location_id": w.lincoln.store}]}),
         )
         .await;
     assert_eq!(
@@ -670,12 +695,21 @@ async fn transfer_takes_prescriptions_to_the_new_prison_only() {
         .post(
             &format!("/api/v1/patients/{patient}/release"),
             &lincoln_pharm.token,
-            json!({"supplies": [{"prescription_id": s["id"], "days": 28}]}),
+            json!({"supplies": [{"prescription_id": s["id"], "days": 28, "location_id": w.lincoln.store}],
+                   "identity_checked": true}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["status"], "released");
     assert_eq!(app.count("release_supplies"), 1);
+    // 28 days of one tablet a day left the store.
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/stock?batch_id={batch}", w.lincoln.id),
+            &lincoln_pharm.token,
+        )
+        .await;
+    assert_eq!(common::total_quantity(&r.body["items"]), "72", "{}", r.body);
     let r = app
         .get(
             &format!("/api/v1/prescriptions/{}", s["id"]),

@@ -291,7 +291,8 @@ async fn receipts_are_all_or_nothing_and_guard_expiry_and_over_receipt() {
     approve_and_send(&app, &w, id).await;
     let receipts = format!("/api/v1/purchase-orders/{id}/receipts");
     let movements = app.count("stock_movements");
-    let receive = |lines: Value| json!({"location_id": w.fosse.store, "lines": lines});
+    // A delivery with a controlled drug on it is received into the CD cabinet.
+    let receive = |lines: Value| json!({"location_id": w.fosse.cd_cabinet, "lines": lines});
 
     // Expired, then over-received by a technician: nothing at all is written.
     let r = app
@@ -408,7 +409,7 @@ async fn demo_order_from_the_reorder_report_received_in_two_parts() {
     };
     let store = {
         let mut c = app.conn();
-        prison_pharmacy::sites::queries::location_by_code(&mut c, site.id, "PHARM")
+        prison_pharmacy::sites::queries::location_by_code(&mut c, site.id, "CDCAB")
             .unwrap()
             .unwrap()
             .id
@@ -534,16 +535,26 @@ async fn demo_order_from_the_reorder_report_received_in_two_parts() {
     let pages = app
         .get(&format!("/api/v1/sites/{}/cd/pages", site.id), &auditor)
         .await;
+    let total = pages.body["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["drug"] == "Methadone 1mg/ml oral solution sugar free")
+        .unwrap()
+        .clone();
+    assert_eq!(total["balance"], "7500");
     let page = pages.body["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["drug"] == "Methadone 1mg/ml oral solution sugar free")
+        .find(|p| {
+            p["drug"] == "Methadone 1mg/ml oral solution sugar free" && p["location_id"] == store
+        })
         .unwrap()
         .clone();
-    assert_eq!(page["balance"], "7500");
-    // Opening receipt, the ward-stock transfer out of the store and into the hatch, two receipts.
-    assert_eq!(page["entry_count"], 5);
+    // The pharmacy cabinet's page: opening receipt, ward stock moved to the hatch, two receipts.
+    assert_eq!(page["balance"], "7000");
+    assert_eq!(page["entry_count"], 4);
     let v = app
         .get(&format!("/api/v1/sites/{}/cd/verify", site.id), &auditor)
         .await;

@@ -118,6 +118,7 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
             site,
             &req(json!({"from_location_id": cabinet, "to_location_id": store,
                         "lines": [{"batch_id": batch, "quantity": "10"}]})),
+            Some(carer.user_id),
         )
         .unwrap();
         let stocktake = stock::open_stocktake(
@@ -127,10 +128,10 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
             &req(json!({"location_id": cabinet})),
         )
         .unwrap();
-        let page = prison_pharmacy::cd_register::queries::page_of(conn, site, methadone)
+        let page = prison_pharmacy::cd_register::queries::cabinet_page(conn, cabinet, methadone)
             .unwrap()
             .unwrap();
-        let entry = register::entries(conn, site, page.0, &req(json!({})))
+        let entry = register::entries(conn, site, page.id, &req(json!({})))
             .unwrap()
             .items[0]
             .id;
@@ -138,7 +139,7 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
             conn,
             &pharmacist,
             site,
-            page.0,
+            page.id,
             &req(json!({"counted_quantity": "1"})),
             nurse2.user_id,
         )
@@ -202,7 +203,7 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
             batch,
             transfer.id,
             stocktake.id,
-            page.0,
+            page.id,
             entry,
             check,
             returned,

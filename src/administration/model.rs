@@ -140,6 +140,10 @@ pub struct SupplyRequest {
     #[validate(range(min = 1, max = 28))]
     pub days: Option<i64>,
     pub batch_id: Option<i64>,
+    /// Whether the patient's identity was checked at hand-over (a register entry records it).
+    pub identity_checked: Option<bool>,
+    /// The second person, who authenticates: required for register-tracked medicines.
+    pub witness: Option<WitnessCredentials>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

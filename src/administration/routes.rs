@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use super::model::*;
 use super::service::{self, Rules};
 use crate::auth::permissions::Action;
-use crate::auth::witness::{self, WitnessNeed};
+use crate::auth::witness;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
 use crate::http::{resource, ValidJson, ValidQuery};
@@ -53,12 +53,7 @@ pub async fn record(
     let actor = user.authorize(Action::DoseRecord, site_id)?;
     let credentials = body.witness.take();
     let print = idempotency::fingerprint(&format!("dose {site_id}"), &body);
-    let witness_id = match credentials {
-        Some(c) => {
-            Some(witness::authenticate(&state, &user, site_id, Some(c), WitnessNeed::Staff).await?)
-        }
-        None => None,
-    };
+    let witness_id = witness::optional(&state, &user, site_id, credentials).await?;
     let rules = Rules::from_config(&state.config);
     idempotency::run(&state, user.id, key, print, StatusCode::CREATED, move |c| {
         service::record_dose(c, &actor, site_id, &body, witness_id, rules)
@@ -119,13 +114,15 @@ pub async fn supply(
     user: AuthUser,
     site: web::Path<i64>,
     key: IdempotencyKey,
-    ValidJson(body): ValidJson<SupplyRequest>,
+    ValidJson(mut body): ValidJson<SupplyRequest>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     let actor = user.authorize(Action::IpSupply, site_id)?;
+    let credentials = body.witness.take();
     let print = idempotency::fingerprint(&format!("supply {site_id}"), &body);
+    let witness_id = witness::optional(&state, &user, site_id, credentials).await?;
     idempotency::run(&state, user.id, key, print, StatusCode::CREATED, move |c| {
-        service::supply(c, &actor, site_id, &body)
+        service::supply(c, &actor, site_id, &body, witness_id)
     })
     .await
 }

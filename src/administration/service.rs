@@ -692,10 +692,7 @@ pub fn record_dose(
     let id = match inserted {
         Ok(id) => id,
         // Two nurses at once: the other record won.
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => {
+        Err(e) if crate::db::is_duplicate(&e) => {
             return Err(match latest_attempt(conn, rx.id, req.date, req.slot)? {
                 Some((existing, _, _)) => already_recorded(conn, existing),
                 None => {
@@ -1085,17 +1082,8 @@ fn frequency(rx: &RxFacts) -> String {
     }
 }
 
-/// Hands over an in-possession supply: dose x doses a day x days, exactly, first expiry first out.
-pub fn supply(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    site_id: i64,
-    req: &SupplyRequest,
-) -> Result<SupplyView, AppError> {
-    let rx = rx_facts(conn, req.prescription_id)?;
-    rx.require_in_force(site_id, Possession::InPossession)?;
-    location_at(conn, site_id, req.location_id)?;
-    let days = req.days.or(rx.supply_days).unwrap_or(7);
+/// (per day, total) for a supply of a prescription for some days, exactly in stock units.
+fn supply_quantity(rx: &RxFacts, days: i64) -> Result<(Quantity, Quantity), AppError> {
     let per_dose = rx
         .units_per_dose(Quantity::from_scaled(rx.dose))
         .ok_or_else(|| {
@@ -1110,8 +1098,36 @@ pub fn supply(
                 ),
             )
         })?;
-    let per_day = Quantity::from_scaled(per_dose.scaled() * rx.doses_per_day());
-    let quantity = Quantity::from_scaled(per_day.scaled() * days);
+    let per_day = per_dose
+        .scaled()
+        .checked_mul(rx.doses_per_day())
+        .map(Quantity::from_scaled);
+    let total = per_day.and_then(|d| d.scaled().checked_mul(days).map(Quantity::from_scaled));
+    match (per_day, total) {
+        (Some(per_day), Some(total)) => Ok((per_day, total)),
+        _ => Err(AppError::invalid(
+            "days",
+            "range",
+            "the supply would exceed the largest quantity kept",
+        )),
+    }
+}
+
+/// Hands over an in-possession supply: dose x doses a day x days, exactly, first expiry first
+/// out. A register-tracked medicine's supply is entered in the register with the patient, the
+/// prescriber, who collected, whether identity was checked, and the witness.
+pub fn supply(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    site_id: i64,
+    req: &SupplyRequest,
+    witness_id: Option<i64>,
+) -> Result<SupplyView, AppError> {
+    let rx = rx_facts(conn, req.prescription_id)?;
+    rx.require_in_force(site_id, Possession::InPossession)?;
+    location_at(conn, site_id, req.location_id)?;
+    let days = req.days.or(rx.supply_days).unwrap_or(7);
+    let (per_day, quantity) = supply_quantity(&rx, days)?;
     let ts = now();
     let product =
         formulary::product(conn, rx.product_id)?.ok_or_else(|| AppError::not_found("product"))?;
@@ -1148,6 +1164,8 @@ pub fn supply(
         .get_result(conn)?;
     let mut detail = rx.register_detail(conn)?;
     detail.collected_by = Some(format!("{} (in person)", rx.patient_name));
+    detail.identity_checked = req.identity_checked;
+    detail.witness_id = witness_id;
     let drawn = draw(
         conn,
         actor,
@@ -1183,6 +1201,67 @@ pub fn supply(
         Some(serde_json::json!({"prescription_id": rx.id, "quantity": quantity, "days": days})),
     )?;
     supply_view(conn, id)
+}
+
+/// Who took a supply out on release and how it was checked.
+#[derive(Debug, Clone, Default)]
+pub struct Handover {
+    pub collected_by: Option<String>,
+    pub identity_checked: Option<bool>,
+    pub witness_id: Option<i64>,
+}
+
+/// The supply a patient takes out on release, drawn from stock through the ledger like any
+/// other supply (and entered in the register for register-tracked medicines). The release
+/// itself (its limits, its record, ending the prescriptions) follows in the same transaction.
+pub fn supply_on_release(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    patient_id: i64,
+    index: usize,
+    item: &crate::patients::model::ReleaseSupply,
+    handover: &Handover,
+) -> Result<(), AppError> {
+    let rx = rx_facts(conn, item.prescription_id)?;
+    if rx.patient_id != patient_id {
+        return Err(AppError::invalid(
+            format!("supplies[{index}].prescription_id"),
+            "active",
+            "not an active prescription of this patient",
+        ));
+    }
+    location_at(conn, rx.site_id, item.location_id).map_err(|_| {
+        AppError::invalid(
+            format!("supplies[{index}].location_id"),
+            "exists",
+            "no such location at the patient's prison",
+        )
+    })?;
+    let (_, quantity) = supply_quantity(&rx, item.days.max(1))?;
+    let mut detail = rx.register_detail(conn)?;
+    detail.collected_by = Some(
+        handover
+            .collected_by
+            .clone()
+            .unwrap_or_else(|| format!("{} (in person, on release)", rx.patient_name)),
+    );
+    detail.identity_checked = handover.identity_checked;
+    detail.witness_id = handover.witness_id;
+    draw(
+        conn,
+        actor,
+        &rx,
+        Draw {
+            location_id: item.location_id,
+            batch_id: item.batch_id,
+            units: quantity,
+            reason: MovementReason::IpSupply,
+            reference: ("patient_release", patient_id),
+            detail,
+            occurred_at: None,
+        },
+    )?;
+    Ok(())
 }
 
 /// A cell count of an in-possession medicine against what the last supply and the dose

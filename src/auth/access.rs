@@ -107,6 +107,26 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ),
     (
         "POST",
+        "/api/v1/sites/{site_id}/cd/verify",
+        Access::Action(Action::CdRead),
+    ),
+    (
+        "GET",
+        "/api/v1/sites/{site_id}/cd/checkpoints",
+        Access::Action(Action::CdExportRead),
+    ),
+    (
+        "POST",
+        "/api/v1/sites/{site_id}/cd/checkpoints",
+        Access::Action(Action::CdCheckpointSign),
+    ),
+    (
+        "POST",
+        "/api/v1/sites/{site_id}/cd/cabinet-transfers",
+        Access::Action(Action::CdCabinetTransfer),
+    ),
+    (
+        "POST",
         "/api/v1/sites/{site_id}/cd/destructions",
         Access::Action(Action::CdDestroy),
     ),

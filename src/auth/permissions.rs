@@ -29,6 +29,8 @@ text_enum!(Action {
     CdInvestigationResolve => "cd.investigation.resolve",
     CdCorrect => "cd.correct",
     CdPatientReturn => "cd.patient_return",
+    CdCabinetTransfer => "cd.cabinet_transfer",
+    CdCheckpointSign => "cd.checkpoint.sign",
     SupplierRead => "supplier.read",
     SupplierManage => "supplier.manage",
     OrderRead => "purchase_order.read",
@@ -105,6 +107,8 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
     ),
     (Action::CdInvestigationResolve, &[Pharmacist]),
     (Action::CdCorrect, &[Pharmacist]),
+    (Action::CdCabinetTransfer, &[Pharmacist, PharmacyTechnician]),
+    (Action::CdCheckpointSign, &[Pharmacist]),
     (
         Action::CdPatientReturn,
         &[Pharmacist, PharmacyTechnician, Nurse],

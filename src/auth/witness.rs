@@ -108,3 +108,19 @@ pub async fn authenticate(
     }
     Ok(row.id)
 }
+
+/// Authenticates a witness when credentials were given; whether one was needed is the rule of
+/// the act itself (the ledger refuses a reduction of register stock without one).
+pub async fn optional(
+    state: &web::Data<AppState>,
+    author: &AuthUser,
+    site_id: i64,
+    credentials: Option<WitnessCredentials>,
+) -> Result<Option<i64>, AppError> {
+    match credentials {
+        Some(c) => Ok(Some(
+            authenticate(state, author, site_id, Some(c), WitnessNeed::Staff).await?,
+        )),
+        None => Ok(None),
+    }
+}

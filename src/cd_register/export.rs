@@ -8,9 +8,10 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::model::Page;
 use super::model::{BrokenEntry, EntryRow, ExportFormat, ExportQuery};
 use super::pdf::PdfWriter;
-use super::queries::{self, PageRow};
+use super::queries;
 use crate::db::schema::{batches, locations, users};
 use crate::db::{now, AnyConnection};
 use crate::domain::register::{format_time, ChainWalker};
@@ -98,7 +99,7 @@ enum Phase {
 
 /// One register page's progress through the export.
 struct PageState {
-    page: PageRow,
+    page: Page,
     label: (String, String, String, String, String),
     after_seq: i64,
     walker: Option<ChainWalker>,
@@ -111,7 +112,7 @@ pub struct RegisterExport {
     format: ExportFormat,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-    pages: std::vec::IntoIter<PageRow>,
+    pages: std::vec::IntoIter<Page>,
     current: Option<PageState>,
     phase: Phase,
     pages_done: usize,
@@ -224,9 +225,9 @@ impl RegisterExport {
                 ));
             }
         }
-        let pages: Vec<PageRow> = queries::pages_of_site(conn, site.id)?
+        let pages: Vec<Page> = queries::pages_of_site(conn, site.id)?
             .into_iter()
-            .filter(|p| q.product_id.is_none_or(|id| p.2 == id))
+            .filter(|p| q.product_id.is_none_or(|id| p.product_id == id))
             .collect();
         Ok(RegisterExport {
             site,
@@ -251,7 +252,7 @@ impl RegisterExport {
     /// Reads entries ahead on a connection of its own from the pool.
     pub fn read_ahead(mut self, db: &crate::db::Db) -> Self {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        let pages: Vec<i64> = self.pages.as_slice().iter().map(|p| p.0).collect();
+        let pages: Vec<i64> = self.pages.as_slice().iter().map(|p| p.id).collect();
         let (db, from, to) = (db.clone(), self.from, self.to);
         std::thread::spawn(move || read_ahead(db, pages, from, to, tx));
         self.feed = Some(rx);
@@ -324,13 +325,21 @@ impl RegisterExport {
     fn open_page(
         &mut self,
         conn: &mut AnyConnection,
-        page: PageRow,
+        page: Page,
         out: &mut Vec<u8>,
     ) -> Result<(), AppError> {
-        let label = queries::product_label(conn, page.2)?;
+        let (schedule, cabinet) = queries::page_labels(conn, &page)?;
+        let cabinet = cabinet.unwrap_or_else(|| "whole prison (before cabinets)".into());
+        let label = (
+            page.drug.clone(),
+            page.strength.clone(),
+            page.form.clone(),
+            page.unit.clone(),
+            schedule,
+        );
         let title = format!(
-            "{} | strength {} | form {} | unit {} | schedule {}",
-            label.0, label.1, label.2, label.3, label.4
+            "{} | {} | strength {} | form {} | unit {} | schedule {}",
+            cabinet, label.0, label.1, label.2, label.3, label.4
         );
         match self.format {
             ExportFormat::Csv => {}
@@ -339,7 +348,8 @@ impl RegisterExport {
                     out.push(b',');
                 }
                 let head = serde_json::json!({
-                    "page_id": page.0, "product_id": page.2, "drug": label.0, "strength": label.1,
+                    "page_id": page.id, "product_id": page.product_id, "location_id": page.location_id,
+                    "cabinet": cabinet, "drug": label.0, "strength": label.1,
                     "form": label.2, "unit": label.3, "cd_schedule": label.4,
                 })
                 .to_string();
@@ -393,7 +403,12 @@ impl RegisterExport {
             });
         }
         let walker = state.walker.get_or_insert_with(ChainWalker::default);
-        match walker.step(row.id, &row.content(), &row.prev_hash, &row.hash) {
+        match walker.step(
+            row.id,
+            &row.content(state.page.heading()),
+            &row.prev_hash,
+            &row.hash,
+        ) {
             Ok(()) => Ok(true),
             Err(b) => {
                 if state.first_broken.is_none() {
@@ -662,22 +677,22 @@ impl RegisterExport {
         let mut corrects = itoa::Buffer::new();
         let mut movement = itoa::Buffer::new();
         let fields: [&[u8]; 30] = [
-            site.code.as_bytes(),
+            &cell(site.code.as_bytes()),
             page_id.format(row.page_id).as_bytes(),
-            state.label.0.as_bytes(),
-            state.label.1.as_bytes(),
-            state.label.2.as_bytes(),
+            &cell(state.label.0.as_bytes()),
+            &cell(state.label.1.as_bytes()),
+            &cell(state.label.2.as_bytes()),
             id.format(row.id).as_bytes(),
             seq.format(row.seq).as_bytes(),
-            row.entry_type.as_bytes(),
+            &cell(row.entry_type.as_bytes()),
             &occurred,
             &recorded,
             if row.late() { b"true" } else { b"false" },
-            text(&row.counterparty),
-            text(&row.counterparty_address),
-            text(&row.patient_identifier),
-            text(&row.prescriber),
-            text(&row.collected_by),
+            &cell(text(&row.counterparty)),
+            &cell(text(&row.counterparty_address)),
+            &cell(text(&row.patient_identifier)),
+            &cell(text(&row.prescriber)),
+            &cell(text(&row.collected_by)),
             match row.identity_checked {
                 Some(true) => b"yes",
                 Some(false) => b"no",
@@ -686,14 +701,14 @@ impl RegisterExport {
             received.as_bytes(),
             supplied.as_bytes(),
             balance.as_bytes(),
-            lookup(batches, row.batch_id).as_bytes(),
-            lookup(locations, row.location_id).as_bytes(),
-            lookup(names, Some(row.author_id)).as_bytes(),
-            lookup(names, row.witness_id).as_bytes(),
+            &cell(lookup(batches, row.batch_id).as_bytes()),
+            &cell(lookup(locations, row.location_id).as_bytes()),
+            &cell(lookup(names, Some(row.author_id)).as_bytes()),
+            &cell(lookup(names, row.witness_id).as_bytes()),
             row.corrects_entry_id
                 .map(|v| corrects.format(v).as_bytes())
                 .unwrap_or(b""),
-            text(&row.reason),
+            &cell(text(&row.reason)),
             row.movement_id
                 .map(|v| movement.format(v).as_bytes())
                 .unwrap_or(b""),
@@ -712,14 +727,15 @@ impl RegisterExport {
         // A whole-page export can also check that no entry is missing after the last one.
         if state.first_broken.is_none()
             && !self.ranged()
-            && (walker.last_seq() != state.page.3 || walker.head_hash() != state.page.5)
+            && (walker.last_seq() != state.page.entry_count
+                || walker.head_hash() != state.page.head_hash)
         {
             state.first_broken = Some(BrokenEntry {
                 entry_id: None,
                 seq: walker.last_seq() + 1,
                 problem: format!(
                     "the page records {} entries, but the entries end at {}",
-                    state.page.3,
+                    state.page.entry_count,
                     walker.last_seq()
                 ),
             });
@@ -798,6 +814,20 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
         .from_writer(Vec::with_capacity(1 << 20))
 }
 
+/// A text cell as a spreadsheet will not run it: one that starts with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return is a formula to Excel and its kin, so it is prefixed with `'`.
+pub fn cell(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match v.first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => {
+            let mut safe = Vec::with_capacity(v.len() + 1);
+            safe.push(b'\'');
+            safe.extend_from_slice(v);
+            std::borrow::Cow::Owned(safe)
+        }
+        _ => std::borrow::Cow::Borrowed(v),
+    }
+}
+
 fn text(v: &Option<String>) -> &[u8] {
     v.as_deref().unwrap_or("").as_bytes()
 }
@@ -854,7 +884,7 @@ impl ChunkSource for RegisterExport {
                 .current
                 .as_ref()
                 .ok_or_else(|| AppError::internal("no page open"))?;
-            (s.page.0, s.after_seq)
+            (s.page.id, s.after_seq)
         };
         let (rows, last) = match &self.feed {
             Some(feed) => {

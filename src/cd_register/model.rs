@@ -5,8 +5,8 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::auth::witness::WitnessCredentials;
-use crate::db::schema::cd_register_entries;
-use crate::domain::register::EntryContent;
+use crate::db::schema::{cd_register_entries, cd_register_pages};
+use crate::domain::register::{EntryContent, PageHeading};
 use crate::domain::Quantity;
 use crate::text_enum;
 
@@ -24,7 +24,8 @@ pub struct RegisterDetail {
     pub corrects_entry_id: Option<i64>,
 }
 
-/// An entry about to be appended; the register fills in sequence, balance and hashes.
+/// An entry about to be appended to the page of its cabinet and product; the register fills in
+/// sequence, balance and hashes.
 #[derive(Debug, Clone)]
 pub struct EntryDraft {
     pub site_id: i64,
@@ -33,7 +34,8 @@ pub struct EntryDraft {
     pub movement_id: Option<i64>,
     pub occurred_at: NaiveDateTime,
     pub quantity: i64,
-    pub location_id: Option<i64>,
+    /// The CD cabinet whose page records the entry.
+    pub location_id: i64,
     pub batch_id: Option<i64>,
     pub reason: Option<String>,
     pub detail: RegisterDetail,
@@ -69,11 +71,54 @@ pub struct EntryRow {
     pub hash: String,
 }
 
+/// A register page: one CD cabinet's record of one drug, strength and form. Pages without a
+/// cabinet are site pages kept from before cabinets, closed when carried forward.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = cd_register_pages)]
+pub struct Page {
+    pub id: i64,
+    pub site_id: i64,
+    pub product_id: i64,
+    pub location_id: Option<i64>,
+    pub drug: String,
+    pub strength: String,
+    pub form: String,
+    pub unit: String,
+    pub chain_version: i64,
+    pub entry_count: i64,
+    pub balance: i64,
+    pub head_hash: String,
+    pub opened_at: NaiveDateTime,
+    pub last_entry_at: Option<NaiveDateTime>,
+    pub opened_after_movement_id: i64,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+/// Chain format of pages kept per cabinet, whose entries carry the page heading.
+pub const CABINET_CHAIN: i64 = 2;
+
+impl Page {
+    pub fn heading(&self) -> Option<PageHeading<'_>> {
+        match (self.chain_version, self.location_id) {
+            (CABINET_CHAIN, Some(location_id)) => Some(PageHeading {
+                location_id,
+                drug: &self.drug,
+                strength: &self.strength,
+                form: &self.form,
+                unit: &self.unit,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl EntryRow {
-    pub fn content(&self) -> EntryContent<'_> {
+    /// What was hashed for this entry, given its page's heading.
+    pub fn content<'a>(&'a self, page: Option<PageHeading<'a>>) -> EntryContent<'a> {
         EntryContent {
             site_id: self.site_id,
             product_id: self.product_id,
+            page,
             seq: self.seq,
             entry_type: &self.entry_type,
             movement_id: self.movement_id,
@@ -107,6 +152,10 @@ pub struct PageView {
     pub id: i64,
     pub site_id: i64,
     pub product_id: i64,
+    /// The CD cabinet this page records; absent on a site page kept from before cabinets.
+    pub location_id: Option<i64>,
+    pub cabinet: Option<String>,
+    /// The heading as at the page's opening, whatever the product is called now.
     pub drug: String,
     pub strength: String,
     pub form: String,
@@ -116,13 +165,28 @@ pub struct PageView {
     pub balance: Quantity,
     pub head_hash: String,
     pub last_entry_at: Option<NaiveDateTime>,
+    /// Set when a site page was carried forward to cabinet pages; nothing more is entered.
+    pub closed_at: Option<NaiveDateTime>,
     /// Balance checks with a discrepancy that no pharmacist has resolved yet.
     pub open_investigations: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PageList {
+    /// One page per CD cabinet and product, and any closed site page.
     pub items: Vec<PageView>,
+    /// The site's view: each product's balance summed over its cabinets' open pages.
+    pub totals: Vec<ProductTotal>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProductTotal {
+    pub product_id: i64,
+    pub drug: String,
+    pub strength: String,
+    pub form: String,
+    pub balance: Quantity,
+    pub cabinets: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -222,12 +286,43 @@ pub struct BrokenEntry {
 pub struct PageVerification {
     pub page_id: i64,
     pub product_id: i64,
+    pub location_id: Option<i64>,
+    /// Broken when the chain, the ledger or a checkpoint disagrees.
     pub status: VerificationStatus,
     /// Entries checked.
     pub entries: i64,
     pub head_hash: String,
     pub balance: Quantity,
     pub first_broken: Option<BrokenEntry>,
+    /// The page against the stock ledger; absent for a closed site page.
+    pub ledger: Option<LedgerComparison>,
+    /// Signed checkpoints of this page compared with its chain.
+    pub checkpoints_checked: i64,
+    pub checkpoint_failures: Vec<CheckpointFailure>,
+}
+
+/// A cabinet page against the stock ledger: the balance must equal the stock held in the
+/// cabinet, and every movement of the product there since the page opened must have its entry.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct LedgerComparison {
+    pub agrees: bool,
+    /// The balance the page's entries add up to.
+    pub register_balance: Quantity,
+    /// Stock of the product held in the cabinet, by the ledger.
+    pub stock_on_hand: Quantity,
+    /// Movements with no entry, or whose entry differs in quantity or batch.
+    pub unmatched_movements: i64,
+    /// Entries naming a movement of another cabinet, product or quantity, or none at all.
+    pub unmatched_entries: i64,
+}
+
+/// A signed checkpoint the page's chain no longer contains.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct CheckpointFailure {
+    pub entry_count: i64,
+    pub head_hash: String,
+    pub signed_at: NaiveDateTime,
+    pub problem: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -236,6 +331,8 @@ pub struct SiteVerification {
     pub status: VerificationStatus,
     pub entries: i64,
     pub pages: Vec<PageVerification>,
+    /// Pages a signed checkpoint names that the register no longer has.
+    pub missing_pages: Vec<i64>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -251,6 +348,29 @@ pub struct DestructionRequest {
     #[validate(length(max = 2000))]
     pub note: Option<String>,
     pub witness: Option<WitnessCredentials>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CabinetTransferRequest {
+    pub from_location_id: i64,
+    pub to_location_id: i64,
+    pub batch_id: i64,
+    /// How much moves (positive), in the product's unit.
+    pub quantity: Quantity,
+    #[validate(length(max = 2000))]
+    pub note: Option<String>,
+    /// The second person, who authenticates: the sending cabinet's stock goes down.
+    pub witness: Option<WitnessCredentials>,
+}
+
+/// The two entries of a move between cabinets.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CabinetTransferView {
+    /// On the sending cabinet's page.
+    pub supply: EntryView,
+    /// On the receiving cabinet's page.
+    pub receipt: EntryView,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -274,6 +394,8 @@ pub struct CorrectionRequest {
     pub prescriber: Option<String>,
     #[validate(length(max = 200))]
     pub collected_by: Option<String>,
+    /// The second person, who authenticates; required when the correction reduces stock.
+    pub witness: Option<WitnessCredentials>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -347,6 +469,8 @@ pub struct ResolveRequest {
     pub explanation: String,
     /// The stock change the investigation found necessary, if any; posted as a linked register entry.
     pub adjustment: Option<Adjustment>,
+    /// The second person, who authenticates; required when the adjustment reduces stock.
+    pub witness: Option<WitnessCredentials>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

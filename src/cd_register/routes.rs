@@ -1,8 +1,10 @@
 use actix_web::{web, HttpResponse};
 
+use super::checkpoints::{self, CheckpointDocument, Occasion};
 use super::export::RegisterExport;
 use super::model::*;
 use super::service::{self, Recorded};
+use super::verify;
 use crate::auth::permissions::Action;
 use crate::auth::witness::{self, WitnessNeed};
 use crate::auth::AuthUser;
@@ -58,8 +60,9 @@ pub async fn entries(
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// Recomputes one page's hash chain from its first entry: "intact" with the count and head
-/// hash, or the first broken entry.
+/// Recomputes one page's hash chain from its first entry, compares it with the stock ledger
+/// (balance against stock in the cabinet, entries against movements) and with the signed
+/// checkpoints: "intact", or what disagrees.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/pages/{page_id}/verify", tag = "cd register",
     params(("site_id" = i64, Path), ("page_id" = i64, Path)),
     responses((status = 200, body = PageVerification), (status = 401, body = Problem),
@@ -77,11 +80,11 @@ pub async fn verify_page(
         .read(move |c| service::page_at(c, site_id, page_id))
         .await?;
     let db = state.db.clone();
-    let result = blocking(move || service::verify_page_parallel(&db, &page)).await?;
+    let result = blocking(move || verify::verify_one_page(&db, &page)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
-/// Verifies every register page of a site.
+/// Verifies every register page of a site: chains, the ledger, and the stored checkpoints.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/verify", tag = "cd register",
     params(("site_id" = i64, Path)),
     responses((status = 200, body = SiteVerification), (status = 401, body = Problem),
@@ -95,8 +98,132 @@ pub async fn verify_site(
     let site_id = site.into_inner();
     user.authorize(Action::CdRead, site_id)?;
     let db = state.db.clone();
-    let result = blocking(move || service::verify_site_parallel(&db, site_id)).await?;
+    let result = blocking(move || verify::verify_site_parallel(&db, site_id, None)).await?;
     Ok(HttpResponse::Ok().json(result))
+}
+
+/// Verifies every register page of a site against an auditor's own checkpoint file (as
+/// downloaded from `GET .../cd/checkpoints`): a page whose chain no longer holds a checkpoint's
+/// head at its count was rewritten or truncated, even if every hash was recomputed.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/cd/verify", tag = "cd register",
+    params(("site_id" = i64, Path)), request_body = CheckpointDocument,
+    responses((status = 200, body = SiteVerification), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn verify_with_checkpoints(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidJson(doc): ValidJson<CheckpointDocument>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::CdRead, site_id)?;
+    if doc.site_id != site_id {
+        return Err(AppError::invalid(
+            "site_id",
+            "same_site",
+            "the checkpoint file is of another prison",
+        ));
+    }
+    let db = state.db.clone();
+    let result =
+        blocking(move || verify::verify_site_parallel(&db, site_id, Some(&doc.checkpoints)))
+            .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// Every checkpoint the service has signed for the site's pages, with its public key, for
+/// auditors to keep outside the service and verify against later.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/checkpoints", tag = "cd register",
+    params(("site_id" = i64, Path)),
+    responses((status = 200, body = CheckpointDocument), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn checkpoint_document(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::CdExportRead, site_id)?;
+    let st = state.clone();
+    let doc = state
+        .db
+        .read(move |c| checkpoints::document(c, &st.signer, site_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(doc))
+}
+
+/// Signs a checkpoint of every page of the site that changed since its last one, now.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/cd/checkpoints", tag = "cd register",
+    params(("site_id" = i64, Path)),
+    responses((status = 201, body = CheckpointDocument), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn sign_checkpoints(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::CdCheckpointSign, site_id)?;
+    let st = state.clone();
+    let doc = state
+        .db
+        .write(move |c| {
+            checkpoints::sign_site(c, &st.signer, site_id, Occasion::Request)?;
+            checkpoints::document(c, &st.signer, site_id)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(doc))
+}
+
+/// Signs every page's checkpoint on a schedule (CD_CHECKPOINT_INTERVAL_SECS, default daily).
+pub fn schedule_checkpoints(state: web::Data<AppState>) {
+    let every = state.config.cd_checkpoint_interval_secs;
+    if every == 0 {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(every));
+        loop {
+            tick.tick().await;
+            let st = state.clone();
+            let signed = blocking(move || {
+                let mut conn = st.db.get()?;
+                checkpoints::sign_all(&mut conn, &st.signer, Occasion::Schedule)
+            })
+            .await;
+            match signed {
+                Ok(n) => tracing::info!(pages = n, "signed scheduled CD register checkpoints"),
+                Err(e) => tracing::error!(error = %e, "scheduled CD register checkpoints failed"),
+            }
+        }
+    });
+}
+
+/// Moves register stock between two CD cabinets of the prison, witnessed: a supply on one
+/// cabinet's page and a receipt on the other's, each naming the other, in one transaction.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/cd/cabinet-transfers", tag = "cd register",
+    params(("site_id" = i64, Path)), request_body = CabinetTransferRequest,
+    responses((status = 201, body = CabinetTransferView), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn cabinet_transfer(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidJson(mut body): ValidJson<CabinetTransferRequest>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    let actor = user.authorize(Action::CdCabinetTransfer, site_id)?;
+    let witness_id = witness::optional(&state, &user, site_id, body.witness.take()).await?;
+    let view = state
+        .db
+        .write(move |c| service::move_between_cabinets(c, &actor, site_id, &body, witness_id))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
 }
 
 /// The register for auditors: CSV (one row per entry with every regulation 19 heading, the
@@ -174,13 +301,14 @@ pub async fn correct(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(i64, i64)>,
-    ValidJson(body): ValidJson<CorrectionRequest>,
+    ValidJson(mut body): ValidJson<CorrectionRequest>,
 ) -> Result<HttpResponse, AppError> {
     let (site_id, entry_id) = path.into_inner();
     let actor = user.authorize(Action::CdCorrect, site_id)?;
+    let witness_id = witness::optional(&state, &user, site_id, body.witness.take()).await?;
     let result = state
         .db
-        .write(move |c| service::correct(c, &actor, site_id, entry_id, &body))
+        .write(move |c| service::correct(c, &actor, site_id, entry_id, &body, witness_id))
         .await?;
     Ok(HttpResponse::Created().json(result))
 }
@@ -243,13 +371,14 @@ pub async fn resolve(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(i64, i64)>,
-    ValidJson(body): ValidJson<ResolveRequest>,
+    ValidJson(mut body): ValidJson<ResolveRequest>,
 ) -> Result<HttpResponse, AppError> {
     let (site_id, check_id) = path.into_inner();
     let actor = user.authorize(Action::CdInvestigationResolve, site_id)?;
+    let witness_id = witness::optional(&state, &user, site_id, body.witness.take()).await?;
     let result = state
         .db
-        .write(move |c| service::resolve(c, &actor, site_id, check_id, &body))
+        .write(move |c| service::resolve(c, &actor, site_id, check_id, &body, witness_id))
         .await?;
     Ok(HttpResponse::Created().json(result))
 }
@@ -335,7 +464,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/sites/{site_id}/cd/pages/{page_id}/balance-checks")
                 .route(web::post().to(balance_check)),
         )
-        .service(resource("/sites/{site_id}/cd/verify").route(web::get().to(verify_site)))
+        .service(
+            resource("/sites/{site_id}/cd/verify")
+                .route(web::get().to(verify_site))
+                .route(web::post().to(verify_with_checkpoints)),
+        )
+        .service(
+            resource("/sites/{site_id}/cd/checkpoints")
+                .route(web::get().to(checkpoint_document))
+                .route(web::post().to(sign_checkpoints)),
+        )
+        .service(
+            resource("/sites/{site_id}/cd/cabinet-transfers")
+                .route(web::post().to(cabinet_transfer)),
+        )
         .service(resource("/sites/{site_id}/cd/export").route(web::get().to(export)))
         .service(resource("/sites/{site_id}/cd/destructions").route(web::post().to(destroy)))
         .service(

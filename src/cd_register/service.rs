@@ -7,15 +7,15 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::chain;
 use super::model::*;
-use super::queries::{self, PageRow};
+use super::queries;
 use crate::audit::{self, Actor};
 use crate::db::schema::{
     batches, cd_balance_checks, cd_check_resolutions, cd_patient_return_destructions,
     cd_patient_returns, products,
 };
 use crate::db::{conflict_on_duplicate, now, AnyConnection};
-use crate::domain::register::ChainWalker;
 use crate::domain::stock::{CdSchedule, MovementReason};
 use crate::domain::Quantity;
 use crate::error::AppError;
@@ -23,332 +23,31 @@ use crate::patients::service::check_prison_number;
 use crate::stock::ledger::{self, Posting};
 use crate::stock::service::{location_at, require_positive};
 
-/// Rows read per query while walking a page: bounded memory however long the register grows.
-pub const CHUNK: i64 = 5_000;
-
-/// Appends an entry to its page in the caller's transaction. The page row is claimed first (a
-/// guarded update that also locks it), so appending reads only the head, never the page.
-/// Returns the new entry's id.
-pub fn append(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    draft: &EntryDraft,
-) -> Result<i64, AppError> {
-    let ts = now();
-    if queries::open_page(conn, draft.site_id, draft.product_id, ts)? {
-        // Stock held before the product was register-tracked is brought forward, so the page
-        // balance always equals the stock on hand.
-        let already_moved = if draft.movement_id.is_some() {
-            draft.quantity
-        } else {
-            0
-        };
-        let held = queries::site_stock(conn, draft.site_id, draft.product_id)? - already_moved;
-        if held > 0 {
-            let opening = EntryDraft {
-                site_id: draft.site_id,
-                product_id: draft.product_id,
-                entry_type: "opening_balance".into(),
-                movement_id: None,
-                occurred_at: ts,
-                quantity: held,
-                location_id: None,
-                batch_id: None,
-                reason: Some("stock held when the register page was opened".into()),
-                detail: RegisterDetail::default(),
-            };
-            append_row(conn, actor, &opening, ts)?;
-        }
-    }
-    append_row(conn, actor, draft, ts)
-}
-
-fn append_row(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    d: &EntryDraft,
-    ts: chrono::NaiveDateTime,
-) -> Result<i64, AppError> {
-    let (page_id, seq, balance_after, prev_hash) =
-        queries::claim_next(conn, d.site_id, d.product_id, d.quantity)?.ok_or_else(|| {
-            AppError::conflict(
-                "register_balance",
-                "the register balance would go below zero",
-            )
-        })?;
-    let mut row = EntryRow {
-        id: 0,
-        page_id,
-        seq,
-        site_id: d.site_id,
-        product_id: d.product_id,
-        entry_type: d.entry_type.clone(),
-        movement_id: d.movement_id,
-        occurred_at: d.occurred_at,
-        recorded_at: ts,
-        quantity: d.quantity,
-        balance_after,
-        location_id: d.location_id,
-        batch_id: d.batch_id,
-        counterparty: d.detail.counterparty.clone(),
-        counterparty_address: d.detail.counterparty_address.clone(),
-        patient_identifier: d.detail.patient_identifier.clone(),
-        prescriber: d.detail.prescriber.clone(),
-        collected_by: d.detail.collected_by.clone(),
-        identity_checked: d.detail.identity_checked,
-        author_id: actor.user_id,
-        witness_id: d.detail.witness_id,
-        corrects_entry_id: d.detail.corrects_entry_id,
-        reason: d.reason.clone(),
-        prev_hash,
-        hash: String::new(),
-    };
-    row.hash = row.content().hash(&row.prev_hash);
-    let id = queries::insert_entry(conn, &row)?;
-    queries::set_head(conn, page_id, &row.hash, ts)?;
-    Ok(id)
-}
-
-/// Walks a whole page from its first entry, then checks the page head agrees with the last.
-pub fn verify_page(conn: &mut AnyConnection, page: &PageRow) -> Result<PageVerification, AppError> {
-    let (walker, broken) = walk_part(conn, page.0, 0, i64::MAX)?;
-    Ok(conclude(page, walker.count, &walker, broken))
-}
-
-/// The verdict on a page from its walk: the first broken entry, or else whether the page
-/// head agrees with where the entries end (entries missing or added after the last).
-fn conclude(
-    page: &PageRow,
-    count: i64,
-    last: &ChainWalker,
-    broken: Option<BrokenEntry>,
-) -> PageVerification {
-    let (page_id, _, product_id, entry_count, balance, ref head_hash, _) = *page;
-    let mut first_broken = broken;
-    if first_broken.is_none()
-        && (count != entry_count || last.head_hash() != head_hash || last.balance() != balance)
-    {
-        first_broken = Some(BrokenEntry {
-            entry_id: None,
-            seq: last.last_seq().min(entry_count) + 1,
-            problem: format!(
-                "the page records {entry_count} entries ending in {head_hash}, but the entries end at {} with {}",
-                last.last_seq(),
-                last.head_hash()
-            ),
-        });
-    }
-    PageVerification {
-        page_id,
-        product_id,
-        status: if first_broken.is_none() {
-            VerificationStatus::Intact
-        } else {
-            VerificationStatus::Broken
-        },
-        entries: count,
-        head_hash: last.head_hash().to_string(),
-        balance: Quantity::from_scaled(last.balance()),
-        first_broken,
-    }
-}
-
-/// Pages longer than this are verified in parallel parts.
-const PARALLEL_FROM: i64 = 100_000;
-
-/// Verifies a page using several connections at once for long pages: each part walks its own
-/// range of the chain, starting from the stored hash of the entry before it (which the part
-/// before checks), so together they check exactly what a single walk checks.
-pub fn verify_page_parallel(
-    db: &crate::db::Db,
-    page: &PageRow,
-) -> Result<PageVerification, AppError> {
-    let parts = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8) as i64;
-    if parts < 2 || page.3 < PARALLEL_FROM {
-        return verify_page(&mut *db.get()?, page);
-    }
-    verify_page_in_parts(db, page, parts)
-}
-
-/// The parallel walk itself, in a given number of parts.
-pub fn verify_page_in_parts(
-    db: &crate::db::Db,
-    page: &PageRow,
-    parts: i64,
-) -> Result<PageVerification, AppError> {
-    let (page_id, entry_count) = (page.0, page.3);
-    let parts = parts.clamp(1, entry_count.max(1));
-    // The last part runs on past the recorded head, so an entry added after it is found.
-    let bounds: Vec<(i64, i64)> = (0..parts)
-        .map(|k| {
-            let end = if k == parts - 1 {
-                i64::MAX
-            } else {
-                (k + 1) * entry_count / parts
-            };
-            (k * entry_count / parts, end)
-        })
-        .collect();
-    let results: Vec<Result<(ChainWalker, Option<BrokenEntry>), AppError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = bounds
-                .iter()
-                .map(|&(start, end)| {
-                    scope.spawn(
-                        move || -> Result<(ChainWalker, Option<BrokenEntry>), AppError> {
-                            let mut conn = db.get()?;
-                            // Reading a long page through a memory map saves a copy per
-                            // page of the file; the connection goes back to the pool without it.
-                            set_mapped_reads(&mut conn, true)?;
-                            let result = walk_part(&mut conn, page_id, start, end);
-                            set_mapped_reads(&mut conn, false)?;
-                            result
-                        },
-                    )
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(AppError::internal("verification thread failed")))
-                })
-                .collect()
-        });
-    let mut count = 0;
-    let mut last = ChainWalker::default();
-    let mut first_broken = None;
-    for r in results {
-        let (walker, broken) = r?;
-        count += walker.count;
-        if first_broken.is_none() {
-            first_broken = broken;
-        }
-        last = walker;
-    }
-    Ok(conclude(page, count, &last, first_broken))
-}
-
-fn set_mapped_reads(conn: &mut AnyConnection, on: bool) -> Result<(), AppError> {
-    use diesel::connection::SimpleConnection;
-    if matches!(conn, AnyConnection::Sqlite(_)) {
-        conn.batch_execute(if on {
-            "PRAGMA mmap_size = 268435456"
-        } else {
-            "PRAGMA mmap_size = 0"
-        })?;
-    }
-    Ok(())
-}
-
-/// One part of a parallel verification: entries after `start` up to `end`, chained to the
-/// stored hash of entry `start`.
-fn walk_part(
-    conn: &mut AnyConnection,
-    page_id: i64,
-    start: i64,
-    end: i64,
-) -> Result<(ChainWalker, Option<BrokenEntry>), AppError> {
-    let mut walker = if start == 0 {
-        ChainWalker::default()
-    } else {
-        match queries::entry_at_seq(conn, page_id, start)? {
-            Some(e) => ChainWalker::after(e.seq, e.hash, e.balance_after),
-            None => {
-                return Ok((
-                    ChainWalker::after(start, String::new(), 0),
-                    Some(BrokenEntry {
-                        entry_id: None,
-                        seq: start,
-                        problem: "entry missing or out of sequence before this one".into(),
-                    }),
-                ))
-            }
-        }
-    };
-    let mut after = start;
-    while after < end {
-        let limit = CHUNK.min(end - after);
-        let rows = queries::entries_after(conn, page_id, after, limit, None, None)?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        for r in &rows {
-            if r.seq > end {
-                break;
-            }
-            if let Err(b) = walker.step(r.id, &r.content(), &r.prev_hash, &r.hash) {
-                return Ok((
-                    walker,
-                    Some(BrokenEntry {
-                        entry_id: Some(b.entry_id),
-                        seq: b.seq,
-                        problem: b.problem.to_string(),
-                    }),
-                ));
-            }
-        }
-    }
-    Ok((walker, None))
-}
-
-/// Every page of a site, each verified in parallel parts when long.
-pub fn verify_site_parallel(
-    db: &crate::db::Db,
-    site_id: i64,
-) -> Result<SiteVerification, AppError> {
-    let pages = queries::pages_of_site(&mut *db.get()?, site_id)?
-        .iter()
-        .map(|p| verify_page_parallel(db, p))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(site_verification(site_id, pages))
-}
-
-pub fn page_at(conn: &mut AnyConnection, site_id: i64, page_id: i64) -> Result<PageRow, AppError> {
+pub fn page_at(conn: &mut AnyConnection, site_id: i64, page_id: i64) -> Result<Page, AppError> {
     queries::page(conn, page_id)?
-        .filter(|p| p.1 == site_id)
+        .filter(|p| p.site_id == site_id)
         .ok_or_else(|| AppError::not_found("register page"))
 }
 
-pub fn verify_site(conn: &mut AnyConnection, site_id: i64) -> Result<SiteVerification, AppError> {
-    let pages = queries::pages_of_site(conn, site_id)?
-        .iter()
-        .map(|p| verify_page(conn, p))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(site_verification(site_id, pages))
-}
-
-fn site_verification(site_id: i64, pages: Vec<PageVerification>) -> SiteVerification {
-    let intact = pages.iter().all(|p| p.status == VerificationStatus::Intact);
-    SiteVerification {
-        site_id,
-        status: if intact {
-            VerificationStatus::Intact
-        } else {
-            VerificationStatus::Broken
-        },
-        entries: pages.iter().map(|p| p.entries).sum(),
-        pages,
-    }
-}
-
-pub fn page_view(conn: &mut AnyConnection, p: &PageRow, open: i64) -> Result<PageView, AppError> {
-    let (drug, strength, form, unit, cd_schedule) = queries::product_label(conn, p.2)?;
+/// A page as people read it: its own heading as at opening, whatever the product is called now.
+pub fn page_view(conn: &mut AnyConnection, p: &Page, open: i64) -> Result<PageView, AppError> {
+    let (cd_schedule, cabinet) = queries::page_labels(conn, p)?;
     Ok(PageView {
-        id: p.0,
-        site_id: p.1,
-        product_id: p.2,
-        drug,
-        strength,
-        form,
-        unit,
+        id: p.id,
+        site_id: p.site_id,
+        product_id: p.product_id,
+        location_id: p.location_id,
+        cabinet,
+        drug: p.drug.clone(),
+        strength: p.strength.clone(),
+        form: p.form.clone(),
+        unit: p.unit.clone(),
         cd_schedule,
-        entry_count: p.3,
-        balance: Quantity::from_scaled(p.4),
-        head_hash: p.5.clone(),
-        last_entry_at: p.6,
+        entry_count: p.entry_count,
+        balance: Quantity::from_scaled(p.balance),
+        head_hash: p.head_hash.clone(),
+        last_entry_at: p.last_entry_at,
+        closed_at: p.closed_at,
         open_investigations: open,
     })
 }
@@ -357,11 +56,30 @@ pub fn pages(conn: &mut AnyConnection, site_id: i64) -> Result<PageList, AppErro
     let open: HashMap<i64, i64> = queries::open_investigations(conn, site_id)?
         .into_iter()
         .collect();
-    let items = queries::pages_of_site(conn, site_id)?
+    let items: Vec<PageView> = queries::pages_of_site(conn, site_id)?
         .iter()
-        .map(|p| page_view(conn, p, open.get(&p.0).copied().unwrap_or(0)))
+        .map(|p| page_view(conn, p, open.get(&p.id).copied().unwrap_or(0)))
         .collect::<Result<_, _>>()?;
-    Ok(PageList { items })
+    let mut totals: Vec<ProductTotal> = Vec::new();
+    for p in items.iter().filter(|p| p.closed_at.is_none()) {
+        match totals.iter_mut().find(|t| t.product_id == p.product_id) {
+            Some(t) => {
+                t.balance = t.balance.checked_add(p.balance).ok_or_else(|| {
+                    AppError::internal("register balances add up past the largest quantity")
+                })?;
+                t.cabinets += 1;
+            }
+            None => totals.push(ProductTotal {
+                product_id: p.product_id,
+                drug: p.drug.clone(),
+                strength: p.strength.clone(),
+                form: p.form.clone(),
+                balance: p.balance,
+                cabinets: 1,
+            }),
+        }
+    }
+    Ok(PageList { items, totals })
 }
 
 pub fn entries(
@@ -472,13 +190,16 @@ pub fn destroy(
 }
 
 /// A correction: a new entry pointing at the one it corrects, with a reason. When the mistake
-/// was in the quantity, the difference goes through the ledger like any other stock change.
+/// was in the quantity, the reversal goes through the ledger at the same cabinet and batch; the
+/// ledger allows it to undo all or part of the original, never more, and a reduction needs
+/// the witness.
 pub fn correct(
     conn: &mut AnyConnection,
     actor: &Actor,
     site_id: i64,
     entry_id: i64,
     req: &CorrectionRequest,
+    witness_id: Option<i64>,
 ) -> Result<Recorded, AppError> {
     let original = queries::entry(conn, entry_id)?
         .filter(|e| e.site_id == site_id)
@@ -493,7 +214,7 @@ pub fn correct(
         prescriber: req.prescriber.clone(),
         collected_by: req.collected_by.clone(),
         identity_checked: None,
-        witness_id: None,
+        witness_id,
         corrects_entry_id: Some(original.id),
     };
     match req.quantity.filter(|q| q.scaled() != 0) {
@@ -537,12 +258,12 @@ pub fn correct(
                 movement_id: None,
                 occurred_at: now(),
                 quantity: 0,
-                location_id: None,
+                location_id: original.location_id.unwrap_or(0),
                 batch_id: None,
                 reason: Some(req.reason.clone()),
                 detail,
             };
-            let entry_id = append(conn, actor, &draft)?;
+            let entry_id = chain::append_to_page(conn, actor, original.page_id, &draft, now())?;
             audit::record(
                 conn,
                 actor,
@@ -555,6 +276,79 @@ pub fn correct(
             recorded(conn, None, None, Some(entry_id))
         }
     }
+}
+
+fn location_of_site(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    location_id: i64,
+    field: &str,
+) -> Result<crate::sites::model::LocationRow, AppError> {
+    crate::sites::queries::location(conn, location_id)?
+        .filter(|l| l.site_id == site_id)
+        .ok_or_else(|| AppError::invalid(field, "exists", "no such location at this prison"))
+}
+
+/// Moves register stock from one CD cabinet to another at the same prison, witnessed: a supply
+/// on the sending cabinet's page and a receipt on the receiving cabinet's, each naming the
+/// other, in one transaction.
+pub fn move_between_cabinets(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    site_id: i64,
+    req: &CabinetTransferRequest,
+    witness_id: Option<i64>,
+) -> Result<CabinetTransferView, AppError> {
+    require_positive("quantity", req.quantity)?;
+    let from = location_of_site(conn, site_id, req.from_location_id, "from_location_id")?;
+    let to = location_of_site(conn, site_id, req.to_location_id, "to_location_id")?;
+    if from.id == to.id {
+        return Err(AppError::invalid(
+            "to_location_id",
+            "different",
+            "must differ from the sending cabinet",
+        ));
+    }
+    if !batch_product(conn, req.batch_id)?.2 {
+        return Err(AppError::invalid(
+            "batch_id",
+            "register_tracked",
+            "only register-tracked stock moves between CD cabinets here; use a transfer",
+        ));
+    }
+    let mut out = Posting::new(
+        site_id,
+        from.id,
+        req.batch_id,
+        -req.quantity,
+        MovementReason::TransferOut,
+    );
+    out.note = req.note.clone();
+    out.register.counterparty = Some(format!("{} ({})", to.name, to.code));
+    out.register.witness_id = witness_id;
+    let sent = ledger::post(conn, actor, &out)?;
+    let mut into = Posting::new(
+        site_id,
+        to.id,
+        req.batch_id,
+        req.quantity,
+        MovementReason::TransferIn,
+    );
+    into.note = req.note.clone();
+    into.reference = Some(("stock_movement", sent.movement_id));
+    into.register.counterparty = Some(format!("{} ({})", from.name, from.code));
+    into.register.witness_id = witness_id;
+    let received = ledger::post(conn, actor, &into)?;
+    let entry = |id: Option<i64>, conn: &mut AnyConnection| -> Result<EntryView, AppError> {
+        id.and_then(|id| queries::entry(conn, id).transpose())
+            .transpose()?
+            .map(EntryView::from)
+            .ok_or_else(|| AppError::internal("register entry missing after a cabinet move"))
+    };
+    Ok(CabinetTransferView {
+        supply: entry(sent.register_entry_id, conn)?,
+        receipt: entry(received.register_entry_id, conn)?,
+    })
 }
 
 fn check_view((c, r): (queries::CheckRow, Option<queries::ResolutionRow>)) -> BalanceCheckView {
@@ -623,7 +417,13 @@ pub fn balance_check(
         ));
     }
     let page = page_at(conn, site_id, page_id)?;
-    let expected = page.4;
+    if page.closed_at.is_some() {
+        return Err(AppError::conflict(
+            "cd_page_closed",
+            "this site page was carried forward; count the cabinets' pages",
+        ));
+    }
+    let expected = page.balance;
     let counted = req.counted_quantity.scaled();
     let outcome = if expected == counted {
         CheckOutcome::Match
@@ -669,6 +469,7 @@ pub fn resolve(
     site_id: i64,
     check_id: i64,
     req: &ResolveRequest,
+    witness_id: Option<i64>,
 ) -> Result<BalanceCheckView, AppError> {
     let current = check(conn, site_id, check_id)?;
     if current.outcome != CheckOutcome::Discrepancy {
@@ -694,7 +495,17 @@ pub fn resolve(
         }
         location_at(conn, site_id, adj.location_id)?;
         let page = page_at(conn, site_id, current.page_id)?;
-        if batch_product(conn, adj.batch_id)?.0 != page.2 {
+        if page
+            .location_id
+            .is_some_and(|cabinet| cabinet != adj.location_id)
+        {
+            return Err(AppError::invalid(
+                "adjustment.location_id",
+                "same_cabinet",
+                "must be the cabinet whose page was counted",
+            ));
+        }
+        if batch_product(conn, adj.batch_id)?.0 != page.product_id {
             return Err(AppError::invalid(
                 "adjustment.batch_id",
                 "same_product",
@@ -712,6 +523,7 @@ pub fn resolve(
         posting.note = Some(req.explanation.clone());
         posting.reference = Some(("cd_balance_check", check_id));
         posting.allow_unusable = true;
+        posting.register.witness_id = witness_id;
         adjustment_entry_id = ledger::post(conn, actor, &posting)?.register_entry_id;
     }
     diesel::insert_into(cd_check_resolutions::table)

@@ -48,7 +48,7 @@ impl Backend {
 }
 
 /// The SQLite file path for a URL that is not PostgreSQL (`sqlite://path` or a plain path).
-fn sqlite_path(url: &str) -> &str {
+pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").unwrap_or(url)
 }
 
@@ -277,15 +277,29 @@ pub fn now() -> chrono::NaiveDateTime {
     chrono::Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// A duplicate natural key: the database's own unique violation, or the same refusal raised by
+/// the SQLite triggers that keep INSERT OR REPLACE from overwriting append-only rows (they check
+/// a row's keys before the insert, so the unique index never sees it).
+pub fn is_duplicate(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => true,
+        DieselError::DatabaseError(_, info) => {
+            info.message().starts_with("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}
+
 /// Maps a duplicate natural key to a 409 with the given code; other errors pass through.
 pub fn conflict_on_duplicate(
     code: &'static str,
     detail: &'static str,
 ) -> impl Fn(DieselError) -> AppError {
-    move |e| match e {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+    move |e| {
+        if is_duplicate(&e) {
             AppError::conflict(code, detail)
+        } else {
+            e.into()
         }
-        other => other.into(),
     }
 }

@@ -20,6 +20,7 @@ diesel::table! {
         kind -> Text,
         active -> Bool,
         created_at -> Timestamp,
+        cd_cabinet -> Bool,
     }
 }
 
@@ -200,11 +201,34 @@ diesel::table! {
         id -> BigInt,
         site_id -> BigInt,
         product_id -> BigInt,
+        location_id -> Nullable<BigInt>,
+        drug -> Text,
+        strength -> Text,
+        form -> Text,
+        unit -> Text,
+        chain_version -> BigInt,
         entry_count -> BigInt,
         balance -> BigInt,
         head_hash -> Text,
         opened_at -> Timestamp,
         last_entry_at -> Nullable<Timestamp>,
+        opened_after_movement_id -> BigInt,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    cd_checkpoints (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        page_id -> BigInt,
+        entry_count -> BigInt,
+        balance -> BigInt,
+        head_hash -> Text,
+        signed_at -> Timestamp,
+        public_key -> Text,
+        signature -> Text,
+        occasion -> Text,
     }
 }
 
@@ -703,6 +727,7 @@ diesel::joinable!(transfer_lines -> transfers (transfer_id));
 diesel::joinable!(stocktake_lines -> stocktakes (stocktake_id));
 diesel::joinable!(reorder_levels -> products (product_id));
 diesel::joinable!(cd_register_pages -> products (product_id));
+diesel::joinable!(cd_checkpoints -> cd_register_pages (page_id));
 diesel::joinable!(cd_register_entries -> cd_register_pages (page_id));
 diesel::joinable!(cd_balance_checks -> cd_register_pages (page_id));
 diesel::joinable!(cd_patient_return_destructions -> cd_patient_returns (return_id));
@@ -735,6 +760,7 @@ diesel::joinable!(alert_acknowledgements -> alerts (alert_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
+    cd_checkpoints,
     locations,
     users,
     user_sites,

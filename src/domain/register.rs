@@ -3,20 +3,35 @@
 //!
 //! `hash = hex(SHA-256(canonical(entry) || prev_hash))`, where `prev_hash` is the previous
 //! entry's hash on the same page (64 zeros for the first) as lowercase hex ASCII. The canonical
-//! form starts with `cdreg-v1\n`, then one line per field in the order below:
-//! `name=-` when empty, else `name=<byte length>:<value>`. Quantities are integers in
-//! thousandths of the unit; times are UTC `YYYY-MM-DDTHH:MM:SS.ffffff`.
+//! form starts with `cdreg-v2\n` (a cabinet page) or `cdreg-v1\n` (a site page kept from before
+//! cabinets), then one line per field in the order below: `name=-` when empty, else
+//! `name=<byte length>:<value>`. A cabinet page's heading (cabinet, drug, strength, form, unit
+//! as at opening) is part of every entry, so a renamed product or an edited heading breaks the
+//! chain. Quantities are integers in thousandths of the unit; times are UTC
+//! `YYYY-MM-DDTHH:MM:SS.ffffff`.
 
 use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// A cabinet page's heading as at its opening: what the page is a record of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageHeading<'a> {
+    pub location_id: i64,
+    pub drug: &'a str,
+    pub strength: &'a str,
+    pub form: &'a str,
+    pub unit: &'a str,
+}
+
 /// Everything an entry says, in the form that is hashed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryContent<'a> {
     pub site_id: i64,
     pub product_id: i64,
+    /// The cabinet page's heading; absent on a site page kept from before cabinets.
+    pub page: Option<PageHeading<'a>>,
     pub seq: i64,
     pub entry_type: &'a str,
     pub movement_id: Option<i64>,
@@ -118,9 +133,19 @@ impl EntryContent<'_> {
         };
         let text =
             |out: &mut Vec<u8>, name: &str, v: Option<&str>| field(out, name, v.map(str::as_bytes));
-        out.extend_from_slice(b"cdreg-v1\n");
+        match self.page {
+            Some(_) => out.extend_from_slice(b"cdreg-v2\n"),
+            None => out.extend_from_slice(b"cdreg-v1\n"),
+        }
         num(out, "site_id", self.site_id);
         num(out, "product_id", self.product_id);
+        if let Some(h) = self.page {
+            num(out, "cabinet_id", h.location_id);
+            text(out, "drug", Some(h.drug));
+            text(out, "strength", Some(h.strength));
+            text(out, "form", Some(h.form));
+            text(out, "unit", Some(h.unit));
+        }
         num(out, "seq", self.seq);
         text(out, "entry_type", Some(self.entry_type));
         opt(out, "movement_id", self.movement_id);
@@ -163,6 +188,35 @@ impl EntryContent<'_> {
         self.hash_hex(prev_hash, &mut Vec::with_capacity(512), &mut hex);
         String::from_utf8_lossy(&hex).into_owned()
     }
+}
+
+/// How far a transaction's time may run ahead of the server's clock.
+pub const CLOCK_SKEW_MINUTES: i64 = 5;
+
+/// Checks when a transaction happened, as the register will store and hash it: a leap second
+/// is refused (one backend would store the next second), sub-microsecond digits are dropped
+/// (neither backend keeps them), and the time lies between `window_days` ago and a few minutes
+/// ahead. Returns the value to store, or the rule broken and why.
+pub fn bounded_occurred_at(
+    t: NaiveDateTime,
+    now: NaiveDateTime,
+    window_days: i64,
+) -> Result<NaiveDateTime, (&'static str, String)> {
+    use chrono::{SubsecRound, Timelike};
+    if t.nanosecond() >= 1_000_000_000 {
+        return Err(("leap_second", "leap seconds are not accepted".into()));
+    }
+    let t = t.trunc_subsecs(6);
+    if t > now + chrono::Duration::minutes(CLOCK_SKEW_MINUTES) {
+        return Err(("not_future", "must not be in the future".into()));
+    }
+    if t < now - chrono::Duration::days(window_days) {
+        return Err((
+            "window",
+            format!("must be within the last {window_days} days"),
+        ));
+    }
+    Ok(t)
 }
 
 /// The first thing wrong with a page, as an inspector would report it.
@@ -263,6 +317,7 @@ mod tests {
         EntryContent {
             site_id: 1,
             product_id: 2,
+            page: None,
             seq,
             entry_type: "receipt",
             movement_id: Some(10 + seq),
@@ -304,6 +359,72 @@ mod tests {
         b.counterparty = Some("Alliance");
         b.counterparty_address = Some(" HealthcareNottingham");
         assert_ne!(b.hash(GENESIS_HASH), entry(1, 1, 1).hash(GENESIS_HASH));
+    }
+
+    #[test]
+    fn a_cabinet_page_heading_is_part_of_every_entry() {
+        let heading = PageHeading {
+            location_id: 7,
+            drug: "Methadone 1mg/ml oral solution",
+            strength: "1mg/ml",
+            form: "oral solution",
+            unit: "ml",
+        };
+        let mut e = entry(1, 1, 1);
+        e.page = Some(heading);
+        let mut out = Vec::new();
+        e.canonical(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with(
+            "cdreg-v2\nsite_id=1:1\nproduct_id=1:2\ncabinet_id=1:7\ndrug=30:Methadone 1mg/ml oral solution\nstrength=6:1mg/ml\n"
+        ));
+        let renamed = EntryContent {
+            page: Some(PageHeading {
+                drug: "Methadone (renamed)",
+                ..heading
+            }),
+            ..e.clone()
+        };
+        assert_ne!(renamed.hash(GENESIS_HASH), e.hash(GENESIS_HASH));
+        let other_cabinet = EntryContent {
+            page: Some(PageHeading {
+                location_id: 8,
+                ..heading
+            }),
+            ..e.clone()
+        };
+        assert_ne!(other_cabinet.hash(GENESIS_HASH), e.hash(GENESIS_HASH));
+        assert_ne!(entry(1, 1, 1).hash(GENESIS_HASH), e.hash(GENESIS_HASH));
+    }
+
+    #[test]
+    fn transaction_times_are_bounded_and_kept_at_microseconds() {
+        let now = at("2026-11-22 12:00:00");
+        let leap = chrono::NaiveDate::from_ymd_opt(2026, 11, 21)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap();
+        assert_eq!(
+            bounded_occurred_at(leap, now, 7).unwrap_err().0,
+            "leap_second"
+        );
+        assert_eq!(
+            bounded_occurred_at(at("2026-11-22 12:06:00"), now, 7)
+                .unwrap_err()
+                .0,
+            "not_future"
+        );
+        assert!(bounded_occurred_at(at("2026-11-22 12:04:59"), now, 7).is_ok());
+        assert_eq!(
+            bounded_occurred_at(at("2026-11-15 11:59:59"), now, 7)
+                .unwrap_err()
+                .0,
+            "window"
+        );
+        assert_eq!(
+            bounded_occurred_at(at("2026-11-22 09:00:00.123456789"), now, 7).unwrap(),
+            at("2026-11-22 09:00:00.123456")
+        );
     }
 
     #[test]

@@ -147,6 +147,10 @@ pub struct UpdateProduct {
     #[validate(length(min = 1, max = 100))]
     pub therapeutic_class: Option<String>,
     pub critical: Option<bool>,
+    /// Switching `cd_register` on while the product is in stock: the second person, who
+    /// authenticates to the balances brought forward onto each cabinet's new page.
+    #[serde(skip_serializing)]
+    pub witness: Option<crate::auth::witness::WitnessCredentials>,
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]

@@ -85,13 +85,43 @@ pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    ValidJson(req): ValidJson<UpdateProduct>,
+    ValidJson(mut req): ValidJson<UpdateProduct>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::FormularyManage)?;
     let (actor, id) = (user.actor(), id.into_inner());
+    // A witness to the balances brought forward is checked at a prison holding the stock; the
+    // service then requires them to hold every such prison.
+    let witness_id = match req.witness.take() {
+        Some(credentials) => {
+            let site = state
+                .db
+                .read(move |c| Ok(crate::cd_register::queries::holdings(c, id)?))
+                .await?
+                .first()
+                .map(|h| h.0);
+            let site = site.ok_or_else(|| {
+                AppError::invalid(
+                    "witness",
+                    "not_needed",
+                    "no prison holds this product's stock",
+                )
+            })?;
+            Some(
+                crate::auth::witness::authenticate(
+                    &state,
+                    &user,
+                    site,
+                    Some(credentials),
+                    crate::auth::witness::WitnessNeed::Staff,
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
     let p = state
         .db
-        .write(move |c| service::update_product(c, &actor, id, &req))
+        .write(move |c| service::update_product(c, &actor, id, &req, witness_id))
         .await?;
     Ok(HttpResponse::Ok().json(p))
 }

@@ -118,8 +118,14 @@ pub fn update_product(
     actor: &Actor,
     id: i64,
     req: &UpdateProduct,
+    witness_id: Option<i64>,
 ) -> Result<Product, AppError> {
     let current = product(conn, id)?;
+    match (current.cd_register, req.cd_register) {
+        (true, Some(false)) => register_tracking_off(conn, id)?,
+        (false, Some(true)) => register_tracking_on(conn, actor, id, witness_id)?,
+        _ => {}
+    }
     if req.max_daily_dose.is_some_and(|d| !d.is_positive()) {
         return Err(AppError::invalid(
             "max_daily_dose",
@@ -160,6 +166,83 @@ pub fn update_product(
         serde_json::to_value(req).ok(),
     )?;
     product(conn, id)
+}
+
+/// Register tracking cannot be switched off once a page records the product: stock moved while
+/// it was off would leave the pages' balances short of the stock.
+fn register_tracking_off(conn: &mut AnyConnection, product_id: i64) -> Result<(), AppError> {
+    if crate::cd_register::queries::pages_in_use(conn, product_id)? > 0 {
+        return Err(AppError::conflict(
+            "cd_register_in_use",
+            "register pages of this product hold entries or stock; tracking stays on",
+        ));
+    }
+    Ok(())
+}
+
+/// Switching register tracking on opens a page in every cabinet holding the product, with its
+/// stock brought forward as counted by the author and a witness; stock outside a CD cabinet
+/// must be moved into one first.
+fn register_tracking_on(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    product_id: i64,
+    witness_id: Option<i64>,
+) -> Result<(), AppError> {
+    use crate::cd_register::chain::{open_with_balance, OpeningBalance};
+    use crate::cd_register::model::RegisterDetail;
+    let holdings = crate::cd_register::queries::holdings(conn, product_id)?;
+    if holdings.is_empty() {
+        return Ok(());
+    }
+    let witness_id = witness_id.ok_or_else(|| {
+        AppError::invalid(
+            "witness",
+            "required",
+            "the stock brought forward onto the new pages needs a second person who authenticates",
+        )
+    })?;
+    let witness_sites: Vec<i64> = crate::users::queries::sites_of(conn, witness_id)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    for (site_id, location_id, held) in holdings {
+        let place = crate::sites::queries::location(conn, location_id)?
+            .ok_or_else(|| AppError::not_found("location"))?;
+        if !place.cd_cabinet {
+            return Err(AppError::conflict(
+                "cd_cabinet_required",
+                format!(
+                    "{} ({}) holds this product but is not a CD cabinet: move the stock into a cabinet first",
+                    place.name, place.code
+                ),
+            ));
+        }
+        if !witness_sites.contains(&site_id) {
+            return Err(AppError::invalid(
+                "witness",
+                "eligible",
+                "the witness must be staff of every prison holding the stock",
+            ));
+        }
+        open_with_balance(
+            conn,
+            actor,
+            OpeningBalance {
+                site_id,
+                location_id,
+                product_id,
+                held,
+                detail: RegisterDetail {
+                    witness_id: Some(witness_id),
+                    ..RegisterDetail::default()
+                },
+                reason: "stock held when register tracking was switched on, counted by two people"
+                    .into(),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// Products are never deleted: a retired product keeps its history and stock records.

@@ -190,6 +190,10 @@ pub struct ReleaseSupply {
     pub prescription_id: i64,
     /// Days supplied to take out: up to 28, or 14 for opioid substitution therapy.
     pub days: i64,
+    /// Where the supply is taken from: it leaves stock through the ledger.
+    pub location_id: i64,
+    /// A named batch; first expiry first out when absent.
+    pub batch_id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -200,6 +204,13 @@ pub struct ReleaseRequest {
     pub supplies: Vec<ReleaseSupply>,
     #[validate(length(max = 2000))]
     pub note: Option<String>,
+    /// Who took the supplies out; the patient in person when absent.
+    #[validate(length(min = 1, max = 200))]
+    pub collected_by: Option<String>,
+    /// Whether the identity of whoever collected was checked.
+    pub identity_checked: Option<bool>,
+    /// The second person, who authenticates: required when a register-tracked medicine is supplied.
+    pub witness: Option<crate::auth::witness::WitnessCredentials>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -258,13 +258,30 @@ pub async fn release(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<i64>,
-    ValidJson(body): ValidJson<ReleaseRequest>,
+    ValidJson(mut body): ValidJson<ReleaseRequest>,
 ) -> Result<HttpResponse, AppError> {
+    use crate::administration::service::{supply_on_release, Handover};
     let id = id.into_inner();
     let actor = on_patient(&state, &user, id, Action::PatientTransfer).await?;
+    let site_id = state
+        .db
+        .read(move |c| service::patient(c, id).map(|p| p.site_id))
+        .await?;
+    let witness_id =
+        crate::auth::witness::optional(&state, &user, site_id, body.witness.take()).await?;
+    let handover = Handover {
+        collected_by: body.collected_by.clone(),
+        identity_checked: body.identity_checked,
+        witness_id,
+    };
     let view = state
         .db
-        .write(move |c| service::release(c, &actor, id, &body))
+        .write(move |c| {
+            for (i, item) in body.supplies.iter().enumerate() {
+                supply_on_release(c, &actor, id, i, item, &handover)?;
+            }
+            service::release(c, &actor, id, &body)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -29,6 +29,7 @@ pub struct LocationRow {
     pub kind: String,
     pub active: bool,
     pub created_at: NaiveDateTime,
+    pub cd_cabinet: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -40,6 +41,8 @@ pub struct Location {
     pub kind: LocationKind,
     pub active: bool,
     pub created_at: NaiveDateTime,
+    /// A locked CD cabinet with its own register pages; register-tracked stock is held only here.
+    pub cd_cabinet: bool,
 }
 
 impl From<LocationRow> for Location {
@@ -52,6 +55,7 @@ impl From<LocationRow> for Location {
             name: r.name,
             active: r.active,
             created_at: r.created_at,
+            cd_cabinet: r.cd_cabinet,
         }
     }
 }
@@ -88,6 +92,8 @@ pub struct CreateLocation {
     #[validate(length(min = 1, max = 200))]
     pub name: String,
     pub kind: LocationKind,
+    /// Keeps its own CD register pages; defaults to true for kind `cd_cabinet`.
+    pub cd_cabinet: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

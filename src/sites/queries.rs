@@ -89,6 +89,7 @@ pub fn insert_location(
     code: &str,
     name: &str,
     kind: &str,
+    cd_cabinet: bool,
 ) -> QueryResult<i64> {
     diesel::insert_into(locations::table)
         .values((
@@ -97,6 +98,7 @@ pub fn insert_location(
             locations::name.eq(name),
             locations::kind.eq(kind),
             locations::active.eq(true),
+            locations::cd_cabinet.eq(cd_cabinet),
             locations::created_at.eq(crate::db::now()),
         ))
         .returning(locations::id)

@@ -38,11 +38,21 @@ pub fn create_location(
     site_id: i64,
     req: &CreateLocation,
 ) -> Result<Location, AppError> {
-    let id = queries::insert_location(conn, site_id, &req.code, &req.name, req.kind.as_str())
-        .map_err(conflict_on_duplicate(
-            "location_code_taken",
-            "this site already has a location with this code",
-        ))?;
+    let cd_cabinet = req
+        .cd_cabinet
+        .unwrap_or(req.kind == crate::domain::stock::LocationKind::CdCabinet);
+    let id = queries::insert_location(
+        conn,
+        site_id,
+        &req.code,
+        &req.name,
+        req.kind.as_str(),
+        cd_cabinet,
+    )
+    .map_err(conflict_on_duplicate(
+        "location_code_taken",
+        "this site already has a location with this code",
+    ))?;
     audit::record(
         conn,
         actor,
@@ -50,7 +60,7 @@ pub fn create_location(
         "location.create",
         "location",
         id,
-        Some(serde_json::json!({"code": req.code, "kind": req.kind})),
+        Some(serde_json::json!({"code": req.code, "kind": req.kind, "cd_cabinet": cd_cabinet})),
     )?;
     let row = queries::location(conn, id)?
         .ok_or_else(|| AppError::internal("location vanished after insert"))?;

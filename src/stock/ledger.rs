@@ -4,10 +4,14 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::audit::{self, Actor};
+use crate::cd_register::chain as register;
 use crate::cd_register::model::{EntryDraft, RegisterDetail};
-use crate::cd_register::service as register;
-use crate::db::schema::{batches, locations, products, stock_balances, stock_movements};
+use crate::cd_register::queries::MAX_BALANCE;
+use crate::db::schema::{
+    batches, cd_register_entries, locations, products, stock_balances, stock_movements,
+};
 use crate::db::{now, placeholder, AnyConnection};
+use crate::domain::register::bounded_occurred_at;
 use crate::domain::stock::{issue_blocked, BatchStatus, CdSchedule, MovementReason};
 use crate::domain::Quantity;
 use crate::error::AppError;
@@ -97,12 +101,20 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
         }
         _ => {}
     }
-    let location_site: i64 = locations::table
+    let occurred_at = match p.occurred_at {
+        // Any backdating window is the caller's to set; no time past the clock or a leap second.
+        Some(t) => Some(
+            bounded_occurred_at(t, now(), 366 * 100)
+                .map_err(|(rule, msg)| AppError::invalid("occurred_at", rule, msg))?,
+        ),
+        None => None,
+    };
+    let (location_site, cabinet): (i64, bool) = locations::table
         .find(p.location_id)
-        .select(locations::site_id)
+        .select((locations::site_id, locations::cd_cabinet))
         .first(conn)
         .optional()?
-        .filter(|site| *site == p.site_id)
+        .filter(|(site, _)| *site == p.site_id)
         .ok_or_else(|| AppError::not_found("location"))?;
     let (product_id, status, expiry, batch_number, schedule, tracked): (
         i64,
@@ -126,6 +138,9 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
         .optional()?
         .ok_or_else(|| AppError::not_found("batch"))?;
     controlled_drug_rules(actor, p, CdSchedule::from_db(&schedule), tracked)?;
+    if tracked {
+        register_custody_rules(conn, p, product_id, cabinet)?;
+    }
     if delta < 0 && p.reason.is_issue() && !p.allow_unusable {
         let today = now().date();
         if let Some(code) = issue_blocked(BatchStatus::from_db(&status), expiry, today) {
@@ -145,7 +160,8 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
         stock_balances::table
             .filter(stock_balances::location_id.eq(p.location_id))
             .filter(stock_balances::batch_id.eq(p.batch_id))
-            .filter(stock_balances::quantity.ge(-delta)),
+            .filter(stock_balances::quantity.ge(-delta))
+            .filter(stock_balances::quantity.le(MAX_BALANCE - delta.max(0))),
     )
     .set((
         stock_balances::quantity.eq(stock_balances::quantity + delta),
@@ -160,6 +176,16 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
             .filter(stock_balances::batch_id.eq(p.batch_id))
             .select(stock_balances::quantity)
             .first(conn)?;
+        if delta > 0 {
+            return Err(AppError::conflict(
+                "quantity_range",
+                format!(
+                    "{} of batch {batch_number} held here already; the largest balance kept is {}",
+                    Quantity::from_scaled(held),
+                    Quantity::from_scaled(MAX_BALANCE)
+                ),
+            ));
+        }
         return Err(AppError::conflict(
             "insufficient_stock",
             format!(
@@ -172,7 +198,7 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
 
     let movement_id: i64 = diesel::insert_into(stock_movements::table)
         .values((
-            stock_movements::occurred_at.eq(p.occurred_at.unwrap_or(ts)),
+            stock_movements::occurred_at.eq(occurred_at.unwrap_or(ts)),
             stock_movements::recorded_at.eq(ts),
             stock_movements::site_id.eq(p.site_id),
             stock_movements::location_id.eq(p.location_id),
@@ -197,9 +223,9 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
             product_id,
             entry_type: p.reason.as_str().to_string(),
             movement_id: Some(movement_id),
-            occurred_at: p.occurred_at.unwrap_or(ts),
+            occurred_at: occurred_at.unwrap_or(ts),
             quantity: delta,
-            location_id: Some(p.location_id),
+            location_id: p.location_id,
             batch_id: Some(p.batch_id),
             reason: p.note.clone(),
             detail: p.register.clone(),
@@ -283,6 +309,83 @@ fn controlled_drug_rules(
             "corrects_entry_id",
             "required",
             "a correction of a register-tracked product names the entry it corrects",
+        ));
+    }
+    if p.quantity.is_negative() && p.register.witness_id.is_none() {
+        return Err(AppError::invalid(
+            "witness",
+            "required",
+            format!(
+                "this {} reduces register stock: a second person must authenticate as witness",
+                p.reason
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Where register stock may be and how a correction may change it: only in a CD cabinet, whose
+/// page records it; a correction reverses all or part of the entry it names, at the same
+/// cabinet and batch, and never more than is left of it.
+fn register_custody_rules(
+    conn: &mut AnyConnection,
+    p: &Posting,
+    product_id: i64,
+    cabinet: bool,
+) -> Result<(), AppError> {
+    if !cabinet {
+        return Err(AppError::conflict(
+            "cd_cabinet_required",
+            "register-tracked stock is held only in a location marked as a CD cabinet",
+        ));
+    }
+    let Some(original_id) = p
+        .register
+        .corrects_entry_id
+        .filter(|_| p.reason == MovementReason::Correction)
+    else {
+        return Ok(());
+    };
+    let original: Option<(i64, i64, Option<i64>, Option<i64>)> = cd_register_entries::table
+        .find(original_id)
+        .select((
+            cd_register_entries::product_id,
+            cd_register_entries::quantity,
+            cd_register_entries::location_id,
+            cd_register_entries::batch_id,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((original_product, original_quantity, original_location, original_batch)) = original
+    else {
+        return Err(AppError::not_found("register entry"));
+    };
+    if original_product != product_id
+        || original_location != Some(p.location_id)
+        || original_batch.is_some_and(|b| b != p.batch_id)
+    {
+        return Err(AppError::invalid(
+            "batch_id",
+            "same_entry",
+            "a correction is posted at the cabinet and batch of the entry it corrects",
+        ));
+    }
+    let corrected: i64 = cd_register_entries::table
+        .filter(cd_register_entries::corrects_entry_id.eq(original_id))
+        .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "CAST(COALESCE(SUM(quantity), 0) AS BIGINT)",
+        ))
+        .first(conn)?;
+    let left = original_quantity + corrected;
+    let delta = p.quantity.scaled();
+    if left == 0 || delta.signum() == left.signum() || delta.abs() > left.abs() {
+        return Err(AppError::invalid(
+            "quantity",
+            "reverses_original",
+            format!(
+                "a correction may only reverse all or part of the entry it corrects: between 0 and {} here",
+                Quantity::from_scaled(-left)
+            ),
         ));
     }
     Ok(())

@@ -159,6 +159,8 @@ pub struct CreateTransfer {
     pub lines: Vec<TransferLineRequest>,
     #[validate(length(max = 2000))]
     pub note: Option<String>,
+    /// The second person, who authenticates: required when register-tracked stock leaves.
+    pub witness: Option<crate::auth::witness::WitnessCredentials>,
 }
 
 #[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]

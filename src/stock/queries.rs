@@ -357,7 +357,8 @@ pub fn open_stocktake_at(conn: &mut AnyConnection, location_id: i64) -> QueryRes
         .optional()
 }
 
-pub type StocktakeLineTuple = (i64, i64, i64, i64, Option<i64>, Option<i64>);
+/// (id, batch, product, snapshot, counted, expected at count, counted by)
+pub type StocktakeLineTuple = (i64, i64, i64, i64, Option<i64>, Option<i64>, Option<i64>);
 
 pub fn stocktake_lines_of(
     conn: &mut AnyConnection,
@@ -373,6 +374,7 @@ pub fn stocktake_lines_of(
             stocktake_lines::snapshot_quantity,
             stocktake_lines::counted_quantity,
             stocktake_lines::expected_at_count,
+            stocktake_lines::counted_by,
         ))
         .load(conn)
 }

@@ -146,13 +146,15 @@ pub async fn dispatch(
     state: web::Data<AppState>,
     user: AuthUser,
     site: Site,
-    ValidJson(req): ValidJson<CreateTransfer>,
+    ValidJson(mut req): ValidJson<CreateTransfer>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     let actor = user.authorize(Action::TransferDispatch, site_id)?;
+    let witness_id =
+        crate::auth::witness::optional(&state, &user, site_id, req.witness.take()).await?;
     let t = state
         .db
-        .write(move |c| service::dispatch(c, &actor, site_id, &req))
+        .write(move |c| service::dispatch(c, &actor, site_id, &req, witness_id))
         .await?;
     Ok(HttpResponse::Created().json(t))
 }

@@ -227,6 +227,7 @@ pub fn dispatch(
     actor: &Actor,
     site_id: i64,
     req: &CreateTransfer,
+    witness_id: Option<i64>,
 ) -> Result<TransferView, AppError> {
     location_at(conn, site_id, req.from_location_id)?;
     let to = sites::location(conn, req.to_location_id)?;
@@ -280,6 +281,7 @@ pub fn dispatch(
         posting.allow_unusable = into_quarantine;
         posting.register.counterparty = Some(to_label.clone());
         posting.register.counterparty_address = Some(to_address.clone());
+        posting.register.witness_id = witness_id;
         let posted = ledger::post(conn, actor, &posting)?;
         diesel::insert_into(transfer_lines::table)
             .values((
@@ -420,7 +422,7 @@ fn stocktake_view(conn: &mut AnyConnection, t: StocktakeTuple) -> Result<Stockta
     let lines = queries::stocktake_lines_of(conn, t.0)?
         .into_iter()
         .map(
-            |(id, batch_id, product_id, snapshot, counted, expected)| StocktakeLineView {
+            |(id, batch_id, product_id, snapshot, counted, expected, _)| StocktakeLineView {
                 id,
                 batch_id,
                 product_id,
@@ -598,9 +600,11 @@ pub fn approve_stocktake(
             format!("{uncounted} lines have not been counted"),
         ));
     }
-    for (_, batch_id, _, _, counted, expected) in lines {
+    for (_, batch_id, _, _, counted, expected, counted_by) in lines {
         let variance = counted.unwrap_or(0) - expected.unwrap_or(0);
         if variance != 0 {
+            // The counter is the second person: for a register product the ledger refuses a
+            // variance approved by the one who counted it.
             let mut posting = Posting::new(
                 t.1,
                 t.2,
@@ -609,10 +613,30 @@ pub fn approve_stocktake(
                 MovementReason::StocktakeVariance,
             );
             posting.reference = Some(("stocktake", id));
-            ledger::post(conn, actor, &posting)?;
+            posting.register.witness_id = counted_by;
+            ledger::post(conn, actor, &posting).map_err(|e| approver_is_counter(e, counted_by))?;
         }
     }
     close_stocktake(conn, actor, &t, "approved")
+}
+
+/// Names the stocktake's own rule when the ledger refuses the counter as the second person.
+fn approver_is_counter(e: AppError, counted_by: Option<i64>) -> AppError {
+    match &e {
+        AppError::Validation(issues)
+            if counted_by.is_some()
+                && issues
+                    .iter()
+                    .any(|i| i.field == "witness" && i.rule == "different_person") =>
+        {
+            AppError::invalid(
+                "witness",
+                "approver_not_counter",
+                "the approver of a stocktake of register stock must not be the one who counted it",
+            )
+        }
+        _ => e,
+    }
 }
 
 pub fn cancel_stocktake(

@@ -101,7 +101,7 @@ fn pg_template(admin_url: &str) -> String {
             .unwrap();
         {
             let mut c = db::establish(&with_database(admin_url, &building)).unwrap();
-            db::run_migrations(&mut c).unwrap();
+            prison_pharmacy::migrate(&mut c).unwrap();
         }
         if admin
             .batch_execute(&format!(
@@ -160,7 +160,7 @@ pub fn fresh_database() -> (String, DbGuard) {
             let dir = tempfile::tempdir().unwrap();
             let url = dir.path().join("test.db").to_string_lossy().to_string();
             let mut c = db::establish(&url).unwrap();
-            db::run_migrations(&mut c).unwrap();
+            prison_pharmacy::migrate(&mut c).unwrap();
             (
                 url,
                 DbGuard {
@@ -292,7 +292,9 @@ where
         )
         .unwrap();
         let loc = |c: &mut _, code: &str, kind: &str| {
-            q::insert_location(c, id, code, code, kind).unwrap()
+            // As in the demo data, each hatch keeps a CD cabinet of its own.
+            let cabinet = matches!(kind, "cd_cabinet" | "administration_point");
+            q::insert_location(c, id, code, code, kind, cabinet).unwrap()
         };
         Site {
             id,

@@ -1,0 +1,3 @@
+-- The register's integrity controls are not removed by a down migration: pages per cabinet,
+-- checkpoints and their entries are CD records, kept for their retention period.
+SELECT RAISE(ABORT, 'the CD register migration is not reversible');
