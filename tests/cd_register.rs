@@ -5,6 +5,7 @@ mod common;
 
 use actix_web::http::{Method, StatusCode};
 use common::{first_issue, spawn, Site, TestApp, User, PASSWORD};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
@@ -153,15 +154,19 @@ async fn every_movement_of_a_register_product_is_an_entry_with_a_running_balance
     let w = setup(&app).await;
     receive(&app.state.db, &w, "1000");
 
-    // A transfer to another prison: out at Fosse Way now, in at Lincoln on receipt.
+    // A transfer to another prison: out at Fosse Way now, in at Lincoln on receipt. Register
+    // stock leaving needs a second person.
+    let transfer_body = json!({"from_location_id": w.fosse.cd_cabinet, "to_location_id": w.lincoln.cd_cabinet,
+                   "lines": [{"batch_id": w.batch, "quantity": "200"}]});
+    let transfers = format!("/api/v1/sites/{}/transfers", w.fosse.id);
     let r = app
-        .post(
-            &format!("/api/v1/sites/{}/transfers", w.fosse.id),
-            &w.technician.token,
-            json!({"from_location_id": w.fosse.cd_cabinet, "to_location_id": w.lincoln.cd_cabinet,
-                   "lines": [{"batch_id": w.batch, "quantity": "200"}]}),
-        )
+        .post(&transfers, &w.technician.token, transfer_body.clone())
         .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
+    let mut witnessed = transfer_body.clone();
+    witnessed["witness"] = witness_token(&w.witness);
+    let r = app.post(&transfers, &w.technician.token, witnessed).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let transfer = r.body["id"].as_i64().unwrap();
     let lincoln_tech = app.user("tech.lincoln", "pharmacy_technician", &[w.lincoln.id]);
@@ -262,18 +267,32 @@ async fn every_movement_of_a_register_product_is_an_entry_with_a_running_balance
     assert_eq!(after.len(), 4);
     assert_eq!(after[0], list[0]);
 
-    // A correction of a quantity goes through the ledger.
+    // A correction of a quantity goes through the ledger; it may only undo part or all of the
+    // entry it corrects, and taking stock down needs a second person.
+    let correction = format!(
+        "/api/v1/sites/{}/cd/entries/{wrong}/corrections",
+        w.fosse.id
+    );
+    let body = json!({"reason": "receipt was 999.5 ml, not 1000", "quantity": "-0.5",
+                      "location_id": w.fosse.cd_cabinet, "batch_id": w.batch});
     let r = app
-        .post(
-            &format!(
-                "/api/v1/sites/{}/cd/entries/{wrong}/corrections",
-                w.fosse.id
-            ),
-            &w.pharmacist.token,
-            json!({"reason": "receipt was 999.5 ml, not 1000", "quantity": "-0.5",
-                   "location_id": w.fosse.cd_cabinet, "batch_id": w.batch}),
-        )
+        .post(&correction, &w.pharmacist.token, body.clone())
         .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
+    let mut body = body;
+    body["witness"] = witness_token(&w.nurse);
+    for too_much in ["-1000.5", "0.5"] {
+        let mut over = body.clone();
+        over["quantity"] = json!(too_much);
+        let r = app.post(&correction, &w.pharmacist.token, over).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(
+            first_issue(&r.body),
+            ("quantity".into(), "reverses_original".into())
+        );
+    }
+    let r = app.post(&correction, &w.pharmacist.token, body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["entry"]["entry_type"], "correction");
     assert_eq!(r.body["entry"]["balance_after"], "787");
@@ -398,7 +417,7 @@ fn tamper(db: &Db, table: &str, sql: &str) {
             diesel::sql_query(format!("ALTER TABLE {table} DISABLE TRIGGER USER"))
                 .execute(&mut *c)
                 .unwrap();
-            diesel::sql_query(sql).execute(&mut *c).unwrap();
+            c.batch_execute(sql).unwrap();
             diesel::sql_query(format!("ALTER TABLE {table} ENABLE TRIGGER USER"))
                 .execute(&mut *c)
                 .unwrap();
@@ -407,7 +426,7 @@ fn tamper(db: &Db, table: &str, sql: &str) {
             diesel::sql_query(format!("DROP TRIGGER {table}_no_update"))
                 .execute(&mut *c)
                 .unwrap();
-            diesel::sql_query(sql).execute(&mut *c).unwrap();
+            c.batch_execute(sql).unwrap();
         }
     }
 }
@@ -610,6 +629,12 @@ async fn balance_checks_log_matches_and_open_investigations_for_discrepancies() 
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(first_issue(&r.body).0, "explanation");
 
+    // Taking register stock down needs a second person, even for a pharmacist resolving a check.
+    let r = app.post(&resolve, &w.pharmacist.token, body.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
+    let mut body = body;
+    body["witness"] = witness_token(&w.nurse);
     let r = app.post(&resolve, &w.pharmacist.token, body.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["investigation_open"], false);
@@ -1023,7 +1048,8 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
             &format!("/api/v1/sites/{site}/transfers"),
             &technician,
             json!({"from_location_id": cabinet, "to_location_id": lincoln_cabinet,
-                   "lines": [{"batch_id": batch, "quantity": "1000"}]}),
+                   "lines": [{"batch_id": batch, "quantity": "1000"}],
+                   "witness": {"username": "pharmacist", "password": common::DEMO_PASSWORD}}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -1049,7 +1075,7 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
         .post(
             &format!("/api/v1/sites/{site}/cd/destructions"),
             &pharmacist,
-            json!({"location_id": store, "batch_id": old_batch, "quantity": "100", "method": "denaturing kit",
+            json!({"location_id": cabinet, "batch_id": old_batch, "quantity": "100", "method": "denaturing kit",
                    "witness": {"username": "pharmacist.witness", "password": common::DEMO_PASSWORD}}),
         )
         .await;
@@ -1066,14 +1092,26 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
     let pages = app
         .get(&format!("/api/v1/sites/{site}/cd/pages"), &auditor)
         .await;
+    // The site view sums the cabinets: the pharmacy's CD cabinet and the hatch the round drew from.
+    let total = pages.body["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["product_id"] == methadone)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (total["balance"].clone(), total["cabinets"].clone()),
+        (json!("6340"), json!(2))
+    );
     let page = pages.body["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["product_id"] == methadone)
+        .find(|p| p["product_id"] == methadone && p["location_id"] == cabinet)
         .unwrap()
         .clone();
-    assert_eq!(page["balance"], "6340");
+    assert_eq!(page["balance"], "5900");
     let page_id = page["id"].as_i64().unwrap();
     let entries = app
         .get(
@@ -1092,14 +1130,12 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
         [
             "receipt",
             "transfer_out",
-            "transfer_in",
             "receipt",
-            "dose_given",
             "transfer_out",
             "destruction"
         ]
     );
-    assert_eq!(entries.body["items"][6]["balance_after"], "6340");
+    assert_eq!(entries.body["items"][4]["balance_after"], "5900");
     let v = app
         .get(
             &format!("/api/v1/sites/{site}/cd/pages/{page_id}/verify"),
@@ -1107,7 +1143,12 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
         )
         .await;
     assert_eq!(v.body["status"], "intact");
-    assert_eq!(v.body["entries"], 7);
+    assert_eq!(v.body["entries"], 5);
+    assert_eq!(
+        v.body["ledger"],
+        json!({"agrees": true, "register_balance": "5900", "stock_on_hand": "5900",
+               "unmatched_movements": 0, "unmatched_entries": 0})
+    );
 
     let (status, _, csv_bytes) = app
         .download(
@@ -1158,7 +1199,7 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
 
 #[actix_web::test]
 async fn verifying_in_parallel_parts_finds_what_a_single_walk_finds() {
-    use prison_pharmacy::cd_register::{queries, service};
+    use prison_pharmacy::cd_register::{queries, verify};
     let app = spawn().await;
     let w = setup(&app).await;
     let ids: Vec<i64> = (0..30)
@@ -1167,12 +1208,12 @@ async fn verifying_in_parallel_parts_finds_what_a_single_walk_finds() {
     let db = app.state.db.clone();
     let compare = |db: &Db| {
         let mut c = db.get().unwrap();
-        let page = queries::page_of(&mut c, w.fosse.id, w.methadone)
+        let page = queries::cabinet_page(&mut c, w.fosse.cd_cabinet, w.methadone)
             .unwrap()
             .unwrap();
-        let single = service::verify_page(&mut c, &page).unwrap();
+        let single = verify::verify_page(&mut c, &page).unwrap();
         for parts in [2, 3, 4, 7] {
-            let parallel = service::verify_page_in_parts(db, &page, parts).unwrap();
+            let parallel = verify::verify_page_in_parts(db, &page, parts).unwrap();
             assert_eq!(parallel.status, single.status, "{parts} parts");
             assert_eq!(parallel.first_broken, single.first_broken, "{parts} parts");
             if single.first_broken.is_none() {
@@ -1199,7 +1240,7 @@ async fn verifying_in_parallel_parts_finds_what_a_single_walk_finds() {
 
 #[actix_web::test]
 async fn an_entry_added_behind_the_page_head_is_found() {
-    use prison_pharmacy::cd_register::{queries, service};
+    use prison_pharmacy::cd_register::{queries, verify};
     let app = spawn().await;
     let w = setup(&app).await;
     let last = receive(&app.state.db, &w, "100");
@@ -1210,14 +1251,14 @@ async fn an_entry_added_behind_the_page_head_is_found() {
     forged.seq += 1;
     forged.quantity = -100_000;
     forged.balance_after = 0;
-    forged.hash = forged.content().hash(&forged.prev_hash);
-    queries::insert_entry(&mut c, &forged).unwrap();
-    let page = queries::page_of(&mut c, w.fosse.id, w.methadone)
+    let page = queries::cabinet_page(&mut c, w.fosse.cd_cabinet, w.methadone)
         .unwrap()
         .unwrap();
+    forged.hash = forged.content(page.heading()).hash(&forged.prev_hash);
+    queries::insert_entry(&mut c, &forged).unwrap();
     for result in [
-        service::verify_page(&mut c, &page).unwrap(),
-        service::verify_page_in_parts(&app.state.db, &page, 2).unwrap(),
+        verify::verify_page(&mut c, &page).unwrap(),
+        verify::verify_page_in_parts(&app.state.db, &page, 2).unwrap(),
     ] {
         assert_eq!(result.status.as_str(), "broken");
         let broken = result.first_broken.unwrap();
@@ -1228,4 +1269,397 @@ async fn an_entry_added_behind_the_page_head_is_found() {
             broken.problem
         );
     }
+}
+
+/// Rewrites the second entry of a page and recomputes every later hash and the page head, as
+/// someone with the database and the source code could.
+fn rewrite_and_rehash(db: &Db, page_id: i64, seq: i64, quantity: i64) {
+    use prison_pharmacy::cd_register::queries;
+    let mut c = db.get().unwrap();
+    let page = queries::page(&mut c, page_id).unwrap().unwrap();
+    let mut rows = queries::entries_after(&mut c, page_id, 0, 1000, None, None).unwrap();
+    let (mut prev, mut balance) = (
+        prison_pharmacy::domain::register::GENESIS_HASH.to_string(),
+        0,
+    );
+    let mut sql = Vec::new();
+    for r in rows.iter_mut() {
+        if r.seq == seq {
+            r.quantity = quantity;
+        }
+        balance += r.quantity;
+        r.balance_after = balance;
+        r.prev_hash = prev.clone();
+        r.hash = r.content(page.heading()).hash(&r.prev_hash);
+        prev = r.hash.clone();
+        sql.push(format!(
+            "UPDATE cd_register_entries SET quantity = {}, balance_after = {}, prev_hash = '{}', hash = '{}' WHERE id = {}",
+            r.quantity, r.balance_after, r.prev_hash, r.hash, r.id
+        ));
+    }
+    sql.push(format!(
+        "UPDATE cd_register_pages SET balance = {balance}, head_hash = '{prev}' WHERE id = {page_id}"
+    ));
+    drop(c);
+    tamper(db, "cd_register_entries", &sql.join(";\n"));
+}
+
+#[actix_web::test]
+async fn a_page_rewritten_and_rehashed_is_caught_by_the_ledger_and_signed_checkpoints() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "100");
+    receive(&app.state.db, &w, "50");
+    let site = w.fosse.id;
+    // A pharmacist has checkpoints signed; the auditor keeps the file outside the service.
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{site}/cd/checkpoints"),
+            &w.auditor.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{site}/cd/checkpoints"),
+            &w.pharmacist.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let kept = app
+        .get(
+            &format!("/api/v1/sites/{site}/cd/checkpoints"),
+            &w.auditor.token,
+        )
+        .await
+        .body;
+    assert_eq!(kept["algorithm"], "Ed25519");
+    assert_eq!(kept["checkpoints"].as_array().unwrap().len(), 1);
+    assert_eq!(kept["checkpoints"][0]["entry_count"], 2);
+    assert_eq!(kept["checkpoints"][0]["balance"], "150");
+    let page_id = kept["checkpoints"][0]["page_id"].as_i64().unwrap();
+    let verify = format!("/api/v1/sites/{site}/cd/verify");
+    let r = app.get(&verify, &w.auditor.token).await;
+    assert_eq!(r.body["status"], "intact", "{}", r.body);
+    assert_eq!(r.body["pages"][0]["checkpoints_checked"], 1);
+
+    // The receipt of 50 becomes 40: every hash after it and the page head recomputed.
+    rewrite_and_rehash(&app.state.db, page_id, 2, 40_000);
+    let r = app.get(&verify, &w.auditor.token).await;
+    assert_eq!(r.body["status"], "broken", "{}", r.body);
+    let page = &r.body["pages"][0];
+    assert_eq!(
+        page["first_broken"],
+        Value::Null,
+        "the chain itself is consistent"
+    );
+    assert_eq!(
+        page["ledger"],
+        json!({"agrees": false, "register_balance": "140", "stock_on_hand": "150",
+               "unmatched_movements": 1, "unmatched_entries": 1})
+    );
+    assert_eq!(page["checkpoint_failures"][0]["entry_count"], 2);
+    // The auditor's own file finds the rewrite even if the stored checkpoints were removed.
+    let r = app.post(&verify, &w.auditor.token, kept.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "broken");
+    let failure = r.body["pages"][0]["checkpoint_failures"][0]["problem"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(failure.contains("rewritten"), "{failure}");
+    // A forged checkpoint does not verify.
+    let mut forged = kept.clone();
+    forged["checkpoints"][0]["balance"] = json!("140");
+    let r = app.post(&verify, &w.auditor.token, forged).await;
+    assert!(r.body["pages"][0]["checkpoint_failures"][0]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("signature"));
+}
+
+#[actix_web::test]
+async fn the_database_refuses_insert_or_replace_and_the_service_role_cannot_disable_triggers() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let entry = receive(&app.state.db, &w, "100");
+    let mut c = app.conn();
+    match app.state.db.backend() {
+        Backend::Sqlite => {
+            for sql in [
+                format!("INSERT OR REPLACE INTO cd_register_entries SELECT * FROM cd_register_entries WHERE id = {entry}"),
+                format!("REPLACE INTO stock_movements SELECT * FROM stock_movements WHERE id = (SELECT movement_id FROM cd_register_entries WHERE id = {entry})"),
+                format!("INSERT INTO cd_register_entries SELECT * FROM cd_register_entries WHERE id = {entry} \
+                         ON CONFLICT(id) DO UPDATE SET quantity = 0"),
+            ] {
+                let err = diesel::sql_query(&sql).execute(&mut *c).unwrap_err();
+                assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+            }
+        }
+        Backend::Postgres => {
+            // The service's own role: a member of pharmacy_app, owner of nothing.
+            let role = format!("pp_service_{}", std::process::id());
+            let _ = diesel::sql_query(format!("CREATE ROLE {role} LOGIN IN ROLE pharmacy_app"))
+                .execute(&mut *c);
+            let url = std::env::var("TEST_DATABASE_URL").unwrap();
+            let db_name: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+                "current_database()",
+            ))
+            .get_result(&mut *c)
+            .unwrap();
+            let (server, _) = url.rsplit_once('/').unwrap();
+            let service_url = format!("{}/{db_name}", server.replace("postgres@", &format!("{role}@")));
+            let mut svc = prison_pharmacy::db::establish(&service_url).unwrap();
+            for sql in [
+                "ALTER TABLE cd_register_entries DISABLE TRIGGER USER".to_string(),
+                "TRUNCATE cd_register_entries CASCADE".to_string(),
+                format!("UPDATE cd_register_entries SET quantity = 0 WHERE id = {entry}"),
+                "DELETE FROM stock_movements WHERE id > 0".to_string(),
+            ] {
+                let err = diesel::sql_query(&sql).execute(&mut svc).unwrap_err();
+                let text = err.to_string();
+                assert!(
+                    text.contains("must be owner") || text.contains("permission denied"),
+                    "{sql}: {text}"
+                );
+            }
+            // It may still read and append.
+            let n: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT COUNT(*) FROM cd_register_entries)",
+            ))
+            .get_result(&mut svc)
+            .unwrap();
+            assert_eq!(n, 1);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn tracking_stays_on_and_a_page_keeps_its_heading_after_a_rename() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "100");
+    let product = format!("/api/v1/formulary/products/{}", w.methadone);
+    let r = app
+        .call(
+            Method::PATCH,
+            &product,
+            Some(&w.pharmacist.token),
+            Some(json!({"cd_register": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "cd_register_in_use");
+    let r = app
+        .call(
+            Method::PATCH,
+            &product,
+            Some(&w.pharmacist.token),
+            Some(json!({"name": "Methadone (renamed)"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = page(&app, &w, w.fosse.id, &w.auditor.token).await;
+    assert_eq!(p["drug"], "Methadone 1mg/ml oral solution sugar free");
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.body["status"], "intact", "{}", r.body);
+    // Editing the heading in the database breaks the chain.
+    tamper(
+        &app.state.db,
+        "cd_register_entries",
+        "UPDATE cd_register_pages SET drug = 'Something else'",
+    );
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.body["pages"][0]["first_broken"]["seq"], 1, "{}", r.body);
+}
+
+#[actix_web::test]
+async fn times_are_bounded_and_every_stored_entry_rehashes_to_its_hash() {
+    use prison_pharmacy::cd_register::queries;
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let actor = Actor {
+        user_id: w.technician.id,
+        request_id: "t".into(),
+    };
+    let mut c = app.conn();
+    let now = chrono::Utc::now().naive_utc();
+    let post = |c: &mut prison_pharmacy::db::AnyConnection, at: chrono::NaiveDateTime| {
+        let mut p = Posting::new(
+            w.fosse.id,
+            w.fosse.cd_cabinet,
+            w.batch,
+            "10".parse().unwrap(),
+            MovementReason::Receipt,
+        );
+        p.occurred_at = Some(at);
+        ledger::post(c, &actor, &p)
+    };
+    let leap = (now - chrono::Duration::hours(1))
+        .date()
+        .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+        .unwrap();
+    let rule = |e: prison_pharmacy::error::AppError| match e {
+        prison_pharmacy::error::AppError::Validation(issues) => {
+            (issues[0].field.clone(), issues[0].rule.clone())
+        }
+        other => panic!("{other}"),
+    };
+    assert_eq!(
+        rule(post(&mut c, leap).unwrap_err()),
+        ("occurred_at".into(), "leap_second".into())
+    );
+    assert_eq!(
+        rule(post(&mut c, now + chrono::Duration::minutes(10)).unwrap_err()),
+        ("occurred_at".into(), "not_future".into())
+    );
+    // Sub-microsecond digits are dropped before storing and hashing, on both backends.
+    let odd = (now - chrono::Duration::days(1))
+        .date()
+        .and_hms_nano_opt(7, 8, 9, 123_456_789)
+        .unwrap();
+    post(&mut c, odd).unwrap();
+    post(&mut c, now - chrono::Duration::days(3)).unwrap();
+    let page = queries::cabinet_page(&mut c, w.fosse.cd_cabinet, w.methadone)
+        .unwrap()
+        .unwrap();
+    let rows = queries::entries_after(&mut c, page.id, 0, 100, None, None).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0].occurred_at.and_utc().timestamp_subsec_nanos(),
+        123_456_000
+    );
+    for r in &rows {
+        assert_eq!(r.content(page.heading()).hash(&r.prev_hash), r.hash);
+    }
+}
+
+#[actix_web::test]
+async fn cabinets_keep_their_own_pages_and_balances_stay_in_range() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "100");
+    let moves = format!("/api/v1/sites/{}/cd/cabinet-transfers", w.fosse.id);
+    let body = json!({"from_location_id": w.fosse.cd_cabinet, "to_location_id": w.fosse.hatch,
+                      "batch_id": w.batch, "quantity": "30"});
+    let r = app.post(&moves, &w.technician.token, body.clone()).await;
+    assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
+    let mut witnessed = body.clone();
+    witnessed["witness"] = witness_token(&w.nurse);
+    let r = app.post(&moves, &w.technician.token, witnessed).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        (
+            r.body["supply"]["quantity"].clone(),
+            r.body["supply"]["counterparty"].clone()
+        ),
+        (json!("-30"), json!("HB1-HATCH (HB1-HATCH)"))
+    );
+    assert_eq!(
+        (
+            r.body["receipt"]["quantity"].clone(),
+            r.body["receipt"]["counterparty"].clone()
+        ),
+        (json!("30"), json!("CDCAB (CDCAB)"))
+    );
+    let pages = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    let balances: Vec<(Value, Value)> = pages.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["location_id"].clone(), p["balance"].clone()))
+        .collect();
+    assert_eq!(
+        balances,
+        [
+            (json!(w.fosse.cd_cabinet), json!("70")),
+            (json!(w.fosse.hatch), json!("30"))
+        ]
+    );
+    assert_eq!(pages.body["totals"][0]["balance"], "100");
+    // Register stock never sits outside a cabinet.
+    let mut p = Posting::new(
+        w.fosse.id,
+        w.fosse.store,
+        w.batch,
+        "1".parse().unwrap(),
+        MovementReason::Receipt,
+    );
+    let actor = Actor {
+        user_id: w.technician.id,
+        request_id: "t".into(),
+    };
+    let err = ledger::post(&mut app.conn(), &actor, &p).unwrap_err();
+    assert!(err.to_string().contains("cd_cabinet_required"), "{err}");
+    // No number of receipts pushes a balance past what both backends hold.
+    p.location_id = w.fosse.cd_cabinet;
+    p.quantity = "1000000000000".parse().unwrap();
+    let mut refused = None;
+    for _ in 0..3 {
+        if let Err(e) = ledger::post(&mut app.conn(), &actor, &p) {
+            refused = Some(e.to_string());
+            break;
+        }
+    }
+    assert!(refused.unwrap().contains("quantity_range"));
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "intact", "{}", r.body);
+}
+
+#[actix_web::test]
+async fn exported_cells_cannot_run_as_spreadsheet_formulas() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let mut c = app.conn();
+    let actor = Actor {
+        user_id: w.technician.id,
+        request_id: "t".into(),
+    };
+    let mut p = Posting::new(
+        w.fosse.id,
+        w.fosse.cd_cabinet,
+        w.batch,
+        "5".parse().unwrap(),
+        MovementReason::Receipt,
+    );
+    p.register.counterparty = Some("=HYPERLINK(\"http://x\",\"y\")".into());
+    p.register.counterparty_address = Some("@SUM(A1:A2)".into());
+    ledger::post(&mut c, &actor, &p).unwrap();
+    drop(c);
+    let (status, _, bytes) = app
+        .download(
+            &format!("/api/v1/sites/{}/cd/export", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(bytes.as_slice())
+        .records()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(&rows[0][11], "'=HYPERLINK(\"http://x\",\"y\")");
+    assert_eq!(&rows[0][12], "'@SUM(A1:A2)");
 }

@@ -36,6 +36,8 @@ pub struct Rules {
     pub missed: MissedDoseRule,
     pub tolerance_percent: i64,
     pub late_minutes: i64,
+    /// How many days back a dose may be entered (CD_BACKDATE_WINDOW_DAYS).
+    pub backdate_days: i64,
 }
 
 impl Rules {
@@ -47,6 +49,7 @@ impl Rules {
             },
             tolerance_percent: c.compliance_tolerance_percent,
             late_minutes: c.late_entry_minutes,
+            backdate_days: c.cd_backdate_window_days,
         }
     }
 }
@@ -610,14 +613,12 @@ pub fn record_dose(
         _ => req.reason.clone(),
     };
     let ts = now();
-    let occurred_at = req.occurred_at.unwrap_or(ts);
-    if occurred_at > ts + chrono::Duration::minutes(5) {
-        return Err(AppError::invalid(
-            "occurred_at",
-            "not_future",
-            "must not be in the future",
-        ));
-    }
+    let occurred_at = crate::domain::register::bounded_occurred_at(
+        req.occurred_at.unwrap_or(ts),
+        ts,
+        rules.backdate_days,
+    )
+    .map_err(|(rule, message)| AppError::invalid("occurred_at", rule, message))?;
     let late = ts - occurred_at > chrono::Duration::minutes(rules.late_minutes);
 
     let given = req.outcome == DoseOutcome::Given;
