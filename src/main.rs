@@ -287,7 +287,14 @@ fn cd_verify(
     }
 }
 
-fn cd_export(db: &Db, site: &str, format: &str, product_id: Option<i64>) -> Result<(), AppError> {
+fn cd_export(
+    db: &Db,
+    config: &Config,
+    site: &str,
+    format: &str,
+    product_id: Option<i64>,
+) -> Result<(), AppError> {
+    use prison_pharmacy::cd_register::checkpoints::{self, Occasion, Signer};
     use prison_pharmacy::cd_register::{export::RegisterExport, model};
     use prison_pharmacy::http::ChunkSource;
     use std::io::Write;
@@ -295,6 +302,10 @@ fn cd_export(db: &Db, site: &str, format: &str, product_id: Option<i64>) -> Resu
         .ok_or_else(|| AppError::invalid("format", "enum", "csv, json or pdf"))?;
     let mut conn = db.get()?;
     let site = site_by_code(&mut conn, site)?;
+    let signer = Signer::from_config(config)?;
+    db::transaction(&mut conn, |c| {
+        checkpoints::sign_site(c, &signer, site.id, Occasion::Export)
+    })?;
     let query = model::ExportQuery {
         format: Some(format),
         product_id,
@@ -352,7 +363,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     format,
                     product_id,
                 },
-        } => cd_export(&open_db(&config)?, &site, &format, product_id),
+        } => cd_export(&open_db(&config)?, &config, &site, &format, product_id),
         Command::Serve { demo } => {
             let db = open_db(&config)?;
             if demo {

@@ -1062,3 +1062,77 @@ async fn demo_morning_round_at_fosse_way() {
         .count();
     assert_eq!(dispenses, 1);
 }
+
+#[actix_web::test]
+async fn a_take_out_supply_on_release_is_a_witnessed_register_supply() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let release = format!("/api/v1/patients/{}/release", w.patient);
+    let mut body = json!({"supplies": [{"prescription_id": w.methadone_rx, "days": 3, "location_id": w.fosse.hatch}],
+                          "collected_by": "J Smith, probation officer", "identity_checked": true});
+    let r = app.post(&release, &w.pharmacist.token, body.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
+    assert_eq!(app.count("release_supplies"), 0);
+    assert_eq!(
+        stock_at(&app, &w, w.fosse.hatch, w.methadone_batch).await,
+        "500"
+    );
+
+    body["witness"] = json!({"username": "nurse2", "password": common::PASSWORD});
+    let r = app.post(&release, &w.pharmacist.token, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "released");
+    // Three days of 60 mg of 1 mg/ml left the hatch's cabinet.
+    assert_eq!(
+        stock_at(&app, &w, w.fosse.hatch, w.methadone_batch).await,
+        "320"
+    );
+    let pages = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    let page = pages.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["location_id"] == w.fosse.hatch)
+        .unwrap()["id"]
+        .clone();
+    let entries = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages/{page}/entries", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    let last = entries.body["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        [
+            &last["entry_type"],
+            &last["quantity"],
+            &last["balance_after"],
+            &last["patient_identifier"],
+            &last["prescriber"],
+            &last["collected_by"],
+            &last["identity_checked"],
+            &last["witness_id"],
+        ],
+        [
+            &json!("ip_supply"),
+            &json!("-180"),
+            &json!("320"),
+            &json!("A1234BC"),
+            &json!("Dr A Khan GMC 7012345"),
+            &json!("J Smith, probation officer"),
+            &json!(true),
+            &json!(w.nurse2.id),
+        ]
+    );
+}

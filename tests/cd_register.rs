@@ -1663,3 +1663,188 @@ async fn exported_cells_cannot_run_as_spreadsheet_formulas() {
     assert_eq!(&rows[0][11], "'=HYPERLINK(\"http://x\",\"y\")");
     assert_eq!(&rows[0][12], "'@SUM(A1:A2)");
 }
+
+#[actix_web::test]
+async fn a_stocktake_of_register_stock_is_not_approved_by_its_counter() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "100");
+    let other = app.user("pharmacist.two", "pharmacist", &[w.fosse.id]);
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/stocktakes", w.fosse.id),
+            &w.pharmacist.token,
+            json!({"location_id": w.fosse.cd_cabinet}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/stocktakes/{id}/counts"),
+            &w.pharmacist.token,
+            json!({"counts": [{"batch_id": w.batch, "counted_quantity": "97"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let approve = format!("/api/v1/stocktakes/{id}/approve");
+    let r = app.post(&approve, &w.pharmacist.token, json!({})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(
+        first_issue(&r.body),
+        ("witness".into(), "approver_not_counter".into())
+    );
+    assert_eq!(
+        stock_of(&app, &w, w.fosse.id, &w.auditor.token).await,
+        "100"
+    );
+    let r = app.post(&approve, &other.token, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = page(&app, &w, w.fosse.id, &w.auditor.token).await;
+    let list = entries(
+        &app,
+        w.fosse.id,
+        p["id"].as_i64().unwrap(),
+        &w.auditor.token,
+    )
+    .await;
+    let last = list.last().unwrap();
+    assert_eq!(
+        (
+            &last["entry_type"],
+            &last["quantity"],
+            &last["author_id"],
+            &last["witness_id"]
+        ),
+        (
+            &json!("stocktake_variance"),
+            &json!("-3"),
+            &json!(other.id),
+            &json!(w.pharmacist.id)
+        )
+    );
+}
+
+#[actix_web::test]
+async fn switching_register_tracking_on_brings_cabinet_stock_forward_with_a_witness() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let r = app
+        .post(
+            "/api/v1/formulary/products",
+            &w.pharmacist.token,
+            json!({"dmd_type": "vmp", "name": "Tramadol 50mg capsules", "form": "capsule",
+                   "strength": "50 mg", "unit": "capsule", "pack_size": "100", "ingredient": "tramadol",
+                   "cd_schedule": "3", "dose_unit": "mg", "therapeutic_class": "opioid analgesic"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["cd_register"], false);
+    let tramadol = r.body["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/formulary/products/{tramadol}/batches"),
+            &w.technician.token,
+            json!({"batch_number": "TR1", "expiry_date": "2030-01-31"}),
+        )
+        .await;
+    let batch = r.body["id"].as_i64().unwrap();
+    let actor = Actor {
+        user_id: w.technician.id,
+        request_id: "t".into(),
+    };
+    for (location, qty) in [(w.fosse.cd_cabinet, "40"), (w.fosse.store, "10")] {
+        let p = Posting::new(
+            w.fosse.id,
+            location,
+            batch,
+            qty.parse().unwrap(),
+            MovementReason::Receipt,
+        );
+        ledger::post(&mut app.conn(), &actor, &p).unwrap();
+    }
+    let product = format!("/api/v1/formulary/products/{tramadol}");
+    let on = |witness: Value| {
+        let mut b = json!({"cd_register": true});
+        if !witness.is_null() {
+            b["witness"] = witness;
+        }
+        b
+    };
+    let r = app
+        .call(
+            Method::PATCH,
+            &product,
+            Some(&w.pharmacist.token),
+            Some(on(Value::Null)),
+        )
+        .await;
+    assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
+    let r = app
+        .call(
+            Method::PATCH,
+            &product,
+            Some(&w.pharmacist.token),
+            Some(on(witness_token(&w.nurse))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "cd_cabinet_required");
+    // Moved into the cabinet while still untracked, the stock can be brought forward.
+    for (location, qty, reason) in [
+        (w.fosse.store, "-10", MovementReason::TransferOut),
+        (w.fosse.cd_cabinet, "10", MovementReason::TransferIn),
+    ] {
+        let p = Posting::new(w.fosse.id, location, batch, qty.parse().unwrap(), reason);
+        ledger::post(&mut app.conn(), &actor, &p).unwrap();
+    }
+    let r = app
+        .call(
+            Method::PATCH,
+            &product,
+            Some(&w.pharmacist.token),
+            Some(on(witness_token(&w.nurse))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["cd_register"], true);
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    let p = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product_id"] == tramadol)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&p["location_id"], &p["balance"]),
+        (&json!(w.fosse.cd_cabinet), &json!("50"))
+    );
+    let list = entries(
+        &app,
+        w.fosse.id,
+        p["id"].as_i64().unwrap(),
+        &w.auditor.token,
+    )
+    .await;
+    assert_eq!(
+        (
+            &list[0]["entry_type"],
+            &list[0]["quantity"],
+            &list[0]["witness_id"]
+        ),
+        (&json!("opening_balance"), &json!("50"), &json!(w.nurse.id))
+    );
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.body["status"], "intact", "{}", r.body);
+}

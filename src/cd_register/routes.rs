@@ -228,6 +228,7 @@ pub async fn cabinet_transfer(
 
 /// The register for auditors: CSV (one row per entry with every regulation 19 heading, the
 /// balance, author, witness and hashes), JSON, or a printable PDF with a section per page.
+/// Each export first signs a checkpoint of every page that changed since its last one.
 /// The chain is checked as the rows stream: each row carries `chain_verified` and each page
 /// ends with its verdict. Streams with constant memory.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/export", tag = "cd register",
@@ -244,6 +245,12 @@ pub async fn export(
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     user.authorize(Action::CdExportRead, site_id)?;
+    // Every export leaves a signed checkpoint of what it showed.
+    let st = state.clone();
+    state
+        .db
+        .write(move |c| checkpoints::sign_site(c, &st.signer, site_id, Occasion::Export))
+        .await?;
     let source = state
         .db
         .read(move |c| {

@@ -172,6 +172,37 @@ pub fn fresh_database() -> (String, DbGuard) {
     }
 }
 
+/// A new database with no migration applied, for tests of the migrations themselves.
+pub fn empty_database() -> (String, DbGuard) {
+    match pg_admin_url() {
+        Some(admin_url) => {
+            let name = format!("pp_empty_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .unwrap();
+            (
+                with_database(&admin_url, &name),
+                DbGuard {
+                    _dir: None,
+                    pg: Some((admin_url, name)),
+                },
+            )
+        }
+        None => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = dir.path().join("empty.db").to_string_lossy().to_string();
+            (
+                url,
+                DbGuard {
+                    _dir: Some(dir),
+                    pg: None,
+                },
+            )
+        }
+    }
+}
+
 pub struct TestApp<S> {
     pub svc: S,
     pub state: web::Data<AppState>,
