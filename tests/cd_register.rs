@@ -802,7 +802,7 @@ async fn auditors_export_the_register_and_the_audit_log_and_write_nothing() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "application/pdf");
     assert_pdf_opens(&body);
-    let text = String::from_utf8_lossy(&body);
+    let text = pdf_extract::extract_text_from_mem(&body).unwrap();
     assert!(text.contains("Methadone 1mg/ml oral solution sugar free"));
     assert!(text.contains("Chain verified intact: 2 entries shown"));
 
@@ -907,7 +907,7 @@ fn assert_pdf_opens(bytes: &[u8]) {
         .iter()
         .map(|&b| if b.is_ascii() { b as char } else { '?' })
         .collect();
-    assert!(text.starts_with("%PDF-1.4"));
+    assert!(text.starts_with("%PDF-1.7"));
     assert!(text.ends_with("%%EOF\n"));
     let start: usize = text
         .rsplit("startxref\n")
@@ -1847,4 +1847,73 @@ async fn switching_register_tracking_on_brings_cabinet_stock_forward_with_a_witn
         )
         .await;
     assert_eq!(r.body["status"], "intact", "{}", r.body);
+}
+
+#[actix_web::test]
+async fn the_pdf_prints_every_field_in_full_in_any_script() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let actor = Actor {
+        user_id: w.technician.id,
+        request_id: "t".into(),
+    };
+    let supplier = "Midlands Pharmaceutical Wholesale Limited (controlled drugs division)";
+    let address = "Unit 4, Trent Valley Trading Estate, Beeston, Nottingham NG9 1TN";
+    let mut p = Posting::new(
+        w.fosse.id,
+        w.fosse.cd_cabinet,
+        w.batch,
+        "500".parse().unwrap(),
+        MovementReason::Receipt,
+    );
+    p.register.counterparty = Some(supplier.into());
+    p.register.counterparty_address = Some(address.into());
+    ledger::post(&mut app.conn(), &actor, &p).unwrap();
+    let mut p = Posting::new(
+        w.fosse.id,
+        w.fosse.cd_cabinet,
+        w.batch,
+        "-60".parse().unwrap(),
+        MovementReason::IpSupply,
+    );
+    p.register.patient_identifier = Some("A1234BC".into());
+    p.register.prescriber = Some("Dr Zoë Łukasiewicz GMC 7012345".into());
+    p.register.collected_by = Some("Søren Ångström (brother), photo ID seen".into());
+    p.register.identity_checked = Some(true);
+    p.register.witness_id = Some(w.nurse.id);
+    ledger::post(&mut app.conn(), &actor, &p).unwrap();
+    let (status, content_type, pdf) = app
+        .download(
+            &format!("/api/v1/sites/{}/cd/export?format=pdf", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "application/pdf")
+    );
+    assert_pdf_opens(&pdf);
+    let text = pdf_extract::extract_text_from_mem(&pdf).unwrap();
+    // The table is read line by line across its columns, so each word of each field is looked
+    // for (wrapping breaks lines between words; pdf.rs tests that it never drops text).
+    let words: Vec<&str> = text.split_whitespace().collect();
+    for field in [
+        supplier,
+        address,
+        "Dr Zoë Łukasiewicz GMC 7012345",
+        "Søren Ångström (brother), photo ID seen",
+        "A1234BC",
+    ] {
+        for word in field.split_whitespace() {
+            assert!(
+                words.contains(&word),
+                "{word} missing from the PDF text: {text}"
+            );
+        }
+    }
+    assert!(words.contains(&"yes"), "identity checked is printed");
+    assert!(!text.contains('?'), "a character printed as ?: {text}");
+    if let Some(dir) = std::env::var_os("PDF_SAMPLE_DIR") {
+        std::fs::write(std::path::Path::new(&dir).join("register.pdf"), &pdf).unwrap();
+    }
 }

@@ -56,39 +56,40 @@ const CSV_HEADINGS: [&str; 30] = [
     "chain_verified",
 ];
 
-const PDF_COLUMNS: [(f32, f32); 14] = [
-    (0.0, 62.0),
-    (64.0, 62.0),
-    (128.0, 52.0),
-    (182.0, 120.0),
-    (304.0, 38.0),
-    (344.0, 60.0),
-    (406.0, 50.0),
-    (458.0, 34.0),
-    (494.0, 34.0),
-    (530.0, 36.0),
-    (568.0, 40.0),
-    (610.0, 50.0),
-    (662.0, 50.0),
-    (714.0, 72.0),
+/// The PDF's columns: (heading, width in points). Every field is printed in full, wrapped
+/// within its column; they fill the 786 points between the margins of landscape A4.
+const PDF_COLUMNS: [(&str, f32); 17] = [
+    ("Date of transaction", 40.0),
+    ("Date entered", 40.0),
+    ("Entry", 44.0),
+    ("Received from / supplied to", 70.0),
+    ("Address", 70.0),
+    ("Patient", 32.0),
+    ("Prescriber or authority", 52.0),
+    ("Collected by", 48.0),
+    ("Identity checked", 30.0),
+    ("Received", 30.0),
+    ("Supplied", 30.0),
+    ("Balance", 32.0),
+    ("Batch, place", 38.0),
+    ("Entered by", 42.0),
+    ("Witness", 42.0),
+    ("Reason", 48.0),
+    ("Hash", 64.0),
 ];
 
-const PDF_HEADINGS: [&str; 14] = [
-    "Date of transaction",
-    "Date entered",
-    "Entry",
-    "Received from / supplied to",
-    "Patient",
-    "Prescriber",
-    "Collected by",
-    "Received",
-    "Supplied",
-    "Balance",
-    "Batch",
-    "Entered by",
-    "Witness",
-    "Hash",
-];
+/// (x, width) of each column, with a small gap between them.
+fn pdf_columns() -> Vec<(f32, f32)> {
+    let mut x = 0.0;
+    PDF_COLUMNS
+        .iter()
+        .map(|(_, w)| {
+            let at = (x, *w);
+            x += w + 2.0;
+            at
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -360,8 +361,8 @@ impl RegisterExport {
                 if let Some(pdf) = self.pdf.as_mut() {
                     pdf.section(out, &title);
                     let headings: Vec<String> =
-                        PDF_HEADINGS.iter().map(|h| h.to_string()).collect();
-                    pdf.row(out, &PDF_COLUMNS, &headings, true);
+                        PDF_COLUMNS.iter().map(|(h, _)| h.to_string()).collect();
+                    pdf.row(out, &pdf_columns(), &headings, true);
                 }
             }
         }
@@ -508,53 +509,8 @@ impl RegisterExport {
         let balance = Quantity::from_scaled(row.balance_after).to_string();
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         match self.format {
-            ExportFormat::Csv => {
-                let mut w = csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(Vec::with_capacity(512));
-                w.write_record([
-                    self.site.code.clone(),
-                    row.page_id.to_string(),
-                    state.label.0.clone(),
-                    state.label.1.clone(),
-                    state.label.2.clone(),
-                    row.id.to_string(),
-                    row.seq.to_string(),
-                    row.entry_type.clone(),
-                    format_time(row.occurred_at),
-                    format_time(row.recorded_at),
-                    row.late().to_string(),
-                    opt(&row.counterparty),
-                    opt(&row.counterparty_address),
-                    opt(&row.patient_identifier),
-                    opt(&row.prescriber),
-                    opt(&row.collected_by),
-                    row.identity_checked
-                        .map(|b| if b { "yes" } else { "no" })
-                        .unwrap_or_default()
-                        .to_string(),
-                    received,
-                    supplied,
-                    balance,
-                    batch.unwrap_or_default(),
-                    location.unwrap_or_default(),
-                    author,
-                    witness.unwrap_or_default(),
-                    row.corrects_entry_id
-                        .map(|i| i.to_string())
-                        .unwrap_or_default(),
-                    opt(&row.reason),
-                    row.movement_id.map(|i| i.to_string()).unwrap_or_default(),
-                    row.prev_hash.clone(),
-                    row.hash.clone(),
-                    verified.to_string(),
-                ])
-                .map_err(csv_error)?;
-                out.extend(
-                    w.into_inner()
-                        .map_err(|e| AppError::internal(e.to_string()))?,
-                );
-            }
+            // Written field by field in write_csv_row.
+            ExportFormat::Csv => {}
             ExportFormat::Json => {
                 if state.rows > 0 {
                     out.push(b',');
@@ -591,41 +547,43 @@ impl RegisterExport {
                     .map_err(|e| AppError::internal(e.to_string()))?;
             }
             ExportFormat::Pdf => {
-                let party = match (&row.counterparty, &row.counterparty_address) {
-                    (Some(c), Some(a)) => format!("{c}, {a}"),
-                    (Some(c), None) => c.clone(),
-                    _ => row
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| row.entry_type.replace('_', " ")),
+                let mut entry = row.entry_type.replace('_', " ");
+                if row.late() {
+                    entry.push_str(" (late)");
+                }
+                if let Some(id) = row.corrects_entry_id {
+                    entry.push_str(&format!(", corrects entry {id}"));
+                }
+                let place = match (batch, location) {
+                    (Some(b), Some(l)) => format!("{b}, {l}"),
+                    (b, l) => b.or(l).unwrap_or_default(),
                 };
-                let entry = if row.late() {
-                    format!("{} (late)", row.entry_type.replace('_', " "))
-                } else {
-                    row.entry_type.replace('_', " ")
+                let identity = match row.identity_checked {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "",
                 };
                 let cells = [
-                    format_time(row.occurred_at)[..16].replace('T', " "),
-                    format_time(row.recorded_at)[..16].replace('T', " "),
+                    format_time(row.occurred_at)[..19].replace('T', " "),
+                    format_time(row.recorded_at)[..19].replace('T', " "),
                     entry,
-                    party,
+                    opt(&row.counterparty),
+                    opt(&row.counterparty_address),
                     opt(&row.patient_identifier),
                     opt(&row.prescriber),
                     opt(&row.collected_by),
+                    identity.to_string(),
                     received,
                     supplied,
                     balance,
-                    batch.unwrap_or_default(),
+                    place,
                     author,
                     witness.unwrap_or_default(),
-                    format!(
-                        "{}{}",
-                        &row.hash[..16],
-                        if verified { "" } else { " BROKEN" }
-                    ),
+                    opt(&row.reason),
+                    format!("{}{}", row.hash, if verified { "" } else { " BROKEN" }),
                 ];
                 if let Some(pdf) = self.pdf.as_mut() {
-                    pdf.row(out, &PDF_COLUMNS, &cells, false);
+                    pdf.row(out, &pdf_columns(), &cells, false);
                 }
             }
         }
@@ -794,11 +752,11 @@ impl RegisterExport {
                 if let Some(mut pdf) = self.pdf.take() {
                     let verdict = if self.all_verified {
                         format!(
-                            "End of register export: {} entries on {} pages; every chain verified.",
+                            "End of register export: {} entries on {} register pages; every chain verified.",
                             self.total_rows, self.pages_done
                         )
                     } else {
-                        format!("End of register export: {} entries on {} pages; A CHAIN DID NOT VERIFY.", self.total_rows, self.pages_done)
+                        format!("End of register export: {} entries on {} register pages; A CHAIN DID NOT VERIFY.", self.total_rows, self.pages_done)
                     };
                     pdf.line(out, &verdict, true);
                     pdf.finish(out);
