@@ -1,6 +1,7 @@
 //! Medicines management and dispensing for prison pharmacies in England.
 
 pub mod administration;
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod cd_register;
@@ -77,6 +78,10 @@ pub fn build_app(
 > {
     App::new()
         .app_data(state)
+        // A path id that is not a number names no record.
+        .app_data(
+            web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into()),
+        )
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))
@@ -87,8 +92,7 @@ pub fn build_app(
         )
         .wrap_fn(telemetry::echo_request_id)
         .wrap(TracingLogger::<telemetry::RequestSpan>::new())
-        .service(http::resource("/health").route(web::get().to(health)))
-        .service(http::resource("/ready").route(web::get().to(ready)))
+        .configure(api::register_root)
         .service(
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(auth::access::enforce))
@@ -100,32 +104,28 @@ pub fn build_app(
                             "default-src 'none'; frame-ancestors 'none'",
                         )),
                 )
-                .configure(auth::routes::configure)
-                .configure(sites::routes::configure)
-                .configure(users::routes::configure)
-                .configure(audit::routes::configure)
-                .configure(formulary::routes::configure)
-                .configure(stock::routes::configure)
-                .configure(cd_register::routes::configure)
-                .configure(procurement::routes::configure)
-                .configure(patients::routes::configure)
-                .configure(prescribing::routes::configure)
-                .configure(administration::routes::configure)
-                .configure(openapi::configure),
+                .configure(api::register_api),
         )
         .service(openapi::swagger_ui())
         .default_service(web::to(http::not_found))
 }
 
+/// Liveness and readiness, outside the API.
+pub fn routes() -> Vec<api::Route> {
+    vec![route!(health), route!(ready)]
+}
+
 /// The process is up.
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "process is up")))]
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "process is up")),
+    extensions(("x-access" = json!("public"))))]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
 /// The database answers and every migration is applied.
 #[utoipa::path(get, path = "/ready", tag = "operations",
-    responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
+    responses((status = 200, description = "ready"), (status = 503, description = "not ready")),
+    extensions(("x-access" = json!("public"))))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.db.backend().name();
     match state.db.read(db::pending_migrations).await {

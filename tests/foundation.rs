@@ -512,6 +512,51 @@ async fn health_ready_and_the_openapi_document() {
         );
     }
     assert!(r.body["components"]["schemas"]["Problem"].is_object());
+    // Every operation says who may call it, from the same declaration as its route.
+    assert_eq!(
+        paths["/api/v1/sites/{site_id}/cd/pages"]["get"]["x-access"],
+        "cd.read"
+    );
+    assert_eq!(paths["/api/v1/auth/login"]["post"]["x-access"], "public");
+}
+
+#[actix_web::test]
+async fn another_method_answers_405_with_allow_and_a_bad_path_id_answers_a_404_problem() {
+    let app = spawn().await;
+    let site = app.site("FWI");
+    let admin = app.user("admin", "admin", &[site.id]);
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/sites/{}/patient-returns", site.id),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "not a route at all");
+    let r = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/sites/{}/cd/patient-returns", site.id),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.body);
+    assert_eq!(r.headers.get("allow").unwrap(), "GET, POST");
+    assert_eq!(r.body["status"], 405);
+    for path in [
+        "/api/v1/formulary/products/abc",
+        "/api/v1/formulary/products/99999999999999999999999",
+    ] {
+        let r = app.get(path, &admin.token).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            r.headers.get("content-type").unwrap(),
+            "application/problem+json",
+            "{path}"
+        );
+    }
 }
 
 #[actix_web::test]

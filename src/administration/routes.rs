@@ -7,7 +7,7 @@ use crate::auth::permissions::Action;
 use crate::auth::witness;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{resource, ValidJson, ValidQuery};
+use crate::http::{ValidJson, ValidQuery};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::patients::routes::on_patient;
 use crate::AppState;
@@ -17,7 +17,8 @@ use crate::AppState;
     params(("site_id" = i64, Path), RoundQuery),
     responses((status = 200, body = RoundList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("round.read"))))]
 pub async fn round(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -41,7 +42,8 @@ pub async fn round(
     params(("site_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = RecordDose,
     responses((status = 201, body = DoseView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("dose.record"))))]
 pub async fn record(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -64,7 +66,8 @@ pub async fn record(
 #[utoipa::path(get, path = "/api/v1/doses/{id}", tag = "administration", params(("id" = i64, Path)),
     responses((status = 200, body = DoseView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("round.read"))))]
 pub async fn get_dose(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -84,7 +87,8 @@ pub async fn get_dose(
     request_body = CorrectDose,
     responses((status = 201, body = DoseView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("dose.correct"))))]
 pub async fn correct(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -108,7 +112,8 @@ pub async fn correct(
     params(("site_id" = i64, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = SupplyRequest,
     responses((status = 201, body = SupplyView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("ip_supply.record"))))]
 pub async fn supply(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -133,7 +138,8 @@ pub async fn supply(
     params(("site_id" = i64, Path)), request_body = ComplianceRequest,
     responses((status = 201, body = ComplianceView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("compliance.record"))))]
 pub async fn compliance(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -155,7 +161,8 @@ pub async fn compliance(
     params(("site_id" = i64, Path), AlertFilter),
     responses((status = 200, body = AlertList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("alert.read"))))]
 pub async fn alerts(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -177,7 +184,8 @@ pub async fn alerts(
     params(("id" = i64, Path)), request_body = AcknowledgeAlert,
     responses((status = 201, body = AlertView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("alert.acknowledge"))))]
 pub async fn acknowledge(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -200,7 +208,8 @@ pub async fn acknowledge(
     params(("id" = i64, Path), FhirQuery),
     responses((status = 200, description = "application/fhir+json Bundle"), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("fhir.read"))))]
 pub async fn fhir(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -227,14 +236,17 @@ pub async fn fhir(
         .body(bundle.to_string()))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/sites/{site_id}/rounds").route(web::get().to(round)))
-        .service(resource("/sites/{site_id}/doses").route(web::post().to(record)))
-        .service(resource("/doses/{id}").route(web::get().to(get_dose)))
-        .service(resource("/doses/{id}/corrections").route(web::post().to(correct)))
-        .service(resource("/sites/{site_id}/ip-supplies").route(web::post().to(supply)))
-        .service(resource("/sites/{site_id}/compliance-checks").route(web::post().to(compliance)))
-        .service(resource("/sites/{site_id}/alerts").route(web::get().to(alerts)))
-        .service(resource("/alerts/{id}/acknowledgement").route(web::post().to(acknowledge)))
-        .service(resource("/patients/{id}/fhir").route(web::get().to(fhir)));
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![
+        crate::route!(round),
+        crate::route!(record),
+        crate::route!(get_dose),
+        crate::route!(correct),
+        crate::route!(supply),
+        crate::route!(compliance),
+        crate::route!(alerts),
+        crate::route!(acknowledge),
+        crate::route!(fhir),
+    ]
 }

@@ -30,7 +30,8 @@ fn check_filter(user: &AuthUser, filter: &AuditFilter) -> Result<(), AppError> {
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditFilter),
     responses((status = 200, body = AuditEventPage), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("audit.read"))))]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -56,7 +57,8 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditFilter),
     responses((status = 200, description = "text/csv"), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("audit.read"))))]
 pub async fn export(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -143,7 +145,7 @@ impl ChunkSource for AuditExport {
     }
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::resource("/audit").route(web::get().to(list)))
-        .service(crate::http::resource("/audit/export").route(web::get().to(export)));
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![crate::route!(list), crate::route!(export)]
 }

@@ -34,7 +34,8 @@ const BAD_CREDENTIALS: &str = "invalid username or password";
 /// account for a while (429 with Retry-After).
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 422, body = Problem),
-        (status = 429, body = Problem)))]
+        (status = 429, body = Problem)),
+    extensions(("x-access" = json!("public"))))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -65,14 +66,15 @@ pub async fn login(
 /// The signed-in user, their role and their sites.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
     responses((status = 200, body = UserView), (status = 401, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("signed_in"))))]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     let id = user.id;
     let view = state.db.read(move |c| service::view(c, id)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::resource("/auth/login").route(web::post().to(login)))
-        .service(crate::http::resource("/me").route(web::get().to(me)));
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![crate::route!(login), crate::route!(me)]
 }

@@ -9,7 +9,7 @@ use crate::auth::permissions::Action;
 use crate::auth::witness::{self, WitnessNeed};
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{download, resource, ValidJson, ValidQuery};
+use crate::http::{download, ValidJson, ValidQuery};
 use crate::sites::queries as sites;
 use crate::AppState;
 
@@ -27,7 +27,8 @@ async fn blocking<T: Send + 'static>(
     params(("site_id" = i64, Path)),
     responses((status = 200, body = PageList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.read"))))]
 pub async fn pages(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -44,7 +45,8 @@ pub async fn pages(
     params(("site_id" = i64, Path), ("page_id" = i64, Path), EntryFilter),
     responses((status = 200, body = EntryPage), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.read"))))]
 pub async fn entries(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -67,7 +69,8 @@ pub async fn entries(
     params(("site_id" = i64, Path), ("page_id" = i64, Path)),
     responses((status = 200, body = PageVerification), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.read"))))]
 pub async fn verify_page(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -89,7 +92,8 @@ pub async fn verify_page(
     params(("site_id" = i64, Path)),
     responses((status = 200, body = SiteVerification), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.read"))))]
 pub async fn verify_site(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -109,7 +113,8 @@ pub async fn verify_site(
     params(("site_id" = i64, Path)), request_body = CheckpointDocument,
     responses((status = 200, body = SiteVerification), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.read"))))]
 pub async fn verify_with_checkpoints(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -138,7 +143,8 @@ pub async fn verify_with_checkpoints(
     params(("site_id" = i64, Path)),
     responses((status = 200, body = CheckpointDocument), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.export.read"))))]
 pub async fn checkpoint_document(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -159,7 +165,8 @@ pub async fn checkpoint_document(
     params(("site_id" = i64, Path)),
     responses((status = 201, body = CheckpointDocument), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.checkpoint.sign"))))]
 pub async fn sign_checkpoints(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -209,7 +216,8 @@ pub fn schedule_checkpoints(state: web::Data<AppState>) {
     responses((status = 201, body = CabinetTransferView), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.cabinet_transfer"))))]
 pub async fn cabinet_transfer(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -236,7 +244,8 @@ pub async fn cabinet_transfer(
     responses((status = 200, description = "text/csv, application/json or application/pdf"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.export.read"))))]
 pub async fn export(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -272,7 +281,8 @@ pub async fn export(
     params(("site_id" = i64, Path)), request_body = DestructionRequest,
     responses((status = 201, body = Recorded), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.destroy"))))]
 pub async fn destroy(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -303,7 +313,8 @@ pub async fn destroy(
     params(("site_id" = i64, Path), ("entry_id" = i64, Path)), request_body = CorrectionRequest,
     responses((status = 201, body = Recorded), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.correct"))))]
 pub async fn correct(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -326,7 +337,8 @@ pub async fn correct(
     params(("site_id" = i64, Path), ("page_id" = i64, Path)), request_body = BalanceCheckRequest,
     responses((status = 201, body = BalanceCheckView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.balance_check"))))]
 pub async fn balance_check(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -350,7 +362,8 @@ pub async fn balance_check(
     params(("site_id" = i64, Path), InvestigationFilter),
     responses((status = 200, body = BalanceCheckList), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.read"))))]
 pub async fn balance_checks(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -373,7 +386,8 @@ pub async fn balance_checks(
     params(("site_id" = i64, Path), ("check_id" = i64, Path)), request_body = ResolveRequest,
     responses((status = 201, body = BalanceCheckView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.investigation.resolve"))))]
 pub async fn resolve(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -395,7 +409,8 @@ pub async fn resolve(
     params(("site_id" = i64, Path)),
     responses((status = 200, body = PatientReturnList), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.read"))))]
 pub async fn patient_returns(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -415,7 +430,8 @@ pub async fn patient_returns(
     params(("site_id" = i64, Path)), request_body = PatientReturnRequest,
     responses((status = 201, body = PatientReturnView), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.patient_return"))))]
 pub async fn receive_patient_return(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -437,7 +453,8 @@ pub async fn receive_patient_return(
     responses((status = 201, body = PatientReturnView), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("cd.patient_return"))))]
 pub async fn destroy_patient_return(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -458,53 +475,25 @@ pub async fn destroy_patient_return(
     Ok(HttpResponse::Created().json(view))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/sites/{site_id}/cd/pages").route(web::get().to(pages)))
-        .service(
-            resource("/sites/{site_id}/cd/pages/{page_id}/entries").route(web::get().to(entries)),
-        )
-        .service(
-            resource("/sites/{site_id}/cd/pages/{page_id}/verify")
-                .route(web::get().to(verify_page)),
-        )
-        .service(
-            resource("/sites/{site_id}/cd/pages/{page_id}/balance-checks")
-                .route(web::post().to(balance_check)),
-        )
-        .service(
-            resource("/sites/{site_id}/cd/verify")
-                .route(web::get().to(verify_site))
-                .route(web::post().to(verify_with_checkpoints)),
-        )
-        .service(
-            resource("/sites/{site_id}/cd/checkpoints")
-                .route(web::get().to(checkpoint_document))
-                .route(web::post().to(sign_checkpoints)),
-        )
-        .service(
-            resource("/sites/{site_id}/cd/cabinet-transfers")
-                .route(web::post().to(cabinet_transfer)),
-        )
-        .service(resource("/sites/{site_id}/cd/export").route(web::get().to(export)))
-        .service(resource("/sites/{site_id}/cd/destructions").route(web::post().to(destroy)))
-        .service(
-            resource("/sites/{site_id}/cd/entries/{entry_id}/corrections")
-                .route(web::post().to(correct)),
-        )
-        .service(
-            resource("/sites/{site_id}/cd/balance-checks").route(web::get().to(balance_checks)),
-        )
-        .service(
-            resource("/sites/{site_id}/cd/balance-checks/{check_id}/resolution")
-                .route(web::post().to(resolve)),
-        )
-        .service(
-            resource("/sites/{site_id}/cd/patient-returns")
-                .route(web::get().to(patient_returns))
-                .route(web::post().to(receive_patient_return)),
-        )
-        .service(
-            resource("/sites/{site_id}/cd/patient-returns/{return_id}/destruction")
-                .route(web::post().to(destroy_patient_return)),
-        );
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![
+        crate::route!(pages),
+        crate::route!(entries),
+        crate::route!(verify_page),
+        crate::route!(balance_check),
+        crate::route!(verify_site),
+        crate::route!(verify_with_checkpoints),
+        crate::route!(checkpoint_document),
+        crate::route!(sign_checkpoints),
+        crate::route!(cabinet_transfer),
+        crate::route!(export),
+        crate::route!(destroy),
+        crate::route!(correct),
+        crate::route!(balance_checks),
+        crate::route!(resolve),
+        crate::route!(patient_returns),
+        crate::route!(receive_patient_return),
+        crate::route!(destroy_patient_return),
+    ]
 }

@@ -14,7 +14,8 @@ use crate::AppState;
 /// Search the formulary.
 #[utoipa::path(get, path = "/api/v1/formulary/products", tag = "formulary", params(ProductFilter),
     responses((status = 200, body = ProductPage), (status = 401, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("formulary.read"))))]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -45,7 +46,8 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/formulary/products", tag = "formulary", request_body = CreateProduct,
     responses((status = 201, body = Product), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("formulary.manage"))))]
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -63,7 +65,8 @@ pub async fn create(
 /// One product.
 #[utoipa::path(get, path = "/api/v1/formulary/products/{id}", tag = "formulary", params(("id" = i64, Path)),
     responses((status = 200, body = Product), (status = 401, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("formulary.read"))))]
 pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -80,7 +83,8 @@ pub async fn get(
     request_body = UpdateProduct,
     responses((status = 200, body = Product), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("formulary.manage"))))]
 pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -130,7 +134,8 @@ pub async fn update(
 #[utoipa::path(post, path = "/api/v1/formulary/products/{id}/retire", tag = "formulary", params(("id" = i64, Path)),
     responses((status = 200, body = Product), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("formulary.manage"))))]
 pub async fn retire(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -148,7 +153,8 @@ pub async fn retire(
 /// Batches of a product, earliest expiry first.
 #[utoipa::path(get, path = "/api/v1/formulary/products/{id}/batches", tag = "formulary", params(("id" = i64, Path)),
     responses((status = 200, body = BatchList), (status = 401, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("formulary.read"))))]
 pub async fn batches(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -174,7 +180,8 @@ pub async fn batches(
     request_body = CreateBatch,
     responses((status = 201, body = Batch), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("batch.create"))))]
 pub async fn create_batch(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -195,7 +202,8 @@ pub async fn create_batch(
     request_body = SetBatchStatus,
     responses((status = 200, body = Batch), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("batch.recall"))))]
 pub async fn set_status(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -211,23 +219,16 @@ pub async fn set_status(
     Ok(HttpResponse::Ok().json(b))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    use crate::http::resource;
-    cfg.service(
-        resource("/formulary/products")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        resource("/formulary/products/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update)),
-    )
-    .service(resource("/formulary/products/{id}/retire").route(web::post().to(retire)))
-    .service(
-        resource("/formulary/products/{id}/batches")
-            .route(web::get().to(batches))
-            .route(web::post().to(create_batch)),
-    )
-    .service(resource("/batches/{id}/status").route(web::post().to(set_status)));
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![
+        crate::route!(list),
+        crate::route!(create),
+        crate::route!(get),
+        crate::route!(update),
+        crate::route!(retire),
+        crate::route!(batches),
+        crate::route!(create_batch),
+        crate::route!(set_status),
+    ]
 }

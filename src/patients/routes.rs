@@ -6,7 +6,7 @@ use crate::audit::Actor;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{resource, ValidJson, ValidQuery};
+use crate::http::{ValidJson, ValidQuery};
 use crate::AppState;
 
 /// Authorises an action on a patient through the prison they are at now.
@@ -29,7 +29,8 @@ pub async fn on_patient(
     params(("site_id" = i64, Path), PatientFilter),
     responses((status = 200, body = PatientList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.read"))))]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -50,7 +51,8 @@ pub async fn list(
     params(("site_id" = i64, Path)), request_body = AdmitPatient,
     responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.manage"))))]
 pub async fn admit(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -70,7 +72,8 @@ pub async fn admit(
 #[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = i64, Path)),
     responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.read"))))]
 pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -87,7 +90,8 @@ pub async fn get(
     request_body = SetLocation,
     responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.manage"))))]
 pub async fn set_location(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -108,7 +112,8 @@ pub async fn set_location(
     request_body = AllergyRequest,
     responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("allergy.record"))))]
 pub async fn add_allergy(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -129,7 +134,8 @@ pub async fn add_allergy(
     params(("id" = i64, Path), ("allergy_id" = i64, Path)), request_body = RetractAllergy,
     responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("allergy.record"))))]
 pub async fn retract_allergy(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -149,7 +155,8 @@ pub async fn retract_allergy(
 #[utoipa::path(get, path = "/api/v1/patients/{id}/ip-assessments", tag = "patients", params(("id" = i64, Path)),
     responses((status = 200, body = AssessmentList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.read"))))]
 pub async fn assessments(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -166,7 +173,8 @@ pub async fn assessments(
     request_body = AssessmentRequest,
     responses((status = 201, body = AssessmentView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("ip_assessment.record"))))]
 pub async fn assess(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -187,7 +195,8 @@ pub async fn assess(
     request_body = TriggerRequest,
     responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("ip_assessment.record"))))]
 pub async fn trigger_review(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -211,7 +220,8 @@ pub async fn trigger_review(
     params(("site_id" = i64, Path)),
     responses((status = 200, body = ReviewDueList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.read"))))]
 pub async fn reviews_due(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -232,7 +242,8 @@ pub async fn reviews_due(
     request_body = TransferRequest,
     responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.transfer"))))]
 pub async fn transfer(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -253,7 +264,8 @@ pub async fn transfer(
     request_body = ReleaseRequest,
     responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.transfer"))))]
 pub async fn release(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -291,7 +303,8 @@ pub async fn release(
     params(("site_id" = i64, Path), TaskFilter),
     responses((status = 200, body = TaskList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.read"))))]
 pub async fn tasks(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -312,7 +325,8 @@ pub async fn tasks(
     params(("id" = i64, Path)), request_body = CompleteTask,
     responses((status = 200, body = TaskView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("reconciliation.complete"))))]
 pub async fn complete_task(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -330,28 +344,22 @@ pub async fn complete_task(
     Ok(HttpResponse::Ok().json(view))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/sites/{site_id}/patients")
-            .route(web::get().to(list))
-            .route(web::post().to(admit)),
-    )
-    .service(resource("/patients/{id}").route(web::get().to(get)))
-    .service(resource("/patients/{id}/location").route(web::put().to(set_location)))
-    .service(resource("/patients/{id}/allergies").route(web::post().to(add_allergy)))
-    .service(
-        resource("/patients/{id}/allergies/{allergy_id}/retraction")
-            .route(web::post().to(retract_allergy)),
-    )
-    .service(
-        resource("/patients/{id}/ip-assessments")
-            .route(web::get().to(assessments))
-            .route(web::post().to(assess)),
-    )
-    .service(resource("/patients/{id}/ip-review-triggers").route(web::post().to(trigger_review)))
-    .service(resource("/sites/{site_id}/ip-reviews-due").route(web::get().to(reviews_due)))
-    .service(resource("/patients/{id}/transfer").route(web::post().to(transfer)))
-    .service(resource("/patients/{id}/release").route(web::post().to(release)))
-    .service(resource("/sites/{site_id}/reconciliation-tasks").route(web::get().to(tasks)))
-    .service(resource("/reconciliation-tasks/{id}/complete").route(web::post().to(complete_task)));
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![
+        crate::route!(list),
+        crate::route!(admit),
+        crate::route!(get),
+        crate::route!(set_location),
+        crate::route!(add_allergy),
+        crate::route!(retract_allergy),
+        crate::route!(assessments),
+        crate::route!(assess),
+        crate::route!(trigger_review),
+        crate::route!(reviews_due),
+        crate::route!(transfer),
+        crate::route!(release),
+        crate::route!(tasks),
+        crate::route!(complete_task),
+    ]
 }

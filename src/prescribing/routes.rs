@@ -6,7 +6,7 @@ use crate::audit::Actor;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{resource, ValidJson, ValidQuery};
+use crate::http::{ValidJson, ValidQuery};
 use crate::patients::routes::on_patient;
 use crate::AppState;
 
@@ -29,7 +29,8 @@ async fn on_prescription(
     params(("id" = i64, Path), PrescriptionFilter),
     responses((status = 200, body = PrescriptionList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("prescription.read"))))]
 pub async fn of_patient(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -51,7 +52,8 @@ pub async fn of_patient(
     params(("id" = i64, Path)), request_body = CreatePrescription,
     responses((status = 201, body = PrescriptionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("prescription.create"))))]
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -70,7 +72,8 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/prescriptions/{id}", tag = "prescribing", params(("id" = i64, Path)),
     responses((status = 200, body = PrescriptionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("prescription.read"))))]
 pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -88,7 +91,8 @@ pub async fn get(
     params(("id" = i64, Path)), request_body = DecisionRequest,
     responses((status = 200, body = PrescriptionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("screening.decide"))))]
 pub async fn decide(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -124,7 +128,8 @@ async fn change(
     params(("id" = i64, Path)), request_body = StatusReason,
     responses((status = 200, body = PrescriptionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("prescription.change"))))]
 pub async fn hold(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -146,7 +151,8 @@ pub async fn hold(
     params(("id" = i64, Path)),
     responses((status = 200, body = PrescriptionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("prescription.change"))))]
 pub async fn resume(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -160,7 +166,8 @@ pub async fn resume(
     params(("id" = i64, Path)), request_body = StatusReason,
     responses((status = 200, body = PrescriptionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("prescription.change"))))]
 pub async fn stop(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -182,7 +189,8 @@ pub async fn stop(
     params(("id" = i64, Path)), request_body = StatusReason,
     responses((status = 200, body = PrescriptionView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("prescription.change"))))]
 pub async fn entered_in_error(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -204,7 +212,8 @@ pub async fn entered_in_error(
     params(("site_id" = i64, Path)),
     responses((status = 200, body = PrescriptionList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("screening.read"))))]
 pub async fn queue(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -216,19 +225,17 @@ pub async fn queue(
     Ok(HttpResponse::Ok().json(list))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/patients/{id}/prescriptions")
-            .route(web::get().to(of_patient))
-            .route(web::post().to(create)),
-    )
-    .service(resource("/prescriptions/{id}").route(web::get().to(get)))
-    .service(resource("/prescriptions/{id}/screening").route(web::post().to(decide)))
-    .service(resource("/prescriptions/{id}/hold").route(web::post().to(hold)))
-    .service(resource("/prescriptions/{id}/resume").route(web::post().to(resume)))
-    .service(resource("/prescriptions/{id}/stop").route(web::post().to(stop)))
-    .service(
-        resource("/prescriptions/{id}/entered-in-error").route(web::post().to(entered_in_error)),
-    )
-    .service(resource("/sites/{site_id}/screening-queue").route(web::get().to(queue)));
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![
+        crate::route!(of_patient),
+        crate::route!(create),
+        crate::route!(get),
+        crate::route!(decide),
+        crate::route!(hold),
+        crate::route!(resume),
+        crate::route!(stop),
+        crate::route!(entered_in_error),
+        crate::route!(queue),
+    ]
 }

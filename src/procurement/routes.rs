@@ -6,7 +6,7 @@ use crate::audit::Actor;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{resource, ValidJson, ValidQuery};
+use crate::http::{ValidJson, ValidQuery};
 use crate::AppState;
 
 /// Authorises an action on a purchase order through the order's site.
@@ -27,7 +27,8 @@ async fn on_order(
 /// Suppliers (wholesalers) and what each lists.
 #[utoipa::path(get, path = "/api/v1/suppliers", tag = "procurement",
     responses((status = 200, body = SupplierList), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("supplier.read"))))]
 pub async fn suppliers(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -40,7 +41,8 @@ pub async fn suppliers(
 #[utoipa::path(post, path = "/api/v1/suppliers", tag = "procurement", request_body = SupplierRequest,
     responses((status = 201, body = SupplierView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("supplier.manage"))))]
 pub async fn create_supplier(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -58,7 +60,8 @@ pub async fn create_supplier(
 #[utoipa::path(get, path = "/api/v1/suppliers/{id}", tag = "procurement", params(("id" = i64, Path)),
     responses((status = 200, body = SupplierView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("supplier.read"))))]
 pub async fn supplier(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -75,7 +78,8 @@ pub async fn supplier(
     request_body = SupplierRequest,
     responses((status = 200, body = SupplierView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("supplier.manage"))))]
 pub async fn update_supplier(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -96,7 +100,8 @@ pub async fn update_supplier(
     request_body = SupplierProductRequest,
     responses((status = 200, body = SupplierView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("supplier.manage"))))]
 pub async fn set_supplier_product(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -117,7 +122,8 @@ pub async fn set_supplier_product(
     params(("site_id" = i64, Path), OrderFilter),
     responses((status = 200, body = OrderList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.read"))))]
 pub async fn orders(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -138,7 +144,8 @@ pub async fn orders(
     params(("site_id" = i64, Path)), request_body = CreateOrder,
     responses((status = 201, body = OrderView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.create"))))]
 pub async fn create_order(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -159,7 +166,8 @@ pub async fn create_order(
     params(("site_id" = i64, Path)),
     responses((status = 201, body = RaisedOrders), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.create"))))]
 pub async fn raise_from_reorder_report(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -177,7 +185,8 @@ pub async fn raise_from_reorder_report(
 #[utoipa::path(get, path = "/api/v1/purchase-orders/{id}", tag = "procurement", params(("id" = i64, Path)),
     responses((status = 200, body = OrderView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.read"))))]
 pub async fn order(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -193,7 +202,8 @@ pub async fn order(
 #[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/approve", tag = "procurement", params(("id" = i64, Path)),
     responses((status = 200, body = OrderView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.approve"))))]
 pub async fn approve(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -212,7 +222,8 @@ pub async fn approve(
 #[utoipa::path(post, path = "/api/v1/purchase-orders/{id}/send", tag = "procurement", params(("id" = i64, Path)),
     responses((status = 200, body = OrderView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.send"))))]
 pub async fn send(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -232,7 +243,8 @@ pub async fn send(
     request_body = CancelOrder,
     responses((status = 200, body = OrderView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.cancel"))))]
 pub async fn cancel(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -253,7 +265,8 @@ pub async fn cancel(
     params(("id" = i64, Path), ("line_id" = i64, Path)), request_body = SetRequisition,
     responses((status = 200, body = OrderView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.create"))))]
 pub async fn set_requisition(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -273,7 +286,8 @@ pub async fn set_requisition(
 #[utoipa::path(get, path = "/api/v1/purchase-orders/{id}/receipts", tag = "procurement", params(("id" = i64, Path)),
     responses((status = 200, body = ReceiptList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.read"))))]
 pub async fn receipts(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -296,7 +310,8 @@ pub async fn receipts(
     request_body = ReceiveGoods,
     responses((status = 201, body = ReceiptView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("goods.receive"))))]
 pub async fn receive(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -317,7 +332,8 @@ pub async fn receive(
 #[utoipa::path(get, path = "/api/v1/goods-receipts/{id}", tag = "procurement", params(("id" = i64, Path)),
     responses((status = 200, body = ReceiptView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("purchase_order.read"))))]
 pub async fn receipt(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -336,7 +352,8 @@ pub async fn receipt(
     request_body = RecordInvoice,
     responses((status = 201, body = InvoiceView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("invoice.record"))))]
 pub async fn record_invoice(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -359,7 +376,8 @@ pub async fn record_invoice(
     responses((status = 200, body = SpendReport, description = "JSON, or text/csv with format=csv"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("spend.read"))))]
 pub async fn spend(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -383,41 +401,26 @@ pub async fn spend(
     })
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/suppliers")
-            .route(web::get().to(suppliers))
-            .route(web::post().to(create_supplier)),
-    )
-    .service(
-        resource("/suppliers/{id}")
-            .route(web::get().to(supplier))
-            .route(web::put().to(update_supplier)),
-    )
-    .service(resource("/suppliers/{id}/products").route(web::put().to(set_supplier_product)))
-    .service(
-        resource("/sites/{site_id}/purchase-orders")
-            .route(web::get().to(orders))
-            .route(web::post().to(create_order)),
-    )
-    .service(
-        resource("/sites/{site_id}/purchase-orders/from-reorder-report")
-            .route(web::post().to(raise_from_reorder_report)),
-    )
-    .service(resource("/purchase-orders/{id}").route(web::get().to(order)))
-    .service(resource("/purchase-orders/{id}/approve").route(web::post().to(approve)))
-    .service(resource("/purchase-orders/{id}/send").route(web::post().to(send)))
-    .service(resource("/purchase-orders/{id}/cancel").route(web::post().to(cancel)))
-    .service(
-        resource("/purchase-orders/{id}/lines/{line_id}/requisition")
-            .route(web::put().to(set_requisition)),
-    )
-    .service(
-        resource("/purchase-orders/{id}/receipts")
-            .route(web::get().to(receipts))
-            .route(web::post().to(receive)),
-    )
-    .service(resource("/goods-receipts/{id}").route(web::get().to(receipt)))
-    .service(resource("/goods-receipts/{id}/invoice").route(web::post().to(record_invoice)))
-    .service(resource("/reports/spend").route(web::get().to(spend)));
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![
+        crate::route!(suppliers),
+        crate::route!(create_supplier),
+        crate::route!(supplier),
+        crate::route!(update_supplier),
+        crate::route!(set_supplier_product),
+        crate::route!(orders),
+        crate::route!(create_order),
+        crate::route!(raise_from_reorder_report),
+        crate::route!(order),
+        crate::route!(approve),
+        crate::route!(send),
+        crate::route!(cancel),
+        crate::route!(set_requisition),
+        crate::route!(receipts),
+        crate::route!(receive),
+        crate::route!(receipt),
+        crate::route!(record_invoice),
+        crate::route!(spend),
+    ]
 }

@@ -11,7 +11,8 @@ use crate::AppState;
 /// The prisons you may act at.
 #[utoipa::path(get, path = "/api/v1/sites", tag = "sites",
     responses((status = 200, body = SiteList), (status = 401, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("site.read"))))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     user.require(Action::SiteRead)?;
     let ids = user.site_ids.clone();
@@ -23,7 +24,8 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
 #[utoipa::path(post, path = "/api/v1/sites", tag = "sites", request_body = CreateSite,
     responses((status = 201, body = Site), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("site.manage"))))]
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -41,7 +43,8 @@ pub async fn create(
 /// One of your prisons.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}", tag = "sites", params(("site_id" = i64, Path)),
     responses((status = 200, body = Site), (status = 401, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("site.read"))))]
 pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -60,7 +63,8 @@ pub async fn get(
 /// Locations of a prison: pharmacy store, CD cabinet, treatment rooms, administration points, quarantine.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/locations", tag = "sites", params(("site_id" = i64, Path)),
     responses((status = 200, body = LocationList), (status = 401, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("site.read"))))]
 pub async fn locations(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -83,7 +87,8 @@ pub async fn locations(
     request_body = CreateLocation,
     responses((status = 201, body = Location), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("location.manage"))))]
 pub async fn create_location(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -99,16 +104,13 @@ pub async fn create_location(
     Ok(HttpResponse::Created().json(location))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        crate::http::resource("/sites")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(crate::http::resource("/sites/{site_id}").route(web::get().to(get)))
-    .service(
-        crate::http::resource("/sites/{site_id}/locations")
-            .route(web::get().to(locations))
-            .route(web::post().to(create_location)),
-    );
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![
+        crate::route!(list),
+        crate::route!(create),
+        crate::route!(get),
+        crate::route!(locations),
+        crate::route!(create_location),
+    ]
 }

@@ -14,7 +14,8 @@ type Site = web::Path<i64>;
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/stock", tag = "stock", params(("site_id" = i64, Path), StockFilter),
     responses((status = 200, body = StockList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stock.read"))))]
 pub async fn on_hand(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -35,7 +36,8 @@ pub async fn on_hand(
     params(("site_id" = i64, Path), MovementFilter),
     responses((status = 200, body = MovementPage), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stock.read"))))]
 pub async fn movements(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -56,7 +58,8 @@ pub async fn movements(
     params(("site_id" = i64, Path), ExpiringFilter),
     responses((status = 200, body = StockList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stock.read"))))]
 pub async fn expiring(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -79,7 +82,8 @@ pub async fn expiring(
     params(("site_id" = i64, Path), AllocationQuery),
     responses((status = 200, body = Allocation), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stock.read"))))]
 pub async fn allocation(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -100,7 +104,8 @@ pub async fn allocation(
     request_body = AdjustmentRequest,
     responses((status = 201, body = MovementView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stock.adjust"))))]
 pub async fn adjust(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -120,7 +125,8 @@ pub async fn adjust(
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/transfers", tag = "stock", params(("site_id" = i64, Path)),
     responses((status = 200, body = TransferList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stock.read"))))]
 pub async fn transfers(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -141,7 +147,8 @@ pub async fn transfers(
     request_body = CreateTransfer,
     responses((status = 201, body = TransferView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("transfer.dispatch"))))]
 pub async fn dispatch(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -162,7 +169,8 @@ pub async fn dispatch(
 /// One transfer, seen from either end.
 #[utoipa::path(get, path = "/api/v1/transfers/{id}", tag = "stock", params(("id" = i64, Path)),
     responses((status = 200, body = TransferView), (status = 401, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stock.read"))))]
 pub async fn transfer(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -180,7 +188,8 @@ pub async fn transfer(
     request_body = ReceiveTransfer,
     responses((status = 200, body = TransferView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("transfer.receive"))))]
 pub async fn receive(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -203,7 +212,8 @@ pub async fn receive(
     request_body = OpenStocktake,
     responses((status = 201, body = StocktakeView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stocktake.count"))))]
 pub async fn open_stocktake(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -230,7 +240,8 @@ async fn stocktake_site(state: &AppState, user: &AuthUser, id: i64) -> Result<i6
 /// count is not mistaken for a loss or a gain.
 #[utoipa::path(get, path = "/api/v1/stocktakes/{id}", tag = "stock", params(("id" = i64, Path)),
     responses((status = 200, body = StocktakeView), (status = 401, body = Problem), (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stock.read"))))]
 pub async fn get_stocktake(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -248,7 +259,8 @@ pub async fn get_stocktake(
     request_body = StocktakeCounts,
     responses((status = 200, body = StocktakeView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stocktake.count"))))]
 pub async fn count(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -269,7 +281,8 @@ pub async fn count(
 #[utoipa::path(post, path = "/api/v1/stocktakes/{id}/approve", tag = "stock", params(("id" = i64, Path)),
     responses((status = 200, body = StocktakeView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stocktake.approve"))))]
 pub async fn approve(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -289,7 +302,8 @@ pub async fn approve(
 #[utoipa::path(post, path = "/api/v1/stocktakes/{id}/cancel", tag = "stock", params(("id" = i64, Path)),
     responses((status = 200, body = StocktakeView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stocktake.count"))))]
 pub async fn cancel(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -310,7 +324,8 @@ pub async fn cancel(
     request_body = SetReorderLevel,
     responses((status = 200, body = ReorderLevelView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("reorder.manage"))))]
 pub async fn set_reorder_level(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -330,7 +345,8 @@ pub async fn set_reorder_level(
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/reorder-report", tag = "stock", params(("site_id" = i64, Path)),
     responses((status = 200, body = ReorderReport), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("stock.read"))))]
 pub async fn reorder_report(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -345,27 +361,24 @@ pub async fn reorder_report(
     Ok(HttpResponse::Ok().json(r))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    use crate::http::resource;
-    cfg.service(resource("/sites/{site_id}/stock").route(web::get().to(on_hand)))
-        .service(resource("/sites/{site_id}/stock/movements").route(web::get().to(movements)))
-        .service(resource("/sites/{site_id}/stock/expiring").route(web::get().to(expiring)))
-        .service(resource("/sites/{site_id}/stock/allocation").route(web::get().to(allocation)))
-        .service(resource("/sites/{site_id}/stock/adjustments").route(web::post().to(adjust)))
-        .service(
-            resource("/sites/{site_id}/transfers")
-                .route(web::get().to(transfers))
-                .route(web::post().to(dispatch)),
-        )
-        .service(resource("/transfers/{id}").route(web::get().to(transfer)))
-        .service(resource("/transfers/{id}/receive").route(web::post().to(receive)))
-        .service(resource("/sites/{site_id}/stocktakes").route(web::post().to(open_stocktake)))
-        .service(resource("/stocktakes/{id}").route(web::get().to(get_stocktake)))
-        .service(resource("/stocktakes/{id}/counts").route(web::post().to(count)))
-        .service(resource("/stocktakes/{id}/approve").route(web::post().to(approve)))
-        .service(resource("/stocktakes/{id}/cancel").route(web::post().to(cancel)))
-        .service(
-            resource("/sites/{site_id}/reorder-levels").route(web::put().to(set_reorder_level)),
-        )
-        .service(resource("/sites/{site_id}/reorder-report").route(web::get().to(reorder_report)));
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![
+        crate::route!(on_hand),
+        crate::route!(movements),
+        crate::route!(expiring),
+        crate::route!(allocation),
+        crate::route!(adjust),
+        crate::route!(transfers),
+        crate::route!(dispatch),
+        crate::route!(transfer),
+        crate::route!(receive),
+        crate::route!(open_stocktake),
+        crate::route!(get_stocktake),
+        crate::route!(count),
+        crate::route!(approve),
+        crate::route!(cancel),
+        crate::route!(set_reorder_level),
+        crate::route!(reorder_report),
+    ]
 }

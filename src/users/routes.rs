@@ -11,7 +11,8 @@ use crate::AppState;
 /// Users who hold any of your sites.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, body = UserList), (status = 401, body = Problem), (status = 403, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("user.read"))))]
 pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     user.require(Action::UserRead)?;
     let sites = user.site_ids.clone();
@@ -34,7 +35,8 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("user.manage"))))]
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -61,7 +63,8 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("user.read"))))]
 pub async fn get(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -78,7 +81,8 @@ pub async fn get(
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UpdateUser,
     responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("user.manage"))))]
 pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -100,15 +104,12 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(view))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        crate::http::resource("/users")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        crate::http::resource("/users/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update)),
-    );
+/// The routes of this module, in the order the router tries them.
+pub fn routes() -> Vec<crate::api::Route> {
+    vec![
+        crate::route!(list),
+        crate::route!(create),
+        crate::route!(get),
+        crate::route!(update),
+    ]
 }

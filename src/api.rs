@@ -1,0 +1,213 @@
+//! Every route, declared once: on its handler, `#[utoipa::path]` names the method, the path,
+//! who may call it (the `x-access` extension: `public`, `signed_in` or an action of the
+//! permission table) and its OpenAPI description. The router, the OpenAPI document and the
+//! access check are all derived from that one declaration, and a route without an access rule
+//! cannot be built.
+
+use std::sync::OnceLock;
+
+use actix_web::http::Method;
+use actix_web::{web, HttpResponse, Resource};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::HttpMethod;
+
+use crate::auth::access::Access;
+use crate::auth::permissions::Action;
+use crate::error::AppError;
+
+/// One route: its handler's declaration, and how to add the handler to a resource.
+#[derive(Clone)]
+pub struct Route {
+    pub method: Method,
+    /// The full path as the document writes it, e.g. `/api/v1/sites/{site_id}/cd/pages`.
+    pub path: String,
+    pub access: Access,
+    pub operation: Operation,
+    register: fn(Resource) -> Resource,
+}
+
+/// A route from a handler annotated with `#[utoipa::path(...)]`.
+#[macro_export]
+macro_rules! route {
+    ($handler:ident) => {
+        paste::paste! {
+            $crate::api::Route::declared::<[<__path_ $handler>]>(|resource| {
+                resource.route(
+                    actix_web::web::route()
+                        .method($crate::api::method_of::<[<__path_ $handler>]>())
+                        .to($handler),
+                )
+            })
+        }
+    };
+}
+
+/// The actix method of a declared route (its one method).
+pub fn method_of<P: utoipa::Path>() -> Method {
+    let methods = P::methods();
+    match methods.as_slice() {
+        [m] => actix_method(m),
+        _ => panic!("{} must declare exactly one method", P::path()),
+    }
+}
+
+fn actix_method(m: &HttpMethod) -> Method {
+    match m {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+impl Route {
+    /// Builds a route from its declaration. A declaration without a valid `x-access` rule is a
+    /// programming error, found when the application is built (and by the tests).
+    pub fn declared<P: utoipa::Path>(register: fn(Resource) -> Resource) -> Route {
+        let path = P::path();
+        let operation = P::operation();
+        let rule = operation
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("x-access"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("{path} declares no x-access rule"));
+        let access = match rule {
+            "public" => Access::Public,
+            "signed_in" => Access::SignedIn,
+            action => Access::Action(
+                Action::parse(action).unwrap_or_else(|| panic!("{path}: unknown action {action}")),
+            ),
+        };
+        Route {
+            method: method_of::<P>(),
+            path,
+            access,
+            operation,
+            register,
+        }
+    }
+}
+
+/// Every route of the service, in the order the router tries them.
+pub fn all() -> &'static [Route] {
+    static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        let mut all = crate::routes();
+        use crate::{
+            administration, audit, auth, cd_register, formulary, openapi, patients, prescribing,
+            procurement, sites, stock, users,
+        };
+        for module in [
+            auth::routes::routes(),
+            sites::routes::routes(),
+            users::routes::routes(),
+            audit::routes::routes(),
+            formulary::routes::routes(),
+            stock::routes::routes(),
+            cd_register::routes::routes(),
+            procurement::routes::routes(),
+            patients::routes::routes(),
+            prescribing::routes::routes(),
+            administration::routes::routes(),
+            openapi::routes(),
+        ] {
+            all.extend(module);
+        }
+        all
+    })
+}
+
+/// The access rule of a method on a route pattern, if the route exists.
+pub fn access(method: &str, pattern: &str) -> Option<Access> {
+    all()
+        .iter()
+        .find(|r| r.method.as_str() == method && r.path == pattern)
+        .map(|r| r.access)
+}
+
+/// Whether any route has this pattern.
+pub fn has_pattern(pattern: &str) -> bool {
+    all().iter().any(|r| r.path == pattern)
+}
+
+/// The path every API route starts with; its scope carries the access check.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// The API's routes, into the `/api/v1` scope.
+pub fn register_api(cfg: &mut web::ServiceConfig) {
+    register(cfg, |path| path.strip_prefix(API_PREFIX));
+}
+
+/// The routes outside the API (liveness and readiness), at the root.
+pub fn register_root(cfg: &mut web::ServiceConfig) {
+    register(cfg, |path| (!path.starts_with(API_PREFIX)).then_some(path));
+}
+
+/// One resource per path with each of its methods; any other method answers 405 with `Allow`.
+fn register(cfg: &mut web::ServiceConfig, place: fn(&str) -> Option<&str>) {
+    let mut paths: Vec<(&str, Vec<&Route>)> = Vec::new();
+    for r in all() {
+        let Some(rest) = place(&r.path) else { continue };
+        match paths.iter_mut().find(|(p, _)| *p == rest) {
+            Some((_, routes)) => routes.push(r),
+            None => paths.push((rest, vec![r])),
+        }
+    }
+    for (path, routes) in paths {
+        let allow = routes
+            .iter()
+            .map(|r| r.method.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut resource = web::resource(path).default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { method_not_allowed(allow) }
+        }));
+        for r in routes {
+            resource = (r.register)(resource);
+        }
+        cfg.service(resource);
+    }
+}
+
+fn method_not_allowed(allow: String) -> Result<HttpResponse, actix_web::Error> {
+    let mut response = actix_web::ResponseError::error_response(&AppError::MethodNotAllowed);
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_declared_once_with_an_access_rule() {
+        let routes = all();
+        assert!(routes.len() > 100);
+        for (i, r) in routes.iter().enumerate() {
+            assert!(
+                !routes[i + 1..]
+                    .iter()
+                    .any(|o| o.method == r.method && o.path == r.path),
+                "{} {} declared twice",
+                r.method,
+                r.path
+            );
+        }
+        assert_eq!(access("GET", "/health"), Some(Access::Public));
+        assert_eq!(
+            access("GET", "/api/v1/sites/{site_id}/cd/pages"),
+            Some(Access::Action(Action::CdRead))
+        );
+        assert_eq!(access("DELETE", "/api/v1/sites/{site_id}/cd/pages"), None);
+    }
+}
