@@ -148,7 +148,29 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
     }
 }
 
+/// Refuses control characters and out-of-range dates anywhere in a JSON body, naming the field.
+fn check_json_edges(value: &serde_json::Value, path: &str) -> Result<(), AppError> {
+    use crate::domain::input::{check_date_like, check_text};
+    match value {
+        serde_json::Value::String(s) => check_text(s)
+            .and_then(|()| check_date_like(s))
+            .map_err(|(rule, message)| AppError::invalid(path.to_string(), rule, message)),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_json_edges(v, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(fields) => fields.iter().try_for_each(|(k, v)| {
+            check_text(k).map_err(|(rule, message)| AppError::invalid(k.clone(), rule, message))?;
+            check_json_edges(v, &join_path(path, k))
+        }),
+        _ => Ok(()),
+    }
+}
+
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        check_json_edges(&value, "")?;
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -177,6 +199,13 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidQuery<T> {
 }
 
 pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<ValidQuery<T>, AppError> {
+    use crate::domain::input::{check_date_like, check_text};
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        check_text(&name)
+            .and_then(|()| check_text(&value))
+            .and_then(|()| check_date_like(&value))
+            .map_err(|(rule, message)| AppError::invalid(name.to_string(), rule, message))?;
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

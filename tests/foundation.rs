@@ -579,3 +579,98 @@ async fn demo_fixtures_load_once() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn edges_of_input_answer_422_naming_the_field_and_change_nothing() {
+    let app = spawn().await;
+    let site = app.site("FWI");
+    let pharmacist = app.user("pharmacist", "pharmacist", &[site.id]);
+    let nurse = app.user("nurse", "nurse", &[site.id]);
+    let events = app.count("audit_events");
+    // A NUL in the unauthenticated sign-in (PostgreSQL would refuse to store it).
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nurse\u{0}", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(
+        first_issue(&r.body),
+        ("username".into(), "control_character".into())
+    );
+    // In a query filter, and a date no calendar arithmetic should meet.
+    let r = app
+        .get("/api/v1/formulary/products?q=a%00b", &pharmacist.token)
+        .await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("q".into(), "control_character".into())
+    );
+    let r = app
+        .get(
+            &format!(
+                "/api/v1/sites/{}/rounds?date=-262143-01-01&slot=morning",
+                site.id
+            ),
+            &nurse.token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(first_issue(&r.body), ("date".into(), "date_range".into()));
+    // In bodies: a product created with odd input at each edge.
+    let product = json!({"dmd_type": "vmp", "name": "Paracetamol 500mg tablets", "form": "tablet",
+        "strength": "500 mg", "unit": "tablet", "pack_size": "32", "ingredient": "paracetamol",
+        "cd_schedule": "none", "dose_unit": "mg", "therapeutic_class": "analgesic"});
+    let products = app.count("products");
+    for (field, value, rule) in [
+        ("name", json!("Para\u{0}cetamol"), "control_character"),
+        ("pack_size", json!(" 32"), "decimal"),
+        ("pack_size", json!("32 "), "decimal"),
+        ("pack_size", json!("+32"), "decimal"),
+        ("pack_size", json!("32."), "decimal"),
+        ("pack_size", json!(".5"), "decimal"),
+        ("pack_size", json!(32), "decimal"),
+    ] {
+        let mut body = product.clone();
+        body[field] = value.clone();
+        let r = app
+            .post("/api/v1/formulary/products", &pharmacist.token, body)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field} {value}: {}",
+            r.body
+        );
+        assert_eq!(first_issue(&r.body), (field.into(), rule.into()), "{value}");
+    }
+    assert_eq!(app.count("products"), products);
+    let r = app
+        .post("/api/v1/formulary/products", &pharmacist.token, product)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    for (field, value, rule) in [
+        ("batch_number", json!("B\t1"), "control_character"),
+        ("expiry_date", json!("-5000-01-01"), "date_range"),
+        ("expiry_date", json!("2200-01-01"), "date_range"),
+    ] {
+        let mut body = json!({"batch_number": "B1", "expiry_date": "2030-01-31"});
+        body[field] = value;
+        let r = app
+            .post(
+                &format!("/api/v1/formulary/products/{id}/batches"),
+                &pharmacist.token,
+                body,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(first_issue(&r.body), (field.into(), rule.into()));
+    }
+    assert_eq!(app.count("batches"), 0);
+    // Only the product's creation was written.
+    assert_eq!(app.count("audit_events"), events + 1);
+}

@@ -120,13 +120,20 @@ impl<const SCALE: u32> fmt::Display for Scaled<SCALE> {
 impl<const SCALE: u32> FromStr for Scaled<SCALE> {
     type Err = DecimalError;
 
+    /// Exactly as documented: an optional minus, whole digits without leading zeros, and an
+    /// optional point followed by digits (`62.5`, `-0.25`, `1000`); no spaces, plus signs,
+    /// exponents or bare points.
     fn from_str(s: &str) -> Result<Self, DecimalError> {
-        let trimmed = s.trim();
-        // Exponents and the like are not how people write doses or prices.
-        if trimmed.is_empty()
-            || !trimmed
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+')
+        let trimmed = s;
+        let unsigned = s.strip_prefix('-').unwrap_or(s);
+        let (whole, fraction) = match unsigned.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (unsigned, None),
+        };
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole)
+            || (whole.len() > 1 && whole.starts_with('0'))
+            || fraction.is_some_and(|f| !digits(f))
         {
             return Err(DecimalError::NotDecimal);
         }
@@ -156,6 +163,8 @@ impl<const SCALE: u32> Serialize for Scaled<SCALE> {
     }
 }
 
+const NUMBER_REFUSED: &str = "decimal: send decimals as strings, e.g. \"62.5\", so they stay exact";
+
 struct ScaledVisitor<const SCALE: u32>;
 
 impl<const SCALE: u32> Visitor<'_> for ScaledVisitor<SCALE> {
@@ -172,19 +181,18 @@ impl<const SCALE: u32> Visitor<'_> for ScaledVisitor<SCALE> {
         v.parse().map_err(|e: DecimalError| E::custom(e))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Scaled::from_decimal(Decimal::from(v)).map_err(E::custom)
+    // Decimals are documented as strings; a JSON number (and a float has already lost its
+    // exactness by the time it arrives) is refused.
+    fn visit_i64<E: de::Error>(self, _v: i64) -> Result<Self::Value, E> {
+        Err(E::custom(NUMBER_REFUSED))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Scaled::from_decimal(Decimal::from(v)).map_err(E::custom)
+    fn visit_u64<E: de::Error>(self, _v: u64) -> Result<Self::Value, E> {
+        Err(E::custom(NUMBER_REFUSED))
     }
 
-    // A JSON float has already lost exactness by the time it arrives; refuse it.
     fn visit_f64<E: de::Error>(self, _v: f64) -> Result<Self::Value, E> {
-        Err(E::custom(
-            "decimal: send decimals as strings, e.g. \"62.5\", so they stay exact",
-        ))
+        Err(E::custom(NUMBER_REFUSED))
     }
 }
 
@@ -200,6 +208,9 @@ impl<const SCALE: u32> utoipa::PartialSchema for Scaled<SCALE> {
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some(format!(
                 "Exact decimal as a string, at most {SCALE} decimal places"
+            )))
+            .pattern(Some(format!(
+                "^-?(0|[1-9][0-9]{{0,12}})(\\.[0-9]{{1,{SCALE}}}0*)?$"
             )))
             .examples([serde_json::json!("62.5")])
             .into()
@@ -263,13 +274,36 @@ mod tests {
     #[test]
     fn floats_and_junk_are_refused() {
         assert!(serde_json::from_str::<Quantity>("0.1").is_err());
+        assert!(serde_json::from_str::<Quantity>("7").is_err());
         assert_eq!(
-            serde_json::from_str::<Quantity>("7").unwrap().scaled(),
+            serde_json::from_str::<Quantity>("\"7\"").unwrap().scaled(),
             7_000
         );
         assert_eq!("1e3".parse::<Quantity>(), Err(DecimalError::NotDecimal));
         assert_eq!("".parse::<Quantity>(), Err(DecimalError::NotDecimal));
         assert_eq!("abc".parse::<Quantity>(), Err(DecimalError::NotDecimal));
+    }
+
+    #[test]
+    fn only_the_documented_form_is_accepted() {
+        for bad in [
+            " 5", "5 ", "+5", "5.", ".5", "05", "1e3", "-", "", "5,0", "0x10",
+        ] {
+            assert_eq!(
+                bad.parse::<Quantity>(),
+                Err(DecimalError::NotDecimal),
+                "{bad:?}"
+            );
+        }
+        for number in ["5", "5.5", "-1"] {
+            assert!(
+                serde_json::from_str::<Quantity>(number).is_err(),
+                "{number}"
+            );
+        }
+        for good in ["0", "0.5", "-0.25", "1000", "62.125"] {
+            assert!(good.parse::<Quantity>().is_ok(), "{good}");
+        }
     }
 
     #[test]

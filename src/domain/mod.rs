@@ -2,6 +2,7 @@
 
 pub mod administration;
 pub mod decimal;
+pub mod input;
 pub mod patient;
 pub mod procurement;
 pub mod register;

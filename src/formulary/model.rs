@@ -212,6 +212,7 @@ impl From<BatchRow> for Batch {
 #[serde(deny_unknown_fields)]
 pub struct CreateBatch {
     #[validate(length(min = 1, max = 64))]
+    #[validate(custom(function = "crate::domain::input::printable"))]
     pub batch_number: String,
     pub expiry_date: NaiveDate,
 }

@@ -172,6 +172,7 @@ pub struct RaisedOrders {
 pub struct ReceiptLineRequest {
     pub order_line_id: i64,
     #[validate(length(min = 1, max = 50))]
+    #[validate(custom(function = "crate::domain::input::printable"))]
     pub batch_number: String,
     pub expiry_date: NaiveDate,
     /// Units received (tablets, ml, ...), not packs.
