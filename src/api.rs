@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse, Resource};
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::HttpMethod;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::{HttpMethod, RefOr};
 
 use crate::auth::access::Access;
 use crate::auth::permissions::Action;
@@ -19,10 +20,14 @@ use crate::error::AppError;
 #[derive(Clone)]
 pub struct Route {
     pub method: Method,
+    /// The capability the handler belongs to (`cd_register`), for the operation's id.
+    pub area: &'static str,
     /// The full path as the document writes it, e.g. `/api/v1/sites/{site_id}/cd/pages`.
     pub path: String,
     pub access: Access,
     pub operation: Operation,
+    /// The schemas the operation refers to, for the document's components.
+    pub schemas: Vec<(String, RefOr<Schema>)>,
     register: fn(Resource) -> Resource,
 }
 
@@ -31,7 +36,7 @@ pub struct Route {
 macro_rules! route {
     ($handler:ident) => {
         paste::paste! {
-            $crate::api::Route::declared::<[<__path_ $handler>]>(|resource| {
+            $crate::api::Route::declared::<[<__path_ $handler>]>(module_path!(), |resource| {
                 resource.route(
                     actix_web::web::route()
                         .method($crate::api::method_of::<[<__path_ $handler>]>())
@@ -67,8 +72,19 @@ fn actix_method(m: &HttpMethod) -> Method {
 impl Route {
     /// Builds a route from its declaration. A declaration without a valid `x-access` rule is a
     /// programming error, found when the application is built (and by the tests).
-    pub fn declared<P: utoipa::Path>(register: fn(Resource) -> Resource) -> Route {
+    pub fn declared<P: utoipa::Path + utoipa::__dev::SchemaReferences>(
+        module: &'static str,
+        register: fn(Resource) -> Resource,
+    ) -> Route {
+        // `prison_pharmacy::cd_register::routes` -> `cd_register`; the crate root -> `operations`.
+        let area = module
+            .split("::")
+            .nth(1)
+            .filter(|a| *a != "openapi")
+            .unwrap_or("operations");
         let path = P::path();
+        let mut schemas = Vec::new();
+        P::schemas(&mut schemas);
         let operation = P::operation();
         let rule = operation
             .extensions
@@ -85,9 +101,11 @@ impl Route {
         };
         Route {
             method: method_of::<P>(),
+            area,
             path,
             access,
             operation,
+            schemas,
             register,
         }
     }

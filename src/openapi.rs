@@ -49,8 +49,9 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-/// The document: its description here, and one operation for each declared route.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// The document: its description here, and one operation for each declared route, each with
+/// a unique id and every problem it can answer.
+pub fn document() -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
     for route in crate::api::all() {
         let method = match route.method.as_str() {
@@ -60,10 +61,105 @@ pub fn document() -> utoipa::openapi::OpenApi {
             "PATCH" => HttpMethod::Patch,
             _ => HttpMethod::Delete,
         };
+        let mut operation = route.operation.clone();
+        operation.operation_id = operation
+            .operation_id
+            .map(|id| format!("{}_{id}", route.area));
         doc.paths
-            .add_path_operation(&route.path, vec![method], route.operation.clone());
+            .add_path_operation(&route.path, vec![method], operation);
+        let components = doc.components.get_or_insert_with(Default::default);
+        for (name, schema) in &route.schemas {
+            components
+                .schemas
+                .entry(name.clone())
+                .or_insert_with(|| schema.clone());
+        }
+    }
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+            for operation in item.values_mut() {
+                document_problems(operation);
+            }
+        }
     }
     doc
+}
+
+/// Every problem an operation can answer, as `application/problem+json`: those its handler
+/// names, and those the edge answers for it (a body that is not JSON or too large, parameters
+/// that fail their rules, no or another prison's sign-in, an unknown record).
+fn document_problems(operation: &mut serde_json::Value) {
+    use serde_json::json;
+    let has_body = operation.get("requestBody").is_some();
+    let params = |place: &str| {
+        operation["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["in"] == place))
+    };
+    let (query, path) = (params("query"), params("path"));
+    let signed_in = operation.get("security").is_some();
+    let mut wanted: Vec<(&str, &str)> = Vec::new();
+    if has_body {
+        wanted.extend([
+            ("400", "The body is not well-formed JSON"),
+            ("413", "The body is larger than the service accepts"),
+            ("415", "The body is not sent as application/json"),
+        ]);
+    }
+    if has_body || query {
+        wanted.push((
+            "422",
+            "A field breaks a rule; the problem names the field and the rule",
+        ));
+    }
+    if signed_in {
+        wanted.extend([
+            ("401", "No valid access token"),
+            ("403", "The role may not do this"),
+        ]);
+    }
+    if path || signed_in {
+        wanted.push(("404", "No such record at a prison of yours"));
+    }
+    let problem = json!({"schema": {"$ref": "#/components/schemas/Problem"}});
+    let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(|r| r.as_object_mut())
+    else {
+        return;
+    };
+    for response in responses.values_mut() {
+        let Some(content) = response.get_mut("content").and_then(|c| c.as_object_mut()) else {
+            continue;
+        };
+        let is_problem = content
+            .get("application/json")
+            .is_some_and(|c| c["schema"]["$ref"] == "#/components/schemas/Problem");
+        if is_problem {
+            content.remove("application/json");
+            content.insert("application/problem+json".into(), problem.clone());
+        }
+    }
+    for (status, description) in wanted {
+        let entry = responses
+            .entry(status)
+            .or_insert_with(|| json!({"description": description}));
+        if entry["description"] == "" {
+            entry["description"] = json!(description);
+        }
+        entry["content"] = json!({"application/problem+json": problem});
+    }
+    for (status, response) in responses.iter_mut() {
+        if response["description"] == "" {
+            response["description"] = json!(match status.as_str() {
+                "200" | "201" => "Done",
+                "409" => "In conflict with the current state; the problem's code says which",
+                "429" => "Too many attempts; retry after the time given",
+                _ => "See the problem document",
+            });
+        }
+    }
 }
 
 /// This document.
@@ -72,7 +168,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     extensions(("x-access" = json!("public"))))]
 pub async fn openapi_json() -> HttpResponse {
     static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| document().to_json().unwrap_or_default());
+    let body = DOCUMENT.get_or_init(|| document().to_string());
     HttpResponse::Ok()
         .content_type("application/json")
         .body(body.clone())

@@ -10,10 +10,13 @@ use crate::prescribing::model::Slot;
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RoundQuery {
     pub date: NaiveDate,
+    #[param(inline)]
     pub slot: Slot,
     /// An administration point: its wing is the part of its code before "-HATCH".
+    #[param(inline)]
     pub location_id: Option<i64>,
     /// A wing, e.g. HB1; the whole prison when neither this nor location_id is given.
     #[validate(length(min = 1, max = 20))]
@@ -213,6 +216,7 @@ pub struct AlertList {
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AlertFilter {
     /// Only unacknowledged alerts (default true).
     pub open: Option<bool>,
@@ -227,6 +231,7 @@ pub struct AcknowledgeAlert {
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FhirQuery {
     /// First day included (UTC).
     pub from: Option<NaiveDate>,

@@ -22,9 +22,12 @@ pub struct AuditEvent {
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only events of this site (must be one of yours).
+    #[param(inline)]
     pub site_id: Option<i64>,
+    #[param(inline)]
     pub user_id: Option<i64>,
     /// Entity type, e.g. `stock_movement`, `user`.
     #[validate(length(min = 1, max = 64))]
@@ -36,8 +39,10 @@ pub struct AuditFilter {
     /// Exclusive upper bound, UTC.
     pub to: Option<NaiveDateTime>,
     #[validate(range(min = 1))]
+    #[param(inline)]
     pub page: Option<i64>,
     #[validate(range(min = 1, max = 200))]
+    #[param(inline)]
     pub per_page: Option<i64>,
 }
 

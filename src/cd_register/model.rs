@@ -261,11 +261,14 @@ pub struct EntryPage {
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EntryFilter {
     /// Entries after this sequence number.
     #[validate(range(min = 0))]
+    #[param(inline)]
     pub after_seq: Option<i64>,
     #[validate(range(min = 1, max = 500))]
+    #[param(inline)]
     pub limit: Option<i64>,
 }
 
@@ -448,6 +451,7 @@ pub struct BalanceCheckList {
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InvestigationFilter {
     /// Only discrepancies still open (default true).
     pub open: Option<bool>,
@@ -538,10 +542,13 @@ text_enum!(ExportFormat {
 
 #[derive(Debug, Clone, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// csv (default), json or pdf.
+    #[param(inline)]
     pub format: Option<ExportFormat>,
     /// One register page's product; all pages of the site when absent.
+    #[param(inline)]
     pub product_id: Option<i64>,
     /// First day of transactions included (UTC).
     pub from: Option<NaiveDate>,

@@ -155,14 +155,18 @@ pub struct UpdateProduct {
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ProductFilter {
     /// Case-insensitive part of the name.
     #[validate(length(min = 1, max = 100))]
     pub q: Option<String>,
+    #[param(inline)]
     pub status: Option<ProductStatus>,
     #[validate(range(min = 1))]
+    #[param(inline)]
     pub page: Option<i64>,
     #[validate(range(min = 1, max = 200))]
+    #[param(inline)]
     pub per_page: Option<i64>,
 }
 

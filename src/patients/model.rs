@@ -165,10 +165,12 @@ pub struct PatientList {
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PatientFilter {
     pub prison_number: Option<String>,
     pub wing: Option<String>,
     /// Defaults to in_custody.
+    #[param(inline)]
     pub status: Option<PatientStatus>,
 }
 
@@ -234,6 +236,7 @@ pub struct TaskList {
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TaskFilter {
     /// Only open tasks (default true).
     pub open: Option<bool>,

@@ -156,7 +156,9 @@ pub struct PrescriptionList {
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PrescriptionFilter {
+    #[param(inline)]
     pub status: Option<RequestStatus>,
 }
 

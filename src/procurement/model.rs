@@ -153,8 +153,11 @@ pub struct OrderList {
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OrderFilter {
+    #[param(inline)]
     pub status: Option<OrderStatus>,
+    #[param(inline)]
     pub supplier_id: Option<i64>,
 }
 
@@ -300,16 +303,21 @@ text_enum!(SpendPeriod {
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SpendQuery {
     /// One of your sites; all of them when absent.
+    #[param(inline)]
     pub site_id: Option<i64>,
+    #[param(inline)]
     pub supplier_id: Option<i64>,
     /// First day included (UTC).
     pub from: Option<NaiveDate>,
     /// Last day included (UTC).
     pub to: Option<NaiveDate>,
     /// Group by calendar month (default) or day.
+    #[param(inline)]
     pub period: Option<SpendPeriod>,
+    #[param(inline)]
     pub format: Option<SpendFormat>,
 }
 

@@ -28,9 +28,13 @@ pub struct StockList {
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StockFilter {
+    #[param(inline)]
     pub location_id: Option<i64>,
+    #[param(inline)]
     pub product_id: Option<i64>,
+    #[param(inline)]
     pub batch_id: Option<i64>,
     /// Include (location, batch) pairs that once held stock and now hold none.
     pub include_zero: Option<bool>,
@@ -38,15 +42,21 @@ pub struct StockFilter {
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MovementFilter {
     /// One of product_id or batch_id is required.
+    #[param(inline)]
     pub product_id: Option<i64>,
+    #[param(inline)]
     pub batch_id: Option<i64>,
+    #[param(inline)]
     pub location_id: Option<i64>,
     /// Return movements after this id (from `next_after_id` of the previous page).
     #[validate(range(min = 0))]
+    #[param(inline)]
     pub after_id: Option<i64>,
     #[validate(range(min = 1, max = 200))]
+    #[param(inline)]
     pub limit: Option<i64>,
 }
 
@@ -81,16 +91,21 @@ pub struct MovementPage {
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExpiringFilter {
     /// Days ahead of today.
     #[validate(range(min = 0, max = 3650))]
+    #[param(inline)]
     pub days: i64,
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AllocationQuery {
+    #[param(inline)]
     pub location_id: i64,
+    #[param(inline)]
     pub product_id: i64,
     #[param(value_type = String)]
     pub quantity: Quantity,
