@@ -1,3 +1,0 @@
-fn main() {
-    println!("{:#}", prison_pharmacy::openapi::document());
-}
