@@ -81,6 +81,7 @@ pub struct RecordDose {
     /// For away: court, hospital, visit or segregation.
     pub away_reason: Option<AwayReason>,
     /// When it happened, if not now; a late entry keeps both times.
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub occurred_at: Option<NaiveDateTime>,
     /// The second person, for schedule 2 and register-tracked doses.
     pub witness: Option<WitnessCredentials>,
@@ -98,6 +99,7 @@ pub struct DrawnStock {
 pub struct CorrectionView {
     pub reason: String,
     pub corrected_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub corrected_at: NaiveDateTime,
 }
 
@@ -117,7 +119,9 @@ pub struct DoseView {
     pub location_id: Option<i64>,
     pub witness_id: Option<i64>,
     pub nurse_id: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub occurred_at: NaiveDateTime,
+    #[serde(with = "crate::domain::time::utc")]
     pub recorded_at: NaiveDateTime,
     pub late_entry: bool,
     pub stock: Vec<DrawnStock>,
@@ -162,6 +166,7 @@ pub struct SupplyView {
     pub per_day: Quantity,
     pub label_text: String,
     pub handed_over_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub supplied_at: NaiveDateTime,
     pub stock: Vec<DrawnStock>,
 }
@@ -188,6 +193,7 @@ pub struct ComplianceView {
     pub discrepancy: bool,
     pub note: Option<String>,
     pub nurse_id: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub checked_at: NaiveDateTime,
     pub alert_id: Option<i64>,
 }
@@ -203,9 +209,11 @@ pub struct AlertView {
     pub message: String,
     pub dose_record_id: Option<i64>,
     pub compliance_check_id: Option<i64>,
+    #[serde(with = "crate::domain::time::utc")]
     pub raised_at: NaiveDateTime,
     pub acknowledged_by: Option<i64>,
     pub acknowledgement_note: Option<String>,
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub acknowledged_at: Option<NaiveDateTime>,
 }
 

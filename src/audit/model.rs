@@ -10,6 +10,7 @@ use crate::db::schema::audit_events;
 #[diesel(table_name = audit_events)]
 pub struct AuditEvent {
     pub id: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub occurred_at: NaiveDateTime,
     pub user_id: Option<i64>,
     pub site_id: Option<i64>,
@@ -35,8 +36,10 @@ pub struct AuditFilter {
     #[validate(length(min = 1, max = 64))]
     pub entity_id: Option<String>,
     /// Inclusive lower bound, UTC, e.g. `2026-11-21T00:00:00`.
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub from: Option<NaiveDateTime>,
     /// Exclusive upper bound, UTC.
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub to: Option<NaiveDateTime>,
     #[validate(range(min = 1))]
     #[param(inline)]

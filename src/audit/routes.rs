@@ -128,7 +128,7 @@ impl ChunkSource for AuditExport {
             self.after_id = e.id;
             w.write_record([
                 e.id.to_string(),
-                crate::domain::register::format_time(e.occurred_at),
+                crate::domain::time::rfc3339(e.occurred_at),
                 opt(e.user_id),
                 opt(e.site_id),
                 e.action,

@@ -126,6 +126,7 @@ pub struct Checkpoint {
     pub balance: Quantity,
     pub head_hash: String,
     /// UTC.
+    #[serde(with = "crate::domain::time::utc")]
     pub signed_at: NaiveDateTime,
     /// Ed25519 public key, 64 hex digits.
     pub public_key: String,

@@ -15,6 +15,7 @@ use super::queries;
 use crate::db::schema::{batches, locations, users};
 use crate::db::{now, AnyConnection};
 use crate::domain::register::{format_time, ChainWalker};
+use crate::domain::time::rfc3339;
 use crate::domain::Quantity;
 use crate::error::AppError;
 use crate::http::ChunkSource;
@@ -278,7 +279,7 @@ impl RegisterExport {
     }
 
     fn start(&mut self, out: &mut Vec<u8>) -> Result<(), AppError> {
-        let generated = format_time(now());
+        let generated = rfc3339(now());
         match self.format {
             ExportFormat::Csv => {
                 let mut w = csv::Writer::from_writer(Vec::new());
@@ -306,7 +307,7 @@ impl RegisterExport {
                     "Controlled drugs register - {} ({}) - {}",
                     self.site.name, self.site.code, self.site.address
                 );
-                pdf.line(out, &format!("Exported {generated} UTC"), false);
+                pdf.line(out, &format!("Exported {generated}"), false);
                 let range = match (self.from, self.to) {
                     (None, None) => "all entries".to_string(),
                     (f, t) => format!(
@@ -519,8 +520,8 @@ impl RegisterExport {
                     id: row.id,
                     seq: row.seq,
                     entry_type: &row.entry_type,
-                    date_of_transaction: format_time(row.occurred_at),
-                    date_entered: format_time(row.recorded_at),
+                    date_of_transaction: rfc3339(row.occurred_at),
+                    date_entered: rfc3339(row.recorded_at),
                     late_entry: row.late(),
                     counterparty: row.counterparty.as_deref(),
                     counterparty_address: row.counterparty_address.as_deref(),
@@ -630,8 +631,8 @@ impl RegisterExport {
             write_scaled(-row.quantity, &mut supplied);
         }
         write_scaled(row.balance_after, &mut balance);
-        let occurred = crate::domain::register::time_bytes(row.occurred_at);
-        let recorded = crate::domain::register::time_bytes(row.recorded_at);
+        let occurred = time_z(row.occurred_at);
+        let recorded = time_z(row.recorded_at);
         let mut corrects = itoa::Buffer::new();
         let mut movement = itoa::Buffer::new();
         let fields: [&[u8]; 30] = [
@@ -770,6 +771,13 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::with_capacity(1 << 20))
+}
+
+/// A time as RFC 3339 UTC with `Z`, without allocating: exports run to millions of rows.
+fn time_z(t: chrono::NaiveDateTime) -> [u8; 27] {
+    let mut out = [b'Z'; 27];
+    out[..26].copy_from_slice(&crate::domain::register::time_bytes(t));
+    out
 }
 
 /// A text cell as a spreadsheet will not run it: one that starts with `=`, `+`, `-`, `@`, a tab

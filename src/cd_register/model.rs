@@ -164,8 +164,10 @@ pub struct PageView {
     pub entry_count: i64,
     pub balance: Quantity,
     pub head_hash: String,
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub last_entry_at: Option<NaiveDateTime>,
     /// Set when a site page was carried forward to cabinet pages; nothing more is entered.
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub closed_at: Option<NaiveDateTime>,
     /// Balance checks with a discrepancy that no pharmacist has resolved yet.
     pub open_investigations: i64,
@@ -197,8 +199,10 @@ pub struct EntryView {
     pub entry_type: String,
     pub movement_id: Option<i64>,
     /// When the transaction happened.
+    #[serde(with = "crate::domain::time::utc")]
     pub occurred_at: NaiveDateTime,
     /// When it was entered.
+    #[serde(with = "crate::domain::time::utc")]
     pub recorded_at: NaiveDateTime,
     /// Entered on a later day than the transaction.
     pub late_entry: bool,
@@ -324,6 +328,7 @@ pub struct LedgerComparison {
 pub struct CheckpointFailure {
     pub entry_count: i64,
     pub head_hash: String,
+    #[serde(with = "crate::domain::time::utc")]
     pub signed_at: NaiveDateTime,
     pub problem: String,
 }
@@ -430,6 +435,7 @@ pub struct BalanceCheckView {
     pub counted_by: i64,
     pub witness_id: i64,
     pub note: Option<String>,
+    #[serde(with = "crate::domain::time::utc")]
     pub checked_at: NaiveDateTime,
     /// A discrepancy stays open until a pharmacist resolves it.
     pub investigation_open: bool,
@@ -441,6 +447,7 @@ pub struct ResolutionView {
     pub resolved_by: i64,
     pub explanation: String,
     pub adjustment_entry_id: Option<i64>,
+    #[serde(with = "crate::domain::time::utc")]
     pub resolved_at: NaiveDateTime,
 }
 
@@ -511,6 +518,7 @@ pub struct ReturnDestructionView {
     pub witness_id: i64,
     pub method: String,
     pub note: Option<String>,
+    #[serde(with = "crate::domain::time::utc")]
     pub destroyed_at: NaiveDateTime,
 }
 
@@ -524,6 +532,7 @@ pub struct PatientReturnView {
     pub quantity: Quantity,
     pub unit: String,
     pub received_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub received_at: NaiveDateTime,
     pub note: Option<String>,
     pub destruction: Option<ReturnDestructionView>,

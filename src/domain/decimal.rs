@@ -217,7 +217,17 @@ impl<const SCALE: u32> utoipa::PartialSchema for Scaled<SCALE> {
     }
 }
 
-impl<const SCALE: u32> utoipa::ToSchema for Scaled<SCALE> {}
+impl<const SCALE: u32> utoipa::ToSchema for Scaled<SCALE> {
+    // One component per scale: a money amount keeps more places than a quantity.
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(match SCALE {
+            2 => "Percent",
+            3 => "Quantity",
+            4 => "Money",
+            _ => "Decimal",
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {

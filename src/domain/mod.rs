@@ -10,6 +10,7 @@ pub mod role;
 pub mod screening;
 pub mod stock;
 pub mod text_enum;
+pub mod time;
 
 pub use decimal::{Money, Percent, Quantity};
 pub use role::Role;

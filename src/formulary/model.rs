@@ -59,7 +59,9 @@ pub struct Product {
     pub critical: bool,
     pub opioid_substitution: bool,
     pub status: ProductStatus,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
+    #[serde(with = "crate::domain::time::utc")]
     pub updated_at: NaiveDateTime,
 }
 
@@ -186,6 +188,7 @@ pub struct BatchRow {
     pub batch_number: String,
     pub expiry_date: NaiveDate,
     pub status: String,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
 }
 
@@ -196,6 +199,7 @@ pub struct Batch {
     pub batch_number: String,
     pub expiry_date: NaiveDate,
     pub status: BatchStatus,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
 }
 

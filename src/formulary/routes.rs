@@ -78,11 +78,13 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(p))
 }
 
-/// Change a product's flags, maximum daily dose or class.
+/// Change a product's flags, maximum daily dose or class. Register tracking stays on once a page
+/// records the product (409 `cd_register_in_use`); switching it on while the product is in stock
+/// needs a witness and stock held only in CD cabinets (409 `cd_cabinet_required`).
 #[utoipa::path(patch, path = "/api/v1/formulary/products/{id}", tag = "formulary", params(("id" = i64, Path)),
     request_body = UpdateProduct,
     responses((status = 200, body = Product), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 422, body = Problem)),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("formulary.manage"))))]
 pub async fn update(

@@ -82,6 +82,7 @@ pub struct AllergyView {
     pub reaction: String,
     pub severity: AllergySeverity,
     pub recorded_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub recorded_at: NaiveDateTime,
 }
 
@@ -110,6 +111,7 @@ pub struct AssessmentView {
     pub assessed_by: i64,
     pub assessed_on: NaiveDate,
     pub review_date: NaiveDate,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
 }
 
@@ -222,8 +224,10 @@ pub struct TaskView {
     pub prison_number: String,
     pub site_id: i64,
     pub due_date: NaiveDate,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
     pub completed_by: Option<i64>,
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub completed_at: Option<NaiveDateTime>,
     pub note: Option<String>,
     pub overdue: bool,

@@ -108,6 +108,7 @@ pub struct DecisionView {
     pub note: Option<String>,
     pub override_reason: Option<String>,
     pub pharmacist_id: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub decided_at: NaiveDateTime,
 }
 
@@ -116,6 +117,7 @@ pub struct StatusEventView {
     pub status: RequestStatus,
     pub reason: Option<String>,
     pub actor_id: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub occurred_at: NaiveDateTime,
 }
 
@@ -146,6 +148,7 @@ pub struct PrescriptionView {
     pub decisions: Vec<DecisionView>,
     pub history: Vec<StatusEventView>,
     pub created_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
 }
 

@@ -132,12 +132,16 @@ pub struct OrderView {
     pub status: OrderStatus,
     pub note: Option<String>,
     pub created_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
     pub approved_by: Option<i64>,
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub approved_at: Option<NaiveDateTime>,
     pub sent_by: Option<i64>,
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub sent_at: Option<NaiveDateTime>,
     pub cancelled_by: Option<i64>,
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub cancelled_at: Option<NaiveDateTime>,
     pub cancel_reason: Option<String>,
     pub net_total: Money,
@@ -226,6 +230,7 @@ pub struct ReceiptView {
     pub site_id: i64,
     pub location_id: i64,
     pub received_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub received_at: NaiveDateTime,
     pub note: Option<String>,
     pub lines: Vec<ReceiptLineView>,
@@ -288,6 +293,7 @@ pub struct InvoiceView {
     pub vat_difference: Money,
     pub price_differences: Vec<PriceDifference>,
     pub recorded_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub recorded_at: NaiveDateTime,
 }
 

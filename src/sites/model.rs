@@ -16,6 +16,7 @@ pub struct Site {
     pub name: String,
     pub category: String,
     pub address: String,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
 }
 
@@ -40,6 +41,7 @@ pub struct Location {
     pub name: String,
     pub kind: LocationKind,
     pub active: bool,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
     /// A locked CD cabinet with its own register pages; register-tracked stock is held only here.
     pub cd_cabinet: bool,

@@ -63,7 +63,9 @@ pub struct MovementFilter {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MovementView {
     pub id: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub occurred_at: NaiveDateTime,
+    #[serde(with = "crate::domain::time::utc")]
     pub recorded_at: NaiveDateTime,
     pub location_id: i64,
     pub batch_id: i64,
@@ -224,8 +226,10 @@ pub struct TransferView {
     pub status: TransferStatus,
     pub note: Option<String>,
     pub dispatched_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub dispatched_at: NaiveDateTime,
     pub received_by: Option<i64>,
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub received_at: Option<NaiveDateTime>,
     pub lines: Vec<TransferLineView>,
 }
@@ -286,8 +290,10 @@ pub struct StocktakeView {
     pub status: StocktakeStatus,
     pub note: Option<String>,
     pub opened_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
     pub opened_at: NaiveDateTime,
     pub closed_by: Option<i64>,
+    #[serde(default, with = "crate::domain::time::utc_opt")]
     pub closed_at: Option<NaiveDateTime>,
     pub lines: Vec<StocktakeLineView>,
 }

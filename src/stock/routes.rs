@@ -280,7 +280,7 @@ pub async fn count(
 /// A pharmacist approves the stocktake: every variance is posted to the ledger.
 #[utoipa::path(post, path = "/api/v1/stocktakes/{id}/approve", tag = "stock", params(("id" = i64, Path)),
     responses((status = 200, body = StocktakeView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem)),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("stocktake.approve"))))]
 pub async fn approve(

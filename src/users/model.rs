@@ -38,6 +38,7 @@ pub struct UserView {
     /// Appointed by the CD Accountable Officer to witness destruction of controlled drugs.
     pub authorised_witness: bool,
     pub sites: Vec<SiteRef>,
+    #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
 }
 

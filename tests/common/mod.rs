@@ -236,6 +236,98 @@ pub async fn spawn_with(
     }
 }
 
+/// Every response the suite receives is checked against the served document: its status must
+/// be documented for the operation, its media type listed, and its body valid against the
+/// schema given for that status.
+pub mod contract {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use serde_json::{json, Value};
+
+    fn document() -> &'static Value {
+        static DOC: OnceLock<Value> = OnceLock::new();
+        DOC.get_or_init(prison_pharmacy::openapi::document)
+    }
+
+    /// The path template of the document a request path matches, most literal segments first.
+    fn template(path: &str) -> Option<&'static str> {
+        let segments: Vec<&str> = path.split('/').collect();
+        document()["paths"]
+            .as_object()?
+            .keys()
+            .filter(|t| {
+                let ts: Vec<&str> = t.split('/').collect();
+                ts.len() == segments.len()
+                    && ts
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t.starts_with('{') || t == s)
+            })
+            .max_by_key(|t| t.split('/').filter(|s| !s.starts_with('{')).count())
+            .map(String::as_str)
+    }
+
+    type Validators = HashMap<String, jsonschema::Validator>;
+
+    pub fn check(method: &str, path: &str, status: u16, content_type: &str, body: &Value) {
+        let Some(template) = template(path) else {
+            return;
+        };
+        let method = method.to_ascii_lowercase();
+        let Some(operation) = document()["paths"][template].get(&method) else {
+            // Another method on a known path: the router's 405, not an operation.
+            assert_eq!(
+                status, 405,
+                "{method} {path} answered {status} without an operation"
+            );
+            return;
+        };
+        let responses = &operation["responses"];
+        let Some(spec) = responses.get(status.to_string()) else {
+            panic!(
+                "{method} {template} answered {status}, which its document does not list: {body}"
+            );
+        };
+        let media = content_type.split(';').next().unwrap_or_default().trim();
+        let Some(content) = spec.get("content").and_then(Value::as_object) else {
+            return;
+        };
+        let Some(schema) = content.get(media).map(|c| &c["schema"]) else {
+            panic!(
+                "{method} {template} {status} was sent as {media:?}, the document says {:?}",
+                content.keys().collect::<Vec<_>>()
+            );
+        };
+        if !media.ends_with("json") || schema.is_null() {
+            return;
+        }
+        static CACHE: OnceLock<Mutex<Validators>> = OnceLock::new();
+        let key = format!("{method} {template} {status} {media}");
+        let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
+        let validator = cache.entry(key.clone()).or_insert_with(|| {
+            let root = json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "components": document()["components"],
+                "allOf": [schema],
+            });
+            jsonschema::options()
+                .should_validate_formats(true)
+                .build(&root)
+                .unwrap_or_else(|e| panic!("{key}: schema does not compile: {e}"))
+        });
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .take(5)
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{key}: the body breaks its schema: {errors:#?}\n{body}"
+        );
+    }
+}
+
 pub struct Response {
     pub status: StatusCode,
     pub body: Value,
@@ -248,7 +340,9 @@ where
     B: MessageBody,
 {
     pub async fn send(&self, req: test::TestRequest) -> Response {
-        let resp = test::call_service(&self.svc, req.to_request()).await;
+        let req = req.to_request();
+        let (method, path) = (req.method().to_string(), req.path().to_string());
+        let resp = test::call_service(&self.svc, req).await;
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = test::read_body(resp).await;
@@ -258,6 +352,12 @@ where
             serde_json::from_slice(&bytes)
                 .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
         };
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        contract::check(&method, &path, status.as_u16(), &content_type, &body);
         Response {
             status,
             body,
