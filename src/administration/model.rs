@@ -20,6 +20,7 @@ pub struct RoundQuery {
     pub location_id: Option<i64>,
     /// A wing, e.g. HB1; the whole prison when neither this nor location_id is given.
     #[validate(length(min = 1, max = 20))]
+    #[param(min_length = 1, max_length = 20)]
     pub wing: Option<String>,
 }
 
@@ -34,6 +35,7 @@ pub struct RecentOutcome {
 pub struct RoundItem {
     pub prescription_id: i64,
     pub patient_id: i64,
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub prison_number: String,
     pub patient_name: String,
     pub wing: Option<String>,
@@ -77,6 +79,7 @@ pub struct RecordDose {
     pub stock_quantity: Option<Quantity>,
     /// For withheld (the clinical reason) and other (what happened).
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: Option<String>,
     /// For away: court, hospital, visit or segregation.
     pub away_reason: Option<AwayReason>,
@@ -134,6 +137,7 @@ pub struct DoseView {
 #[serde(deny_unknown_fields)]
 pub struct CorrectDose {
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -145,6 +149,7 @@ pub struct SupplyRequest {
     pub location_id: i64,
     /// Days supplied; defaults to the prescription's supply period.
     #[validate(range(min = 1, max = 28))]
+    #[schema(minimum = 1, maximum = 28)]
     pub days: Option<i64>,
     pub batch_id: Option<i64>,
     /// Whether the patient's identity was checked at hand-over (a register entry records it).
@@ -178,6 +183,7 @@ pub struct ComplianceRequest {
     /// What the nurse found in the cell.
     pub counted_quantity: Quantity,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -203,6 +209,7 @@ pub struct AlertView {
     pub id: i64,
     pub site_id: i64,
     pub patient_id: i64,
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub prison_number: String,
     pub prescription_id: Option<i64>,
     pub kind: AlertKind,
@@ -234,6 +241,7 @@ pub struct AlertFilter {
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeAlert {
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
 }
 

@@ -206,7 +206,7 @@ pub async fn acknowledge(
 /// A patient's administrations and in-possession supplies as a FHIR R4 collection Bundle.
 #[utoipa::path(get, path = "/api/v1/patients/{id}/fhir", tag = "administration",
     params(("id" = i64, Path), FhirQuery),
-    responses((status = 200, description = "application/fhir+json Bundle"), (status = 401, body = Problem),
+    responses((status = 200, description = "A FHIR R4 Bundle", content((serde_json::Value = "application/fhir+json"))), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("fhir.read"))))]

@@ -32,8 +32,10 @@ pub struct AuditFilter {
     pub user_id: Option<i64>,
     /// Entity type, e.g. `stock_movement`, `user`.
     #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
     pub entity: Option<String>,
     #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
     pub entity_id: Option<String>,
     /// Inclusive lower bound, UTC, e.g. `2026-11-21T00:00:00`.
     #[serde(default, with = "crate::domain::time::utc_opt")]
@@ -42,9 +44,11 @@ pub struct AuditFilter {
     #[serde(default, with = "crate::domain::time::utc_opt")]
     pub to: Option<NaiveDateTime>,
     #[validate(range(min = 1))]
+    #[param(minimum = 1)]
     #[param(inline)]
     pub page: Option<i64>,
     #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
     #[param(inline)]
     pub per_page: Option<i64>,
 }

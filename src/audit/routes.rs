@@ -55,7 +55,7 @@ pub async fn list(
 /// The audit log as CSV (RFC 4180, header row), with the same filters as the list; streamed
 /// with constant memory. `page` and `per_page` are ignored: every matching event is exported.
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditFilter),
-    responses((status = 200, description = "text/csv"), (status = 401, body = Problem),
+    responses((status = 200, description = "The audit log as CSV", content((String = "text/csv"))), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("audit.read"))))]

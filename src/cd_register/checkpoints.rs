@@ -176,6 +176,7 @@ pub struct CheckpointDocument {
     pub public_key: String,
     pub site_id: i64,
     #[validate(length(max = 1000000))]
+    #[schema(max_items = 1000000)]
     pub checkpoints: Vec<Checkpoint>,
 }
 

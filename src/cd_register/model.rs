@@ -213,6 +213,7 @@ pub struct EntryView {
     pub batch_id: Option<i64>,
     pub counterparty: Option<String>,
     pub counterparty_address: Option<String>,
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub patient_identifier: Option<String>,
     pub prescriber: Option<String>,
     pub collected_by: Option<String>,
@@ -269,9 +270,11 @@ pub struct EntryPage {
 pub struct EntryFilter {
     /// Entries after this sequence number.
     #[validate(range(min = 0))]
+    #[param(minimum = 0)]
     #[param(inline)]
     pub after_seq: Option<i64>,
     #[validate(range(min = 1, max = 500))]
+    #[param(minimum = 1, maximum = 500)]
     #[param(inline)]
     pub limit: Option<i64>,
 }
@@ -352,8 +355,10 @@ pub struct DestructionRequest {
     pub quantity: Quantity,
     /// How it was destroyed, e.g. "denaturing kit".
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub method: String,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     pub witness: Option<WitnessCredentials>,
 }
@@ -367,6 +372,7 @@ pub struct CabinetTransferRequest {
     /// How much moves (positive), in the product's unit.
     pub quantity: Quantity,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// The second person, who authenticates: the sending cabinet's stock goes down.
     pub witness: Option<WitnessCredentials>,
@@ -386,6 +392,7 @@ pub struct CabinetTransferView {
 pub struct CorrectionRequest {
     /// Why the entry was wrong.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
     /// Stock difference the correction makes (signed); omit for a correction of details only.
     pub quantity: Option<Quantity>,
@@ -393,14 +400,20 @@ pub struct CorrectionRequest {
     pub location_id: Option<i64>,
     pub batch_id: Option<i64>,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub counterparty: Option<String>,
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub counterparty_address: Option<String>,
     #[validate(length(max = 7))]
+    #[schema(max_length = 7)]
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub patient_identifier: Option<String>,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub prescriber: Option<String>,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub collected_by: Option<String>,
     /// The second person, who authenticates; required when the correction reduces stock.
     pub witness: Option<WitnessCredentials>,
@@ -412,6 +425,7 @@ pub struct BalanceCheckRequest {
     /// The physical count, in the product's unit.
     pub counted_quantity: Quantity,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// The second person counting.
     pub witness: Option<WitnessCredentials>,
@@ -477,6 +491,7 @@ pub struct Adjustment {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     #[validate(length(min = 1, max = 4000))]
+    #[schema(min_length = 1, max_length = 4000)]
     pub explanation: String,
     /// The stock change the investigation found necessary, if any; posted as a linked register entry.
     pub adjustment: Option<Adjustment>,
@@ -488,16 +503,20 @@ pub struct ResolveRequest {
 #[serde(deny_unknown_fields)]
 pub struct PatientReturnRequest {
     /// The patient's prison number.
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub patient_identifier: String,
     /// The formulary product, where the returned medicine is one.
     pub product_id: Option<i64>,
     /// What was handed in, as labelled.
     #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     pub description: String,
     pub quantity: Quantity,
     #[validate(length(min = 1, max = 30))]
+    #[schema(min_length = 1, max_length = 30)]
     pub unit: String,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -505,8 +524,10 @@ pub struct PatientReturnRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReturnDestructionRequest {
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub method: String,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// The second member of staff present.
     pub witness: Option<WitnessCredentials>,
@@ -526,6 +547,7 @@ pub struct ReturnDestructionView {
 pub struct PatientReturnView {
     pub id: i64,
     pub site_id: i64,
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub patient_identifier: String,
     pub product_id: Option<i64>,
     pub description: String,

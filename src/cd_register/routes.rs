@@ -241,7 +241,7 @@ pub async fn cabinet_transfer(
 /// ends with its verdict. Streams with constant memory.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/export", tag = "cd register",
     params(("site_id" = i64, Path), ExportQuery),
-    responses((status = 200, description = "text/csv, application/json or application/pdf"),
+    responses((status = 200, description = "The register as CSV (default), JSON or PDF", content((String = "text/csv"), (serde_json::Value = "application/json"), (String = "application/pdf"))),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])),

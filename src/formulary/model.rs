@@ -109,15 +109,20 @@ pub struct CreateProduct {
     pub dmd_code: Option<String>,
     pub dmd_type: DmdType,
     #[validate(length(min = 1, max = 300))]
+    #[schema(min_length = 1, max_length = 300)]
     pub name: String,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub form: String,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub strength: String,
     #[validate(length(min = 1, max = 30))]
+    #[schema(min_length = 1, max_length = 30)]
     pub unit: String,
     pub pack_size: Quantity,
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub ingredient: String,
     pub cd_schedule: CdSchedule,
     /// Defaults to on for schedule 2 and for buprenorphine.
@@ -128,8 +133,10 @@ pub struct CreateProduct {
     pub default_possession: Option<Possession>,
     pub max_daily_dose: Option<Quantity>,
     #[validate(length(min = 1, max = 30))]
+    #[schema(min_length = 1, max_length = 30)]
     pub dose_unit: String,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub therapeutic_class: String,
     #[serde(default)]
     pub critical: bool,
@@ -141,12 +148,14 @@ pub struct CreateProduct {
 #[serde(deny_unknown_fields)]
 pub struct UpdateProduct {
     #[validate(length(min = 1, max = 300))]
+    #[schema(min_length = 1, max_length = 300)]
     pub name: Option<String>,
     pub cd_register: Option<bool>,
     pub medicine_of_concern: Option<bool>,
     pub default_possession: Option<Possession>,
     pub max_daily_dose: Option<Quantity>,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub therapeutic_class: Option<String>,
     pub critical: Option<bool>,
     /// Switching `cd_register` on while the product is in stock: the second person, who
@@ -161,13 +170,16 @@ pub struct UpdateProduct {
 pub struct ProductFilter {
     /// Case-insensitive part of the name.
     #[validate(length(min = 1, max = 100))]
+    #[param(min_length = 1, max_length = 100)]
     pub q: Option<String>,
     #[param(inline)]
     pub status: Option<ProductStatus>,
     #[validate(range(min = 1))]
+    #[param(minimum = 1)]
     #[param(inline)]
     pub page: Option<i64>,
     #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
     #[param(inline)]
     pub per_page: Option<i64>,
 }
@@ -220,6 +232,7 @@ impl From<BatchRow> for Batch {
 #[serde(deny_unknown_fields)]
 pub struct CreateBatch {
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     #[validate(custom(function = "crate::domain::input::printable"))]
     pub batch_number: String,
     pub expiry_date: NaiveDate,
@@ -232,6 +245,7 @@ pub struct SetBatchStatus {
     /// batch may be released back to `available`, a recalled one may not.
     pub status: BatchStatus,
     #[validate(length(min = 1, max = 1000))]
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }
 

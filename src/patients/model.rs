@@ -30,17 +30,23 @@ text_enum!(ReviewTrigger {
 #[serde(deny_unknown_fields)]
 pub struct AdmitPatient {
     /// NOMIS number: one letter, four digits, two letters, e.g. A1234BC.
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub prison_number: String,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub given_name: String,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub family_name: String,
     pub date_of_birth: NaiveDate,
     #[validate(length(min = 1, max = 20))]
+    #[schema(min_length = 1, max_length = 20)]
     pub wing: Option<String>,
     #[validate(length(min = 1, max = 20))]
+    #[schema(min_length = 1, max_length = 20)]
     pub landing: Option<String>,
     #[validate(length(min = 1, max = 20))]
+    #[schema(min_length = 1, max_length = 20)]
     pub cell: Option<String>,
 }
 
@@ -48,10 +54,13 @@ pub struct AdmitPatient {
 #[serde(deny_unknown_fields)]
 pub struct SetLocation {
     #[validate(length(min = 1, max = 20))]
+    #[schema(min_length = 1, max_length = 20)]
     pub wing: Option<String>,
     #[validate(length(min = 1, max = 20))]
+    #[schema(min_length = 1, max_length = 20)]
     pub landing: Option<String>,
     #[validate(length(min = 1, max = 20))]
+    #[schema(min_length = 1, max_length = 20)]
     pub cell: Option<String>,
 }
 
@@ -60,9 +69,11 @@ pub struct SetLocation {
 pub struct AllergyRequest {
     /// A substance ("penicillin") or class ("penicillins", "NSAID").
     #[validate(length(min = 3, max = 100))]
+    #[schema(min_length = 3, max_length = 100)]
     pub substance: String,
     pub kind: AllergyKind,
     #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     pub reaction: String,
     pub severity: AllergySeverity,
 }
@@ -71,6 +82,7 @@ pub struct AllergyRequest {
 #[serde(deny_unknown_fields)]
 pub struct RetractAllergy {
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -91,6 +103,7 @@ pub struct AllergyView {
 pub struct AssessmentRequest {
     pub outcome: IpOutcome,
     #[validate(length(min = 1, max = 4000))]
+    #[schema(min_length = 1, max_length = 4000)]
     pub reasons: String,
     /// The products allowed in possession when the outcome is `named_products_only`.
     #[serde(default)]
@@ -125,12 +138,14 @@ pub struct AssessmentList {
 pub struct TriggerRequest {
     pub reason: ReviewTrigger,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReviewDue {
     pub patient_id: i64,
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub prison_number: String,
     pub wing: Option<String>,
     /// `no_assessment`, `review_date_passed`, or a trigger such as `transfer`.
@@ -147,6 +162,7 @@ pub struct ReviewDueList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PatientView {
     pub id: i64,
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub prison_number: String,
     pub given_name: String,
     pub family_name: String,
@@ -169,6 +185,8 @@ pub struct PatientList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PatientFilter {
+    /// Either case.
+    #[param(pattern = "^[A-Za-z][0-9]{4}[A-Za-z]{2}$")]
     pub prison_number: Option<String>,
     pub wing: Option<String>,
     /// Defaults to in_custody.
@@ -183,8 +201,10 @@ pub struct TransferRequest {
     pub to_site_id: Option<i64>,
     /// Where the patient went when the prison is not served here.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub destination: Option<String>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -207,9 +227,11 @@ pub struct ReleaseRequest {
     #[validate(nested)]
     pub supplies: Vec<ReleaseSupply>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// Who took the supplies out; the patient in person when absent.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub collected_by: Option<String>,
     /// Whether the identity of whoever collected was checked.
     pub identity_checked: Option<bool>,
@@ -221,6 +243,7 @@ pub struct ReleaseRequest {
 pub struct TaskView {
     pub id: i64,
     pub patient_id: i64,
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub prison_number: String,
     pub site_id: i64,
     pub due_date: NaiveDate,
@@ -250,5 +273,6 @@ pub struct TaskFilter {
 #[serde(deny_unknown_fields)]
 pub struct CompleteTask {
     #[validate(length(min = 1, max = 4000))]
+    #[schema(min_length = 1, max_length = 4000)]
     pub note: String,
 }

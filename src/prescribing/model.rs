@@ -69,6 +69,7 @@ pub struct CreatePrescription {
     pub dose: Quantity,
     /// Must be the product's dose unit (e.g. "mg").
     #[validate(length(min = 1, max = 20))]
+    #[schema(min_length = 1, max_length = 20)]
     pub dose_unit: String,
     pub route: Route,
     /// Round times for regular doses.
@@ -78,6 +79,7 @@ pub struct CreatePrescription {
     #[serde(default)]
     pub as_needed: bool,
     #[validate(range(min = 1, max = 24))]
+    #[schema(minimum = 1, maximum = 24)]
     pub max_doses_per_day: Option<i64>,
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
@@ -85,11 +87,14 @@ pub struct CreatePrescription {
     pub possession: Option<Possession>,
     /// Days per in-possession supply (default 7).
     #[validate(range(min = 1, max = 28))]
+    #[schema(minimum = 1, maximum = 28)]
     pub supply_days: Option<i64>,
     /// Prescriber's name and registration, e.g. "Dr A Khan GMC 7012345".
     #[validate(length(min = 3, max = 200))]
+    #[schema(min_length = 3, max_length = 200)]
     pub prescriber: String,
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub indication: Option<String>,
 }
 
@@ -125,6 +130,7 @@ pub struct StatusEventView {
 pub struct PrescriptionView {
     pub id: i64,
     pub patient_id: i64,
+    #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub prison_number: String,
     pub product_id: i64,
     pub product_name: String,
@@ -171,9 +177,11 @@ pub struct DecisionRequest {
     pub decision: Decision,
     /// Required for approve_with_note, reject and query.
     #[validate(length(min = 1, max = 4000))]
+    #[schema(min_length = 1, max_length = 4000)]
     pub note: Option<String>,
     /// Required to approve over a blocking finding.
     #[validate(length(min = 1, max = 4000))]
+    #[schema(min_length = 1, max_length = 4000)]
     pub override_reason: Option<String>,
 }
 
@@ -181,5 +189,6 @@ pub struct DecisionRequest {
 #[serde(deny_unknown_fields)]
 pub struct StatusReason {
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }

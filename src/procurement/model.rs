@@ -11,17 +11,23 @@ use crate::text_enum;
 #[serde(deny_unknown_fields)]
 pub struct SupplierRequest {
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     pub address: String,
     /// The MHRA wholesale dealer's licence number, e.g. "WDA(H) 1234".
     #[validate(length(min = 3, max = 50))]
+    #[schema(min_length = 3, max_length = 50)]
     pub wholesale_dealer_licence: String,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub contact_name: Option<String>,
     #[validate(email, length(max = 200))]
+    #[schema(max_length = 200)]
     pub contact_email: Option<String>,
     #[validate(length(max = 50))]
+    #[schema(max_length = 50)]
     pub contact_phone: Option<String>,
     /// Inactive suppliers cannot be ordered from (default true).
     pub active: Option<bool>,
@@ -52,6 +58,7 @@ pub struct SupplierProductRequest {
     /// Price of one pack, GBP, up to 4 decimal places.
     pub pack_price: Money,
     #[validate(range(min = 0, max = 365))]
+    #[schema(minimum = 0, maximum = 365)]
     pub lead_time_days: i64,
 }
 
@@ -69,6 +76,7 @@ pub struct OrderLineRequest {
     pub product_id: i64,
     /// Whole packs.
     #[validate(range(min = 1, max = 100000))]
+    #[schema(minimum = 1, maximum = 100000)]
     pub packs: i64,
     /// Defaults to the supplier's listed pack price.
     pub pack_price: Option<Money>,
@@ -76,6 +84,7 @@ pub struct OrderLineRequest {
     pub vat_rate: Option<Percent>,
     /// Required for schedule 1-3 controlled drugs before the order is sent.
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50)]
     pub fp10cdf_reference: Option<String>,
 }
 
@@ -84,8 +93,10 @@ pub struct OrderLineRequest {
 pub struct CreateOrder {
     pub supplier_id: i64,
     #[validate(length(min = 1, max = 100), nested)]
+    #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<OrderLineRequest>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -94,6 +105,7 @@ pub struct CreateOrder {
 pub struct SetRequisition {
     /// The FP10CDF requisition's reference.
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50)]
     pub fp10cdf_reference: String,
 }
 
@@ -101,6 +113,7 @@ pub struct SetRequisition {
 #[serde(deny_unknown_fields)]
 pub struct CancelOrder {
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -179,6 +192,7 @@ pub struct RaisedOrders {
 pub struct ReceiptLineRequest {
     pub order_line_id: i64,
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50)]
     #[validate(custom(function = "crate::domain::input::printable"))]
     pub batch_number: String,
     pub expiry_date: NaiveDate,
@@ -186,6 +200,7 @@ pub struct ReceiptLineRequest {
     pub quantity: Quantity,
     /// A pharmacist's reason for accepting more than was ordered.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub over_receipt_reason: Option<String>,
 }
 
@@ -194,8 +209,10 @@ pub struct ReceiptLineRequest {
 pub struct ReceiveGoods {
     pub location_id: i64,
     #[validate(length(min = 1, max = 100), nested)]
+    #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<ReceiptLineRequest>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -259,6 +276,7 @@ pub struct InvoiceLineRequest {
 #[serde(deny_unknown_fields)]
 pub struct RecordInvoice {
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50)]
     pub invoice_number: String,
     pub net_amount: Money,
     pub vat_amount: Money,

@@ -373,7 +373,7 @@ pub async fn record_invoice(
 
 /// Spend on goods received, at the ordered prices, by supplier, site and period; JSON or CSV.
 #[utoipa::path(get, path = "/api/v1/reports/spend", tag = "procurement", params(SpendQuery),
-    responses((status = 200, body = SpendReport, description = "JSON, or text/csv with format=csv"),
+    responses((status = 200, description = "The spend report as JSON, or CSV with format=csv", content((SpendReport = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])),

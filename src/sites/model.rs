@@ -77,12 +77,16 @@ fn code_chars(s: &str) -> Result<(), validator::ValidationError> {
 #[serde(deny_unknown_fields)]
 pub struct CreateSite {
     #[validate(length(min = 2, max = 16), custom(function = "code_chars"))]
+    #[schema(min_length = 2, max_length = 16)]
     pub code: String,
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub category: String,
     #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     pub address: String,
 }
 
@@ -90,8 +94,10 @@ pub struct CreateSite {
 #[serde(deny_unknown_fields)]
 pub struct CreateLocation {
     #[validate(length(min = 1, max = 32), custom(function = "code_chars"))]
+    #[schema(min_length = 1, max_length = 32)]
     pub code: String,
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub kind: LocationKind,
     /// Keeps its own CD register pages; defaults to true for kind `cd_cabinet`.

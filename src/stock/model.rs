@@ -53,9 +53,11 @@ pub struct MovementFilter {
     pub location_id: Option<i64>,
     /// Return movements after this id (from `next_after_id` of the previous page).
     #[validate(range(min = 0))]
+    #[param(minimum = 0)]
     #[param(inline)]
     pub after_id: Option<i64>,
     #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
     #[param(inline)]
     pub limit: Option<i64>,
 }
@@ -97,6 +99,7 @@ pub struct MovementPage {
 pub struct ExpiringFilter {
     /// Days ahead of today.
     #[validate(range(min = 0, max = 3650))]
+    #[param(minimum = 0, maximum = 3650)]
     #[param(inline)]
     pub days: i64,
 }
@@ -156,6 +159,7 @@ pub struct AdjustmentRequest {
     pub reason: AdjustmentReason,
     pub reason_code: AdjustmentCode,
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
 }
 
@@ -173,8 +177,10 @@ pub struct CreateTransfer {
     /// A location of this site or of another prison.
     pub to_location_id: i64,
     #[validate(length(min = 1, max = 100), nested)]
+    #[schema(min_items = 1, max_items = 100)]
     pub lines: Vec<TransferLineRequest>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// The second person, who authenticates: required when register-tracked stock leaves.
     pub witness: Option<crate::auth::witness::WitnessCredentials>,
@@ -187,6 +193,7 @@ pub struct ReceivedLine {
     pub quantity_received: Quantity,
     /// Required when the quantity received differs from the quantity sent.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub discrepancy_note: Option<String>,
 }
 
@@ -244,6 +251,7 @@ pub struct TransferList {
 pub struct OpenStocktake {
     pub location_id: i64,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -258,6 +266,7 @@ pub struct CountLine {
 #[serde(deny_unknown_fields)]
 pub struct StocktakeCounts {
     #[validate(length(min = 1, max = 500), nested)]
+    #[schema(min_items = 1, max_items = 500)]
     pub counts: Vec<CountLine>,
 }
 

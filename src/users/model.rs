@@ -72,14 +72,17 @@ fn username_chars(s: &str) -> Result<(), validator::ValidationError> {
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     #[validate(length(min = 3, max = 64), custom(function = "username_chars"))]
+    #[schema(min_length = 3, max_length = 64)]
     pub username: String,
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
     pub role: Role,
     /// 12 to 128 characters, not containing the username.
     pub password: String,
     /// Sites the user may act at; each must be one of yours.
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_items = 1, max_items = 50)]
     pub site_ids: Vec<i64>,
     #[serde(default)]
     pub authorised_witness: bool,
@@ -91,6 +94,7 @@ pub struct UpdateUser {
     pub enabled: Option<bool>,
     pub authorised_witness: Option<bool>,
     #[validate(length(min = 1, max = 50))]
+    #[schema(min_items = 1, max_items = 50)]
     pub site_ids: Option<Vec<i64>>,
 }
 
