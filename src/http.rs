@@ -7,6 +7,8 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::error::{AppError, FieldIssue};
@@ -15,7 +17,7 @@ use crate::AppState;
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 200;
 
-/// A resource whose unmatched methods answer 405 as a problem document.
+/// Any path no route matches.
 pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::not_found("resource"))
 }
@@ -38,6 +40,94 @@ impl PageRequest {
 
     pub fn offset(self) -> i64 {
         (self.page - 1).saturating_mul(self.per_page)
+    }
+}
+
+/// `page` (from 1) and `per_page` (at most `MAX_PAGE_SIZE`, default `DEFAULT_PAGE_SIZE`), the
+/// same on every list; read apart from the list's own filters.
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams, Validate)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number, from 1.
+    #[validate(range(min = 1, max = 1_000_000))]
+    #[param(minimum = 1, maximum = 1_000_000)]
+    pub page: Option<i64>,
+    /// Items per page: at most 200, 50 when absent.
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
+    pub per_page: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn request(self) -> PageRequest {
+        PageRequest::new(self.page, self.per_page)
+    }
+}
+
+const PAGE_PARAMS: [&str; 2] = ["page", "per_page"];
+
+impl FromRequest for PageQuery {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let only_paging: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                form_urlencoded::parse(req.query_string().as_bytes())
+                    .filter(|(k, _)| PAGE_PARAMS.contains(&k.as_ref())),
+            )
+            .finish();
+        std::future::ready(parse_query::<PageQuery>(&only_paging).map(|q| q.0))
+    }
+}
+
+/// One page of a list, with what it takes to reach every other row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub page: i64,
+    pub per_page: i64,
+    /// Rows in the whole list.
+    pub total: i64,
+}
+
+impl<T> Paged<T> {
+    /// The requested page of a list of keys, each made into its item: a list whose items
+    /// take queries of their own builds only the page asked for.
+    pub fn of_keys<K, E>(
+        keys: Vec<K>,
+        page: PageRequest,
+        item: impl FnMut(K) -> Result<T, E>,
+    ) -> Result<Paged<T>, E> {
+        let total = keys.len() as i64;
+        let items = keys
+            .into_iter()
+            .skip(page.offset().min(total) as usize)
+            .take(page.per_page as usize)
+            .map(item)
+            .collect::<Result<_, E>>()?;
+        Ok(Paged {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total,
+        })
+    }
+
+    /// The requested page of a whole list.
+    pub fn of(all: Vec<T>, page: PageRequest) -> Paged<T> {
+        let total = all.len() as i64;
+        let items = all
+            .into_iter()
+            .skip(page.offset().min(total) as usize)
+            .take(page.per_page as usize)
+            .collect();
+        Paged {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total,
+        }
     }
 }
 
@@ -194,7 +284,14 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidQuery<T> {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(parse_query(req.query_string()))
+        // Paging is read by `PageQuery`; the filter sees the rest.
+        let filters: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                form_urlencoded::parse(req.query_string().as_bytes())
+                    .filter(|(k, _)| !PAGE_PARAMS.contains(&k.as_ref())),
+            )
+            .finish();
+        std::future::ready(parse_query(&filters))
     }
 }
 

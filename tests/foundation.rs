@@ -674,3 +674,40 @@ async fn edges_of_input_answer_422_naming_the_field_and_change_nothing() {
     // Only the product's creation was written.
     assert_eq!(app.count("audit_events"), events + 1);
 }
+
+#[actix_web::test]
+async fn every_list_pages_the_same_way_and_reaches_every_row() {
+    let app = spawn().await;
+    let site = app.site("FWI");
+    let admin = app.user("admin", "admin", &[site.id]);
+    let locations = format!("/api/v1/sites/{}/locations", site.id);
+    let mut seen = Vec::new();
+    for page in 1..=2 {
+        let r = app
+            .get(&format!("{locations}?per_page=3&page={page}"), &admin.token)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(
+            (&r.body["page"], &r.body["per_page"], &r.body["total"]),
+            (&json!(page), &json!(3), &json!(4))
+        );
+        for l in r.body["items"].as_array().unwrap() {
+            seen.push(l["code"].as_str().unwrap().to_string());
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["CDCAB", "HB1-HATCH", "PHARM", "QUAR"]);
+    let r = app
+        .get(&format!("{locations}?per_page=201"), &admin.token)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body), ("per_page".into(), "range".into()));
+    let r = app.get(&format!("{locations}?page=0"), &admin.token).await;
+    assert_eq!(first_issue(&r.body), ("page".into(), "range".into()));
+    // Past the last page: no items, and the total still says how many there are.
+    let r = app.get(&format!("{locations}?page=9"), &admin.token).await;
+    assert_eq!(
+        (r.body["items"].clone(), r.body["total"].clone()),
+        (json!([]), json!(4))
+    );
+}

@@ -16,7 +16,6 @@ pub struct RoundQuery {
     #[param(inline)]
     pub slot: Slot,
     /// An administration point: its wing is the part of its code before "-HATCH".
-    #[param(inline)]
     pub location_id: Option<i64>,
     /// A wing, e.g. HB1; the whole prison when neither this nor location_id is given.
     #[validate(length(min = 1, max = 20))]

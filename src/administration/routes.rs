@@ -7,7 +7,7 @@ use crate::auth::permissions::Action;
 use crate::auth::witness;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{ValidJson, ValidQuery};
+use crate::http::{PageQuery, Paged, ValidJson, ValidQuery};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::patients::routes::on_patient;
 use crate::AppState;
@@ -158,14 +158,15 @@ pub async fn compliance(
 
 /// Missed-dose and compliance alerts of a prison (open ones unless `open=false`).
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/alerts", tag = "administration",
-    params(("site_id" = i64, Path), AlertFilter),
-    responses((status = 200, body = AlertList), (status = 401, body = Problem), (status = 403, body = Problem),
+    params(PageQuery, ("site_id" = i64, Path), AlertFilter),
+    responses((status = 200, body = Paged<AlertView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("alert.read"))))]
 pub async fn alerts(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: web::Path<i64>,
     ValidQuery(f): ValidQuery<AlertFilter>,
 ) -> Result<HttpResponse, AppError> {
@@ -176,7 +177,7 @@ pub async fn alerts(
         .db
         .read(move |c| service::alerts_of_site(c, site_id, open))
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
 /// A clinician acknowledges an alert with a note.

@@ -26,9 +26,7 @@ pub struct AuditEvent {
 #[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only events of this site (must be one of yours).
-    #[param(inline)]
     pub site_id: Option<i64>,
-    #[param(inline)]
     pub user_id: Option<i64>,
     /// Entity type, e.g. `stock_movement`, `user`.
     #[validate(length(min = 1, max = 64))]
@@ -43,14 +41,6 @@ pub struct AuditFilter {
     /// Exclusive upper bound, UTC.
     #[serde(default, with = "crate::domain::time::utc_opt")]
     pub to: Option<NaiveDateTime>,
-    #[validate(range(min = 1))]
-    #[param(minimum = 1)]
-    #[param(inline)]
-    pub page: Option<i64>,
-    #[validate(range(min = 1, max = 200))]
-    #[param(minimum = 1, maximum = 200)]
-    #[param(inline)]
-    pub per_page: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

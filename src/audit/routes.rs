@@ -6,7 +6,7 @@ use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::db::AnyConnection;
 use crate::error::{AppError, Problem};
-use crate::http::{download, ChunkSource, PageRequest, ValidQuery};
+use crate::http::{download, ChunkSource, PageQuery, ValidQuery};
 use crate::AppState;
 
 fn check_filter(user: &AuthUser, filter: &AuditFilter) -> Result<(), AppError> {
@@ -27,7 +27,7 @@ fn check_filter(user: &AuthUser, filter: &AuditFilter) -> Result<(), AppError> {
 }
 
 /// List audit events of your sites, oldest first, filtered and paginated.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditFilter),
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditFilter, PageQuery),
     responses((status = 200, body = AuditEventPage), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
@@ -35,10 +35,11 @@ fn check_filter(user: &AuthUser, filter: &AuditFilter) -> Result<(), AppError> {
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     ValidQuery(filter): ValidQuery<AuditFilter>,
 ) -> Result<HttpResponse, AppError> {
     check_filter(&user, &filter)?;
-    let page = PageRequest::new(filter.page, filter.per_page);
+    let page = paging.request();
     let sites = user.site_ids.clone();
     let (items, total) = state
         .db
@@ -53,7 +54,7 @@ pub async fn list(
 }
 
 /// The audit log as CSV (RFC 4180, header row), with the same filters as the list; streamed
-/// with constant memory. `page` and `per_page` are ignored: every matching event is exported.
+/// with constant memory: every matching event is exported.
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditFilter),
     responses((status = 200, description = "The audit log as CSV", content((String = "text/csv"))), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),

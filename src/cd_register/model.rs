@@ -177,6 +177,10 @@ pub struct PageView {
 pub struct PageList {
     /// One page per CD cabinet and product, and any closed site page.
     pub items: Vec<PageView>,
+    pub page: i64,
+    pub per_page: i64,
+    /// Register pages in the whole list.
+    pub total: i64,
     /// The site's view: each product's balance summed over its cabinets' open pages.
     pub totals: Vec<ProductTotal>,
 }
@@ -271,11 +275,9 @@ pub struct EntryFilter {
     /// Entries after this sequence number.
     #[validate(range(min = 0))]
     #[param(minimum = 0)]
-    #[param(inline)]
     pub after_seq: Option<i64>,
     #[validate(range(min = 1, max = 500))]
     #[param(minimum = 1, maximum = 500)]
-    #[param(inline)]
     pub limit: Option<i64>,
 }
 
@@ -579,7 +581,6 @@ pub struct ExportQuery {
     #[param(inline)]
     pub format: Option<ExportFormat>,
     /// One register page's product; all pages of the site when absent.
-    #[param(inline)]
     pub product_id: Option<i64>,
     /// First day of transactions included (UTC).
     pub from: Option<NaiveDate>,

@@ -9,7 +9,7 @@ use crate::auth::permissions::Action;
 use crate::auth::witness::{self, WitnessNeed};
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{download, ValidJson, ValidQuery};
+use crate::http::{download, PageQuery, Paged, ValidJson, ValidQuery};
 use crate::sites::queries as sites;
 use crate::AppState;
 
@@ -24,7 +24,7 @@ async fn blocking<T: Send + 'static>(
 
 /// The register pages of a site: one per drug, strength and form, with balance and chain head.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/pages", tag = "cd register",
-    params(("site_id" = i64, Path)),
+    params(("site_id" = i64, Path), PageQuery),
     responses((status = 200, body = PageList), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])),
@@ -32,11 +32,16 @@ async fn blocking<T: Send + 'static>(
 pub async fn pages(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     user.authorize(Action::CdRead, site_id)?;
-    let list = state.db.read(move |c| service::pages(c, site_id)).await?;
+    let page = paging.request();
+    let list = state
+        .db
+        .read(move |c| service::pages(c, site_id, page))
+        .await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -359,14 +364,15 @@ pub async fn balance_check(
 
 /// Balance checks of a site; `open=true` (the default) lists only unresolved discrepancies.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/balance-checks", tag = "cd register",
-    params(("site_id" = i64, Path), InvestigationFilter),
-    responses((status = 200, body = BalanceCheckList), (status = 401, body = Problem),
+    params(PageQuery, ("site_id" = i64, Path), InvestigationFilter),
+    responses((status = 200, body = Paged<BalanceCheckView>), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("cd.read"))))]
 pub async fn balance_checks(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: web::Path<i64>,
     ValidQuery(f): ValidQuery<InvestigationFilter>,
 ) -> Result<HttpResponse, AppError> {
@@ -377,7 +383,7 @@ pub async fn balance_checks(
         .db
         .read(move |c| service::checks(c, site_id, only_open))
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
 /// A pharmacist resolves a discrepancy with an explanation; a stock change it needs is posted
@@ -406,14 +412,15 @@ pub async fn resolve(
 
 /// Patients' own controlled drugs handed in at the site (a separate record from stock).
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/cd/patient-returns", tag = "cd register",
-    params(("site_id" = i64, Path)),
-    responses((status = 200, body = PatientReturnList), (status = 401, body = Problem),
+    params(PageQuery, ("site_id" = i64, Path)),
+    responses((status = 200, body = Paged<PatientReturnView>), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("cd.read"))))]
 pub async fn patient_returns(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
@@ -422,7 +429,7 @@ pub async fn patient_returns(
         .db
         .read(move |c| service::patient_returns(c, site_id))
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
 /// Records a patient's own controlled drugs handed in.

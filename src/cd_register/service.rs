@@ -52,7 +52,12 @@ pub fn page_view(conn: &mut AnyConnection, p: &Page, open: i64) -> Result<PageVi
     })
 }
 
-pub fn pages(conn: &mut AnyConnection, site_id: i64) -> Result<PageList, AppError> {
+/// The register pages of a site, a page of them at a time, with the site's totals over all.
+pub fn pages(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    paging: crate::http::PageRequest,
+) -> Result<PageList, AppError> {
     let open: HashMap<i64, i64> = queries::open_investigations(conn, site_id)?
         .into_iter()
         .collect();
@@ -79,7 +84,14 @@ pub fn pages(conn: &mut AnyConnection, site_id: i64) -> Result<PageList, AppErro
             }),
         }
     }
-    Ok(PageList { items, totals })
+    let listed = crate::http::Paged::of(items, paging);
+    Ok(PageList {
+        items: listed.items,
+        page: listed.page,
+        per_page: listed.per_page,
+        total: listed.total,
+        totals,
+    })
 }
 
 pub fn entries(

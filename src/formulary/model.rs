@@ -174,14 +174,6 @@ pub struct ProductFilter {
     pub q: Option<String>,
     #[param(inline)]
     pub status: Option<ProductStatus>,
-    #[validate(range(min = 1))]
-    #[param(minimum = 1)]
-    #[param(inline)]
-    pub page: Option<i64>,
-    #[validate(range(min = 1, max = 200))]
-    #[param(minimum = 1, maximum = 200)]
-    #[param(inline)]
-    pub per_page: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -247,9 +239,4 @@ pub struct SetBatchStatus {
     #[validate(length(min = 1, max = 1000))]
     #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchList {
-    pub items: Vec<Batch>,
 }

@@ -1,28 +1,30 @@
 use actix_web::{web, HttpResponse};
 
 use super::model::{
-    Batch, BatchList, CreateBatch, CreateProduct, Product, ProductFilter, ProductPage,
-    SetBatchStatus, UpdateProduct,
+    Batch, CreateBatch, CreateProduct, Product, ProductFilter, ProductPage, SetBatchStatus,
+    UpdateProduct,
 };
 use super::{queries, service};
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{PageRequest, ValidJson, ValidQuery};
+use crate::http::{PageQuery, Paged};
+use crate::http::{ValidJson, ValidQuery};
 use crate::AppState;
 
 /// Search the formulary.
-#[utoipa::path(get, path = "/api/v1/formulary/products", tag = "formulary", params(ProductFilter),
+#[utoipa::path(get, path = "/api/v1/formulary/products", tag = "formulary", params(ProductFilter, PageQuery),
     responses((status = 200, body = ProductPage), (status = 401, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("formulary.read"))))]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     ValidQuery(f): ValidQuery<ProductFilter>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::FormularyRead)?;
-    let page = PageRequest::new(f.page, f.per_page);
+    let page = paging.request();
     let (rows, total) = state
         .db
         .read(move |c| {
@@ -153,13 +155,14 @@ pub async fn retire(
 }
 
 /// Batches of a product, earliest expiry first.
-#[utoipa::path(get, path = "/api/v1/formulary/products/{id}/batches", tag = "formulary", params(("id" = i64, Path)),
-    responses((status = 200, body = BatchList), (status = 401, body = Problem), (status = 404, body = Problem)),
+#[utoipa::path(get, path = "/api/v1/formulary/products/{id}/batches", tag = "formulary", params(PageQuery, ("id" = i64, Path)),
+    responses((status = 200, body = Paged<Batch>), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("formulary.read"))))]
 pub async fn batches(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::FormularyRead)?;
@@ -174,7 +177,7 @@ pub async fn batches(
                 .collect())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(BatchList { items }))
+    Ok(HttpResponse::Ok().json(Paged::of(items, paging.request())))
 }
 
 /// Register a batch of a product (batch number and expiry), before stock of it is received.

@@ -176,11 +176,6 @@ pub struct PatientView {
     pub current_assessment: Option<AssessmentView>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PatientList {
-    pub items: Vec<PatientView>,
-}
-
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

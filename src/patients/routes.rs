@@ -6,7 +6,7 @@ use crate::audit::Actor;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{ValidJson, ValidQuery};
+use crate::http::{PageQuery, Paged, ValidJson, ValidQuery};
 use crate::AppState;
 
 /// Authorises an action on a patient through the prison they are at now.
@@ -26,22 +26,24 @@ pub async fn on_patient(
 
 /// Patients at a prison (in custody unless `status` says otherwise).
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/patients", tag = "patients",
-    params(("site_id" = i64, Path), PatientFilter),
-    responses((status = 200, body = PatientList), (status = 401, body = Problem), (status = 403, body = Problem),
+    params(PageQuery, ("site_id" = i64, Path), PatientFilter),
+    responses((status = 200, body = Paged<PatientView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("patient.read"))))]
 pub async fn list(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: web::Path<i64>,
     ValidQuery(f): ValidQuery<PatientFilter>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     user.authorize(Action::PatientRead, site_id)?;
+    let page = paging.request();
     let list = state
         .db
-        .read(move |c| service::patients(c, site_id, &f))
+        .read(move |c| service::patients(c, site_id, &f, page))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -152,20 +154,21 @@ pub async fn retract_allergy(
 }
 
 /// The patient's in-possession risk assessments, newest first.
-#[utoipa::path(get, path = "/api/v1/patients/{id}/ip-assessments", tag = "patients", params(("id" = i64, Path)),
-    responses((status = 200, body = AssessmentList), (status = 401, body = Problem), (status = 403, body = Problem),
+#[utoipa::path(get, path = "/api/v1/patients/{id}/ip-assessments", tag = "patients", params(PageQuery, ("id" = i64, Path)),
+    responses((status = 200, body = Paged<AssessmentView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("patient.read"))))]
 pub async fn assessments(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     on_patient(&state, &user, id, Action::PatientRead).await?;
     let list = state.db.read(move |c| service::assessments(c, id)).await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
 /// Records an in-possession risk assessment: outcome, reasons, review date.
@@ -217,14 +220,15 @@ pub async fn trigger_review(
 
 /// Patients whose in-possession assessment needs review.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/ip-reviews-due", tag = "patients",
-    params(("site_id" = i64, Path)),
-    responses((status = 200, body = ReviewDueList), (status = 401, body = Problem), (status = 403, body = Problem),
+    params(PageQuery, ("site_id" = i64, Path)),
+    responses((status = 200, body = Paged<ReviewDue>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("patient.read"))))]
 pub async fn reviews_due(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
@@ -233,7 +237,7 @@ pub async fn reviews_due(
         .db
         .read(move |c| service::reviews_due(c, site_id))
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
 /// Transfers the patient to another prison (prescriptions and possession state go with them;
@@ -300,14 +304,15 @@ pub async fn release(
 
 /// Medicines reconciliation tasks of a prison (open ones unless `open=false`).
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/reconciliation-tasks", tag = "patients",
-    params(("site_id" = i64, Path), TaskFilter),
-    responses((status = 200, body = TaskList), (status = 401, body = Problem), (status = 403, body = Problem),
+    params(PageQuery, ("site_id" = i64, Path), TaskFilter),
+    responses((status = 200, body = Paged<TaskView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("patient.read"))))]
 pub async fn tasks(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: web::Path<i64>,
     ValidQuery(f): ValidQuery<TaskFilter>,
 ) -> Result<HttpResponse, AppError> {
@@ -318,7 +323,7 @@ pub async fn tasks(
         .db
         .read(move |c| service::tasks(c, site_id, open))
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
 #[utoipa::path(post, path = "/api/v1/reconciliation-tasks/{id}/complete", tag = "patients",

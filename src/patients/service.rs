@@ -213,7 +213,8 @@ pub fn patients(
     conn: &mut AnyConnection,
     site_id: i64,
     f: &PatientFilter,
-) -> Result<PatientList, AppError> {
+    page: crate::http::PageRequest,
+) -> Result<crate::http::Paged<PatientView>, AppError> {
     let mut q = patients::table
         .filter(patients::site_id.eq(site_id))
         .filter(patients::status.eq(f.status.unwrap_or(PatientStatus::InCustody).as_str()))
@@ -226,14 +227,9 @@ pub fn patients(
     }
     let ids: Vec<i64> = q
         .order(patients::prison_number.asc())
-        .limit(500)
         .select(patients::id)
         .load(conn)?;
-    let items = ids
-        .into_iter()
-        .map(|id| patient(conn, id))
-        .collect::<Result<_, _>>()?;
-    Ok(PatientList { items })
+    crate::http::Paged::of_keys(ids, page, |id| patient(conn, id))
 }
 
 fn event(

@@ -6,7 +6,7 @@ use crate::audit::Actor;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::{ValidJson, ValidQuery};
+use crate::http::{PageQuery, Paged, ValidJson, ValidQuery};
 use crate::patients::routes::on_patient;
 use crate::AppState;
 
@@ -26,14 +26,15 @@ async fn on_prescription(
 }
 
 #[utoipa::path(get, path = "/api/v1/patients/{id}/prescriptions", tag = "prescribing",
-    params(("id" = i64, Path), PrescriptionFilter),
-    responses((status = 200, body = PrescriptionList), (status = 401, body = Problem), (status = 403, body = Problem),
+    params(PageQuery, ("id" = i64, Path), PrescriptionFilter),
+    responses((status = 200, body = Paged<PrescriptionView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("prescription.read"))))]
 pub async fn of_patient(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     id: web::Path<i64>,
     ValidQuery(f): ValidQuery<PrescriptionFilter>,
 ) -> Result<HttpResponse, AppError> {
@@ -43,7 +44,7 @@ pub async fn of_patient(
         .db
         .read(move |c| service::of_patient(c, id, &f))
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
 /// Records a prescription. It is screened at once (allergies, interactions, maximum daily
@@ -209,19 +210,24 @@ pub async fn entered_in_error(
 
 /// Prescriptions waiting for a pharmacist at a prison, oldest first, with their findings.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/screening-queue", tag = "prescribing",
-    params(("site_id" = i64, Path)),
-    responses((status = 200, body = PrescriptionList), (status = 401, body = Problem), (status = 403, body = Problem),
+    params(PageQuery, ("site_id" = i64, Path)),
+    responses((status = 200, body = Paged<PrescriptionView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("screening.read"))))]
 pub async fn queue(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     user.authorize(Action::ScreeningRead, site_id)?;
-    let list = state.db.read(move |c| service::queue(c, site_id)).await?;
+    let page = paging.request();
+    let list = state
+        .db
+        .read(move |c| service::queue(c, site_id, page))
+        .await?;
     Ok(HttpResponse::Ok().json(list))
 }
 

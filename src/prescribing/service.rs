@@ -705,7 +705,11 @@ pub fn end_all(
 }
 
 /// Prescriptions at a site waiting for a pharmacist: pending or queried, oldest first.
-pub fn queue(conn: &mut AnyConnection, site_id: i64) -> Result<PrescriptionList, AppError> {
+pub fn queue(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    page: crate::http::PageRequest,
+) -> Result<crate::http::Paged<PrescriptionView>, AppError> {
     let ids: Vec<i64> = prescriptions::table
         .inner_join(patients::table)
         .filter(patients::site_id.eq(site_id))
@@ -716,12 +720,7 @@ pub fn queue(conn: &mut AnyConnection, site_id: i64) -> Result<PrescriptionList,
             ScreeningState::Queried.as_str(),
         ]))
         .order(prescriptions::id.asc())
-        .limit(500)
         .select(prescriptions::id)
         .load(conn)?;
-    let items = ids
-        .into_iter()
-        .map(|id| prescription(conn, id))
-        .collect::<Result<_, _>>()?;
-    Ok(PrescriptionList { items })
+    crate::http::Paged::of_keys(ids, page, |id| prescription(conn, id))
 }

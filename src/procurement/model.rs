@@ -163,18 +163,12 @@ pub struct OrderView {
     pub lines: Vec<OrderLineView>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct OrderList {
-    pub items: Vec<OrderView>,
-}
-
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct OrderFilter {
     #[param(inline)]
     pub status: Option<OrderStatus>,
-    #[param(inline)]
     pub supplier_id: Option<i64>,
 }
 
@@ -330,9 +324,7 @@ text_enum!(SpendPeriod {
 #[into_params(parameter_in = Query)]
 pub struct SpendQuery {
     /// One of your sites; all of them when absent.
-    #[param(inline)]
     pub site_id: Option<i64>,
-    #[param(inline)]
     pub supplier_id: Option<i64>,
     /// First day included (UTC).
     pub from: Option<NaiveDate>,

@@ -6,6 +6,7 @@ use crate::audit::Actor;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
+use crate::http::{PageQuery, Paged};
 use crate::http::{ValidJson, ValidQuery};
 use crate::AppState;
 
@@ -26,16 +27,18 @@ async fn on_order(
 
 /// Suppliers (wholesalers) and what each lists.
 #[utoipa::path(get, path = "/api/v1/suppliers", tag = "procurement",
-    responses((status = 200, body = SupplierList), (status = 401, body = Problem), (status = 403, body = Problem)),
+    params(PageQuery),
+    responses((status = 200, body = Paged<SupplierView>), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("supplier.read"))))]
 pub async fn suppliers(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
 ) -> Result<HttpResponse, AppError> {
     user.require(Action::SupplierRead)?;
     let list = state.db.read(service::suppliers).await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
 #[utoipa::path(post, path = "/api/v1/suppliers", tag = "procurement", request_body = SupplierRequest,
@@ -119,22 +122,24 @@ pub async fn set_supplier_product(
 
 /// Purchase orders of a site, newest first.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/purchase-orders", tag = "procurement",
-    params(("site_id" = i64, Path), OrderFilter),
-    responses((status = 200, body = OrderList), (status = 401, body = Problem), (status = 403, body = Problem),
+    params(PageQuery, ("site_id" = i64, Path), OrderFilter),
+    responses((status = 200, body = Paged<OrderView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("purchase_order.read"))))]
 pub async fn orders(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: web::Path<i64>,
     ValidQuery(f): ValidQuery<OrderFilter>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     user.authorize(Action::OrderRead, site_id)?;
+    let page = paging.request();
     let list = state
         .db
-        .read(move |c| service::orders(c, site_id, &f))
+        .read(move |c| service::orders(c, site_id, &f, page))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -283,14 +288,15 @@ pub async fn set_requisition(
 }
 
 /// Receipts against an order.
-#[utoipa::path(get, path = "/api/v1/purchase-orders/{id}/receipts", tag = "procurement", params(("id" = i64, Path)),
-    responses((status = 200, body = ReceiptList), (status = 401, body = Problem), (status = 403, body = Problem),
+#[utoipa::path(get, path = "/api/v1/purchase-orders/{id}/receipts", tag = "procurement", params(PageQuery, ("id" = i64, Path)),
+    responses((status = 200, body = Paged<ReceiptView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("purchase_order.read"))))]
 pub async fn receipts(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
@@ -299,7 +305,7 @@ pub async fn receipts(
         .db
         .read(move |c| service::receipts_of_order(c, id))
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
 /// Receives goods against a sent order, all lines or none: batch, expiry and quantity per

@@ -381,7 +381,8 @@ pub fn orders(
     conn: &mut AnyConnection,
     site_id: i64,
     f: &OrderFilter,
-) -> Result<OrderList, AppError> {
+    page: crate::http::PageRequest,
+) -> Result<crate::http::Paged<OrderView>, AppError> {
     let mut q = purchase_orders::table
         .filter(purchase_orders::site_id.eq(site_id))
         .into_boxed();
@@ -393,14 +394,9 @@ pub fn orders(
     }
     let ids: Vec<i64> = q
         .order(purchase_orders::id.desc())
-        .limit(200)
         .select(purchase_orders::id)
         .load(conn)?;
-    let items = ids
-        .into_iter()
-        .map(|id| order(conn, id))
-        .collect::<Result<_, _>>()?;
-    Ok(OrderList { items })
+    crate::http::Paged::of_keys(ids, page, |id| order(conn, id))
 }
 
 pub fn create_order(

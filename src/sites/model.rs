@@ -103,13 +103,3 @@ pub struct CreateLocation {
     /// Keeps its own CD register pages; defaults to true for kind `cd_cabinet`.
     pub cd_cabinet: Option<bool>,
 }
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SiteList {
-    pub items: Vec<Site>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LocationList {
-    pub items: Vec<Location>,
-}

@@ -1,23 +1,29 @@
 use actix_web::{web, HttpResponse};
 
-use super::model::{CreateLocation, CreateSite, Location, LocationList, Site, SiteList};
+use super::model::{CreateLocation, CreateSite, Location, Site};
 use super::{queries, service};
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
 use crate::http::ValidJson;
+use crate::http::{PageQuery, Paged};
 use crate::AppState;
 
 /// The prisons you may act at.
 #[utoipa::path(get, path = "/api/v1/sites", tag = "sites",
-    responses((status = 200, body = SiteList), (status = 401, body = Problem)),
+    params(PageQuery),
+    responses((status = 200, body = Paged<Site>), (status = 401, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("site.read"))))]
-pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    paging: PageQuery,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::SiteRead)?;
     let ids = user.site_ids.clone();
     let items = state.db.read(move |c| Ok(queries::list(c, &ids)?)).await?;
-    Ok(HttpResponse::Ok().json(SiteList { items }))
+    Ok(HttpResponse::Ok().json(Paged::of(items, paging.request())))
 }
 
 /// Add a prison. The admin who adds it is granted it.
@@ -61,13 +67,14 @@ pub async fn get(
 }
 
 /// Locations of a prison: pharmacy store, CD cabinet, treatment rooms, administration points, quarantine.
-#[utoipa::path(get, path = "/api/v1/sites/{site_id}/locations", tag = "sites", params(("site_id" = i64, Path)),
-    responses((status = 200, body = LocationList), (status = 401, body = Problem), (status = 404, body = Problem)),
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/locations", tag = "sites", params(PageQuery, ("site_id" = i64, Path)),
+    responses((status = 200, body = Paged<Location>), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("site.read"))))]
 pub async fn locations(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site_id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site_id.into_inner();
@@ -77,9 +84,8 @@ pub async fn locations(
         .db
         .read(move |c| Ok(queries::locations_of(c, site_id)?))
         .await?;
-    Ok(HttpResponse::Ok().json(LocationList {
-        items: rows.into_iter().map(Location::from).collect(),
-    }))
+    let items: Vec<Location> = rows.into_iter().map(Location::from).collect();
+    Ok(HttpResponse::Ok().json(Paged::of(items, paging.request())))
 }
 
 /// Add a location to a prison.

@@ -21,20 +21,12 @@ pub struct StockLine {
     pub quantity: Quantity,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StockList {
-    pub items: Vec<StockLine>,
-}
-
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StockFilter {
-    #[param(inline)]
     pub location_id: Option<i64>,
-    #[param(inline)]
     pub product_id: Option<i64>,
-    #[param(inline)]
     pub batch_id: Option<i64>,
     /// Include (location, batch) pairs that once held stock and now hold none.
     pub include_zero: Option<bool>,
@@ -45,20 +37,15 @@ pub struct StockFilter {
 #[into_params(parameter_in = Query)]
 pub struct MovementFilter {
     /// One of product_id or batch_id is required.
-    #[param(inline)]
     pub product_id: Option<i64>,
-    #[param(inline)]
     pub batch_id: Option<i64>,
-    #[param(inline)]
     pub location_id: Option<i64>,
     /// Return movements after this id (from `next_after_id` of the previous page).
     #[validate(range(min = 0))]
     #[param(minimum = 0)]
-    #[param(inline)]
     pub after_id: Option<i64>,
     #[validate(range(min = 1, max = 200))]
     #[param(minimum = 1, maximum = 200)]
-    #[param(inline)]
     pub limit: Option<i64>,
 }
 
@@ -100,7 +87,6 @@ pub struct ExpiringFilter {
     /// Days ahead of today.
     #[validate(range(min = 0, max = 3650))]
     #[param(minimum = 0, maximum = 3650)]
-    #[param(inline)]
     pub days: i64,
 }
 
@@ -108,9 +94,7 @@ pub struct ExpiringFilter {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AllocationQuery {
-    #[param(inline)]
     pub location_id: i64,
-    #[param(inline)]
     pub product_id: i64,
     #[param(value_type = String)]
     pub quantity: Quantity,
@@ -239,11 +223,6 @@ pub struct TransferView {
     #[serde(default, with = "crate::domain::time::utc_opt")]
     pub received_at: Option<NaiveDateTime>,
     pub lines: Vec<TransferLineView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TransferList {
-    pub items: Vec<TransferView>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

@@ -293,7 +293,6 @@ pub fn transfers_of_site(
                 .or(transfers::to_site_id.eq(site_id)),
         )
         .order(transfers::id.desc())
-        .limit(200)
         .select(TRANSFER_COLUMNS)
         .load(conn)
 }

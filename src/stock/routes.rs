@@ -5,20 +5,22 @@ use super::{queries, service};
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
+use crate::http::{PageQuery, Paged};
 use crate::http::{ValidJson, ValidQuery};
 use crate::AppState;
 
 type Site = web::Path<i64>;
 
 /// Stock on hand at a site, by location, product and batch.
-#[utoipa::path(get, path = "/api/v1/sites/{site_id}/stock", tag = "stock", params(("site_id" = i64, Path), StockFilter),
-    responses((status = 200, body = StockList), (status = 401, body = Problem), (status = 403, body = Problem),
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/stock", tag = "stock", params(PageQuery, ("site_id" = i64, Path), StockFilter),
+    responses((status = 200, body = Paged<StockLine>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("stock.read"))))]
 pub async fn on_hand(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: Site,
     ValidQuery(f): ValidQuery<StockFilter>,
 ) -> Result<HttpResponse, AppError> {
@@ -28,7 +30,7 @@ pub async fn on_hand(
         .db
         .read(move |c| Ok(queries::on_hand(c, site_id, &f)?))
         .await?;
-    Ok(HttpResponse::Ok().json(StockList { items }))
+    Ok(HttpResponse::Ok().json(Paged::of(items, paging.request())))
 }
 
 /// Movement history of a product or batch at a site, oldest first, with running balances.
@@ -55,14 +57,15 @@ pub async fn movements(
 
 /// Stock at a site expiring within N days (already expired stock included).
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/stock/expiring", tag = "stock",
-    params(("site_id" = i64, Path), ExpiringFilter),
-    responses((status = 200, body = StockList), (status = 401, body = Problem), (status = 403, body = Problem),
+    params(PageQuery, ("site_id" = i64, Path), ExpiringFilter),
+    responses((status = 200, body = Paged<StockLine>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("stock.read"))))]
 pub async fn expiring(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: Site,
     ValidQuery(f): ValidQuery<ExpiringFilter>,
 ) -> Result<HttpResponse, AppError> {
@@ -73,7 +76,7 @@ pub async fn expiring(
         .db
         .read(move |c| Ok(queries::expiring(c, site_id, by)?))
         .await?;
-    Ok(HttpResponse::Ok().json(StockList { items }))
+    Ok(HttpResponse::Ok().json(Paged::of(items, paging.request())))
 }
 
 /// Which batches to take for a quantity of a product at a location: first expiry first out,
@@ -122,23 +125,25 @@ pub async fn adjust(
 }
 
 /// Transfers sent from or to a site, newest first (at most 200).
-#[utoipa::path(get, path = "/api/v1/sites/{site_id}/transfers", tag = "stock", params(("site_id" = i64, Path)),
-    responses((status = 200, body = TransferList), (status = 401, body = Problem), (status = 403, body = Problem),
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/transfers", tag = "stock", params(PageQuery, ("site_id" = i64, Path)),
+    responses((status = 200, body = Paged<TransferView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("stock.read"))))]
 pub async fn transfers(
     state: web::Data<AppState>,
     user: AuthUser,
+    paging: PageQuery,
     site: Site,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     user.authorize(Action::StockRead, site_id)?;
+    let page = paging.request();
     let items = state
         .db
-        .read(move |c| service::transfers_of_site(c, site_id))
+        .read(move |c| service::transfers_of_site(c, site_id, page))
         .await?;
-    Ok(HttpResponse::Ok().json(TransferList { items }))
+    Ok(HttpResponse::Ok().json(items))
 }
 
 /// Dispatch stock to another location of this site or to another prison. It leaves the

@@ -216,9 +216,10 @@ pub fn transfer(conn: &mut AnyConnection, id: i64) -> Result<TransferView, AppEr
 pub fn transfers_of_site(
     conn: &mut AnyConnection,
     site_id: i64,
-) -> Result<Vec<TransferView>, AppError> {
+    page: crate::http::PageRequest,
+) -> Result<crate::http::Paged<TransferView>, AppError> {
     let rows = queries::transfers_of_site(conn, site_id)?;
-    rows.into_iter().map(|t| transfer_view(conn, t)).collect()
+    crate::http::Paged::of_keys(rows, page, |t| transfer_view(conn, t))
 }
 
 /// Dispatch: stock leaves the sending location now and is in transit until received.

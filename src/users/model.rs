@@ -97,8 +97,3 @@ pub struct UpdateUser {
     #[schema(min_items = 1, max_items = 50)]
     pub site_ids: Option<Vec<i64>>,
 }
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserList {
-    pub items: Vec<UserView>,
-}

@@ -1,19 +1,25 @@
 use actix_web::{web, HttpResponse};
 
-use super::model::{CreateUser, UpdateUser, UserList, UserView};
+use super::model::{CreateUser, UpdateUser, UserView};
 use super::{queries, service};
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
 use crate::http::ValidJson;
+use crate::http::{PageQuery, Paged};
 use crate::AppState;
 
 /// Users who hold any of your sites.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
-    responses((status = 200, body = UserList), (status = 401, body = Problem), (status = 403, body = Problem)),
+    params(PageQuery),
+    responses((status = 200, body = Paged<UserView>), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])),
     extensions(("x-access" = json!("user.read"))))]
-pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    paging: PageQuery,
+) -> Result<HttpResponse, AppError> {
     user.require(Action::UserRead)?;
     let sites = user.site_ids.clone();
     let items = state
@@ -28,7 +34,7 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResp
             Ok(out)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(UserList { items }))
+    Ok(HttpResponse::Ok().json(Paged::of(items, paging.request())))
 }
 
 /// Create a user with one role and the sites they may act at. Users are never deleted.
