@@ -118,6 +118,19 @@ where
         .unwrap_or(Value::Null)
 }
 
+/// The verdict on every register page of Fosse Way.
+async fn verify<S, B>(app: &TestApp<S>, w: &World, token: &str) -> common::Response
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = app
+        .get(&format!("/api/v1/sites/{}/cd/verify", w.fosse.id), token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r
+}
+
 async fn entries<S, B>(app: &TestApp<S>, site: i64, page_id: i64, token: &str) -> Vec<Value>
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -314,12 +327,7 @@ async fn every_movement_of_a_register_product_is_an_entry_with_a_running_balance
     assert_eq!(r.body["balance"], "787");
     let last = entries(&app, w.fosse.id, page_id, &w.pharmacist.token).await;
     assert_eq!(r.body["head_hash"], last[4]["hash"]);
-    let r = app
-        .get(
-            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
-            &w.auditor.token,
-        )
-        .await;
+    let r = verify(&app, &w, &w.auditor.token).await;
     assert_eq!(r.body["status"], "intact");
     assert_eq!(r.body["entries"], 5);
 }
@@ -451,12 +459,7 @@ async fn the_database_refuses_changes_and_verify_names_a_tampered_entry() {
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
     drop(c);
-    let r = app
-        .get(
-            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
-            &w.auditor.token,
-        )
-        .await;
+    let r = verify(&app, &w, &w.auditor.token).await;
     assert_eq!(r.body["status"], "intact", "{}", r.body);
 
     // Someone with the database's keys edits the second entry's quantity.
@@ -465,12 +468,7 @@ async fn the_database_refuses_changes_and_verify_names_a_tampered_entry() {
         "cd_register_entries",
         &format!("UPDATE cd_register_entries SET quantity = 30000, balance_after = 530000 WHERE id = {second}"),
     );
-    let r = app
-        .get(
-            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
-            &w.auditor.token,
-        )
-        .await;
+    let r = verify(&app, &w, &w.auditor.token).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "broken");
     let broken = &r.body["pages"][0]["first_broken"];
@@ -535,12 +533,7 @@ async fn verify_reports_a_deleted_entry() {
             diesel::sql_query(&sql).execute(&mut *c).unwrap();
         }
     }
-    let r = app
-        .get(
-            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
-            &w.auditor.token,
-        )
-        .await;
+    let r = verify(&app, &w, &w.auditor.token).await;
     let broken = &r.body["pages"][0]["first_broken"];
     assert_eq!(broken["entry_id"], third, "{}", r.body);
     assert_eq!(
@@ -1463,12 +1456,7 @@ async fn tracking_stays_on_and_a_page_keeps_its_heading_after_a_rename() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let p = page(&app, &w, w.fosse.id, &w.auditor.token).await;
     assert_eq!(p["drug"], "Methadone 1mg/ml oral solution sugar free");
-    let r = app
-        .get(
-            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
-            &w.auditor.token,
-        )
-        .await;
+    let r = verify(&app, &w, &w.auditor.token).await;
     assert_eq!(r.body["status"], "intact", "{}", r.body);
     // Editing the heading in the database breaks the chain.
     tamper(
@@ -1476,12 +1464,7 @@ async fn tracking_stays_on_and_a_page_keeps_its_heading_after_a_rename() {
         "cd_register_entries",
         "UPDATE cd_register_pages SET drug = 'Something else'",
     );
-    let r = app
-        .get(
-            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
-            &w.auditor.token,
-        )
-        .await;
+    let r = verify(&app, &w, &w.auditor.token).await;
     assert_eq!(r.body["pages"][0]["first_broken"]["seq"], 1, "{}", r.body);
 }
 
@@ -1619,12 +1602,7 @@ async fn cabinets_keep_their_own_pages_and_balances_stay_in_range() {
         }
     }
     assert!(refused.unwrap().contains("quantity_range"));
-    let r = app
-        .get(
-            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
-            &w.auditor.token,
-        )
-        .await;
+    let r = verify(&app, &w, &w.auditor.token).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "intact", "{}", r.body);
 }
@@ -1840,12 +1818,7 @@ async fn switching_register_tracking_on_brings_cabinet_stock_forward_with_a_witn
         ),
         (&json!("opening_balance"), &json!("50"), &json!(w.nurse.id))
     );
-    let r = app
-        .get(
-            &format!("/api/v1/sites/{}/cd/verify", w.fosse.id),
-            &w.auditor.token,
-        )
-        .await;
+    let r = verify(&app, &w, &w.auditor.token).await;
     assert_eq!(r.body["status"], "intact", "{}", r.body);
 }
 

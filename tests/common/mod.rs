@@ -148,27 +148,9 @@ pub fn fresh_database() -> (String, DbGuard) {
                     Err(e) => panic!("create test database: {e}"),
                 }
             }
-            (
-                with_database(&admin_url, &name),
-                DbGuard {
-                    _dir: None,
-                    pg: Some((admin_url, name)),
-                },
-            )
+            pg_database(admin_url, name)
         }
-        None => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = dir.path().join("test.db").to_string_lossy().to_string();
-            let mut c = db::establish(&url).unwrap();
-            prison_pharmacy::migrate(&mut c).unwrap();
-            (
-                url,
-                DbGuard {
-                    _dir: Some(dir),
-                    pg: None,
-                },
-            )
-        }
+        None => sqlite_database(true),
     }
 }
 
@@ -181,26 +163,37 @@ pub fn empty_database() -> (String, DbGuard) {
             admin
                 .batch_execute(&format!("CREATE DATABASE \"{name}\""))
                 .unwrap();
-            (
-                with_database(&admin_url, &name),
-                DbGuard {
-                    _dir: None,
-                    pg: Some((admin_url, name)),
-                },
-            )
+            pg_database(admin_url, name)
         }
-        None => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = dir.path().join("empty.db").to_string_lossy().to_string();
-            (
-                url,
-                DbGuard {
-                    _dir: Some(dir),
-                    pg: None,
-                },
-            )
-        }
+        None => sqlite_database(false),
     }
+}
+
+fn pg_database(admin_url: String, name: String) -> (String, DbGuard) {
+    (
+        with_database(&admin_url, &name),
+        DbGuard {
+            _dir: None,
+            pg: Some((admin_url, name)),
+        },
+    )
+}
+
+/// A SQLite file in a directory of its own, migrated or not.
+fn sqlite_database(migrated: bool) -> (String, DbGuard) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("test.db").to_string_lossy().to_string();
+    if migrated {
+        let mut c = db::establish(&url).unwrap();
+        prison_pharmacy::migrate(&mut c).unwrap();
+    }
+    (
+        url,
+        DbGuard {
+            _dir: Some(dir),
+            pg: None,
+        },
+    )
 }
 
 pub struct TestApp<S> {
