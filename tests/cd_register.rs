@@ -1890,3 +1890,62 @@ async fn the_pdf_prints_every_field_in_full_in_any_script() {
         std::fs::write(std::path::Path::new(&dir).join("register.pdf"), &pdf).unwrap();
     }
 }
+
+#[actix_web::test]
+async fn a_location_is_marked_a_cd_cabinet_and_keeps_that_while_its_pages_hold_entries() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "100");
+    let admin = app.user("admin", "admin", &[w.fosse.id]);
+    let mark = |location: i64| {
+        format!(
+            "/api/v1/sites/{}/locations/{location}/cd-cabinet",
+            w.fosse.id
+        )
+    };
+    let r = app
+        .call(
+            Method::PUT,
+            &mark(w.fosse.cd_cabinet),
+            Some(&admin.token),
+            Some(json!({"cd_cabinet": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "cd_register_in_use");
+    let r = app
+        .call(
+            Method::PUT,
+            &mark(w.fosse.store),
+            Some(&admin.token),
+            Some(json!({"cd_cabinet": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["cd_cabinet"], true);
+    // The store now keeps a page of its own for what it receives.
+    let actor = Actor {
+        user_id: w.technician.id,
+        request_id: "t".into(),
+    };
+    let p = Posting::new(
+        w.fosse.id,
+        w.fosse.store,
+        w.batch,
+        "5".parse().unwrap(),
+        MovementReason::Receipt,
+    );
+    ledger::post(&mut app.conn(), &actor, &p).unwrap();
+    let r = app
+        .get(
+            &format!("/api/v1/sites/{}/cd/pages", w.fosse.id),
+            &w.auditor.token,
+        )
+        .await;
+    assert_eq!(r.body["total"], 2);
+    assert_eq!(r.body["totals"][0]["balance"], "105");
+    assert_eq!(
+        verify(&app, &w, &w.auditor.token).await.body["status"],
+        "intact"
+    );
+}

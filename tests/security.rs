@@ -263,6 +263,15 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
     ids.insert("stocktakes", (a.6, b.6));
     ids.insert("page_id", (a.7, b.7));
     ids.insert("entry_id", (a.8, b.8));
+    // The quarantine shelf: marking it a cabinet or not moves no register stock.
+    let shelf = |conn: &mut AnyConnection, site: i64| {
+        sites::location_by_code(conn, site, "QUAR")
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let shelves = (shelf(conn, a.0), shelf(conn, b.0));
+    ids.insert("location_id", shelves);
     ids.insert("check_id", (a.9, b.9));
     ids.insert("return_id", (a.10, b.10));
     ids.insert("patients", (a.11, b.11));

@@ -103,3 +103,9 @@ pub struct CreateLocation {
     /// Keeps its own CD register pages; defaults to true for kind `cd_cabinet`.
     pub cd_cabinet: Option<bool>,
 }
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetCdCabinet {
+    pub cd_cabinet: bool,
+}

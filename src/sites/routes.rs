@@ -1,6 +1,6 @@
 use actix_web::{web, HttpResponse};
 
-use super::model::{CreateLocation, CreateSite, Location, Site};
+use super::model::{CreateLocation, CreateSite, Location, SetCdCabinet, Site};
 use super::{queries, service};
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
@@ -110,6 +110,29 @@ pub async fn create_location(
     Ok(HttpResponse::Created().json(location))
 }
 
+/// Marks a location as a CD cabinet, which keeps its own register pages, or unmarks it while no
+/// page there holds entries or stock (409 `cd_register_in_use`).
+#[utoipa::path(put, path = "/api/v1/sites/{site_id}/locations/{location_id}/cd-cabinet", tag = "sites",
+    params(("site_id" = i64, Path), ("location_id" = i64, Path)), request_body = SetCdCabinet,
+    responses((status = 200, body = Location), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("location.manage"))))]
+pub async fn set_cd_cabinet(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    ValidJson(req): ValidJson<SetCdCabinet>,
+) -> Result<HttpResponse, AppError> {
+    let (site_id, location_id) = path.into_inner();
+    let actor = user.authorize(Action::LocationManage, site_id)?;
+    let location = state
+        .db
+        .write(move |c| service::set_cd_cabinet(c, &actor, site_id, location_id, req.cd_cabinet))
+        .await?;
+    Ok(HttpResponse::Ok().json(location))
+}
+
 /// The routes of this module, in the order the router tries them.
 pub fn routes() -> Vec<crate::api::Route> {
     vec![
@@ -118,5 +141,6 @@ pub fn routes() -> Vec<crate::api::Route> {
         crate::route!(get),
         crate::route!(locations),
         crate::route!(create_location),
+        crate::route!(set_cd_cabinet),
     ]
 }

@@ -71,3 +71,35 @@ pub fn create_location(
 pub fn location(conn: &mut AnyConnection, id: i64) -> Result<LocationRow, AppError> {
     queries::location(conn, id)?.ok_or_else(|| AppError::not_found("location"))
 }
+
+/// A location becomes a CD cabinet, or stops being one while no register page there holds
+/// entries or stock: its record would otherwise lose its cabinet.
+pub fn set_cd_cabinet(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    site_id: i64,
+    location_id: i64,
+    cd_cabinet: bool,
+) -> Result<Location, AppError> {
+    let current = location(conn, location_id)?;
+    if current.site_id != site_id {
+        return Err(AppError::not_found("location"));
+    }
+    if !cd_cabinet && current.cd_cabinet && queries::register_pages_in_use(conn, location_id)? > 0 {
+        return Err(AppError::conflict(
+            "cd_register_in_use",
+            "register pages of this cabinet hold entries or stock; it stays a CD cabinet",
+        ));
+    }
+    queries::set_cd_cabinet(conn, location_id, cd_cabinet)?;
+    audit::record(
+        conn,
+        actor,
+        Some(site_id),
+        "location.cd_cabinet",
+        "location",
+        location_id,
+        Some(serde_json::json!({"cd_cabinet": cd_cabinet})),
+    )?;
+    Ok(location(conn, location_id)?.into())
+}
