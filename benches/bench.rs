@@ -28,7 +28,7 @@ use prison_pharmacy::db::schema::{
 use prison_pharmacy::db::{self, AnyConnection, Db};
 use prison_pharmacy::domain::stock::MovementReason;
 use prison_pharmacy::domain::Quantity;
-use prison_pharmacy::stock::ledger::{self, Posting};
+use prison_pharmacy::ledger::{self, Posting};
 use prison_pharmacy::{build_app, AppState};
 
 const SEED: u64 = 20261121;
@@ -965,7 +965,7 @@ fn run(url: &str, label: &str, args: &Args) -> Vec<Row> {
         for _ in 0..20 {
             db::transaction(conn, |c| {
                 for _ in 0..100 {
-                    prison_pharmacy::cd_register::chain::append(c, &actor(world.nurse), &draft)?;
+                    prison_pharmacy::ledger::register::append(c, &actor(world.nurse), &draft)?;
                 }
                 Ok(())
             })

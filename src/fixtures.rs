@@ -10,8 +10,8 @@ use crate::domain::stock::MovementReason;
 use crate::error::AppError;
 use crate::formulary::model::{CreateBatch, CreateProduct};
 use crate::formulary::{queries as formulary, service as formulary_service};
+use crate::ledger::{self, Posting};
 use crate::sites::queries as sites;
-use crate::stock::ledger::{self, Posting};
 use crate::users::queries as users;
 
 const SITES: &str = include_str!("../fixtures/sites.json");

@@ -13,6 +13,7 @@ pub mod fixtures;
 pub mod formulary;
 pub mod http;
 pub mod idempotency;
+pub mod ledger;
 pub mod openapi;
 pub mod patients;
 pub mod prescribing;
@@ -60,7 +61,7 @@ impl AppState {
 /// cabinets forward to cabinet pages (which needs the chain's hashing, so it is not SQL).
 pub fn migrate(conn: &mut db::AnyConnection) -> Result<usize, AppError> {
     let applied = db::run_migrations(conn)?;
-    cd_register::chain::carry_forward_site_pages(conn)?;
+    ledger::register::carry_forward_site_pages(conn)?;
     Ok(applied)
 }
 

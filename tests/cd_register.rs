@@ -15,7 +15,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use prison_pharmacy::audit::Actor;
 use prison_pharmacy::db::{Backend, Db};
 use prison_pharmacy::domain::stock::MovementReason;
-use prison_pharmacy::stock::ledger::{self, Posting};
+use prison_pharmacy::ledger::{self, Posting};
 
 struct World {
     fosse: Site,

@@ -657,7 +657,7 @@ async fn transfer_takes_prescriptions_to_the_new_prison_only() {
     // prescriptions end; OST is capped at 14 days.
     let lincoln_pharm = app.user("pharm.lincoln", "pharmacist", &[w.lincoln.id]);
     let batch = {
-        use prison_pharmacy::stock::ledger::{self, Posting};
+        use prison_pharmacy::ledger::{self, Posting};
         let mut c = app.conn();
         let actor = prison_pharmacy::audit::Actor {
             user_id: lincoln_pharm.id,

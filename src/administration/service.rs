@@ -23,10 +23,10 @@ use crate::domain::stock::{CdSchedule, MovementReason, Possession};
 use crate::domain::Quantity;
 use crate::error::AppError;
 use crate::formulary::queries as formulary;
+use crate::ledger::{self, Posting};
 use crate::patients::model::{PatientStatus, ReviewTrigger};
 use crate::patients::service as patients_service;
 use crate::prescribing::model::{RequestStatus, ScreeningState, Slot};
-use crate::stock::ledger::{self, Posting};
 use crate::stock::model::AllocationQuery;
 use crate::stock::service::{allocation, location_at};
 

@@ -1,6 +1,5 @@
 //! The controlled drug register (Misuse of Drugs Regulations 2001, regs 19-20).
 
-pub mod chain;
 pub mod checkpoints;
 pub mod export;
 pub mod model;

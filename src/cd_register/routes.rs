@@ -270,7 +270,9 @@ pub async fn export(
         .read(move |c| {
             let site = sites::by_id(c, site_id)?.ok_or_else(|| AppError::not_found("site"))?;
             if let Some(product_id) = q.product_id {
-                crate::formulary::service::product(c, product_id)?;
+                if !super::queries::product_exists(c, product_id)? {
+                    return Err(AppError::not_found("product"));
+                }
             }
             RegisterExport::new(c, site, &q)
         })

@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::chain;
 use super::model::*;
 use super::queries;
 use crate::audit::{self, Actor};
@@ -19,8 +18,9 @@ use crate::db::{conflict_on_duplicate, now, AnyConnection};
 use crate::domain::stock::{CdSchedule, MovementReason};
 use crate::domain::Quantity;
 use crate::error::AppError;
+use crate::ledger::register as chain;
+use crate::ledger::{self, Posting};
 use crate::patients::service::check_prison_number;
-use crate::stock::ledger::{self, Posting};
 use crate::stock::service::{location_at, require_positive};
 
 pub fn page_at(conn: &mut AnyConnection, site_id: i64, page_id: i64) -> Result<Page, AppError> {
@@ -620,7 +620,9 @@ pub fn receive_patient_return(
     check_prison_number("patient_identifier", &req.patient_identifier)?;
     require_positive("quantity", req.quantity)?;
     if let Some(product_id) = req.product_id {
-        crate::formulary::service::named_product(conn, "product_id", product_id)?;
+        if !queries::product_exists(conn, product_id)? {
+            return Err(AppError::invalid("product_id", "exists", "no such product"));
+        }
     }
     let id: i64 = diesel::insert_into(cd_patient_returns::table)
         .values((

@@ -103,7 +103,7 @@ pub async fn update(
         Some(credentials) => {
             let site = state
                 .db
-                .read(move |c| Ok(crate::cd_register::queries::holdings(c, id)?))
+                .read(move |c| Ok(crate::ledger::queries::holdings(c, id)?))
                 .await?
                 .first()
                 .map(|h| h.0);

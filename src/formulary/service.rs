@@ -171,7 +171,7 @@ pub fn update_product(
 /// Register tracking cannot be switched off once a page records the product: stock moved while
 /// it was off would leave the pages' balances short of the stock.
 fn register_tracking_off(conn: &mut AnyConnection, product_id: i64) -> Result<(), AppError> {
-    if crate::cd_register::queries::pages_in_use(conn, product_id)? > 0 {
+    if crate::ledger::queries::pages_in_use(conn, product_id)? > 0 {
         return Err(AppError::conflict(
             "cd_register_in_use",
             "register pages of this product hold entries or stock; tracking stays on",
@@ -189,9 +189,9 @@ fn register_tracking_on(
     product_id: i64,
     witness_id: Option<i64>,
 ) -> Result<(), AppError> {
-    use crate::cd_register::chain::{open_with_balance, OpeningBalance};
-    use crate::cd_register::model::RegisterDetail;
-    let holdings = crate::cd_register::queries::holdings(conn, product_id)?;
+    use crate::ledger::model::RegisterDetail;
+    use crate::ledger::register::{open_with_balance, OpeningBalance};
+    let holdings = crate::ledger::queries::holdings(conn, product_id)?;
     if holdings.is_empty() {
         return Ok(());
     }

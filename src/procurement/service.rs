@@ -19,7 +19,7 @@ use crate::domain::stock::{CdSchedule, MovementReason};
 use crate::domain::{Money, Percent, Quantity};
 use crate::error::AppError;
 use crate::formulary::{queries as formulary_queries, service as formulary};
-use crate::stock::ledger::{self, Posting};
+use crate::ledger::{self, Posting};
 use crate::stock::service::location_at;
 
 fn overflow(field: &str) -> AppError {

@@ -1,7 +1,6 @@
-//! Stock control: the ledger, on-hand and history queries, transfers, adjustments,
+//! Stock control: on-hand and history queries, transfers, adjustments,
 //! stocktakes and reorder levels.
 
-pub mod ledger;
 pub mod model;
 pub mod queries;
 pub mod routes;

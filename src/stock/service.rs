@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use super::ledger::{self, Posting};
 use super::model::*;
 use super::queries::{self, MovementTuple, StocktakeTuple, TransferTuple};
 use crate::audit::{self, Actor};
@@ -17,6 +16,7 @@ use crate::domain::stock::{
 use crate::domain::Quantity;
 use crate::error::AppError;
 use crate::formulary::service as formulary;
+use crate::ledger::{self, Posting};
 use crate::sites::service as sites;
 
 /// The location, which must belong to the site (else it is "not found" for this caller).

@@ -1,12 +1,14 @@
-//! The stock ledger: the one function through which every change of stock passes.
+//! The stock ledger: the one function through which every change of stock passes, and the CD
+//! register's chain that it appends to. Capability folders use it; it uses none of them.
+
+pub mod model;
+pub mod queries;
+pub mod register;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::audit::{self, Actor};
-use crate::cd_register::chain as register;
-use crate::cd_register::model::{EntryDraft, RegisterDetail};
-use crate::cd_register::queries::MAX_BALANCE;
 use crate::db::schema::{
     batches, cd_register_entries, locations, products, stock_balances, stock_movements,
 };
@@ -15,6 +17,8 @@ use crate::domain::register::bounded_occurred_at;
 use crate::domain::stock::{issue_blocked, BatchStatus, CdSchedule, MovementReason};
 use crate::domain::Quantity;
 use crate::error::AppError;
+use model::{EntryDraft, RegisterDetail};
+use queries::MAX_BALANCE;
 
 /// One change of one batch at one location.
 #[derive(Debug, Clone)]

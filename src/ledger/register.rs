@@ -169,10 +169,15 @@ pub fn carry_forward_site_pages(conn: &mut AnyConnection) -> Result<usize, AppEr
         if legacy.is_empty() {
             return Ok(0);
         }
-        let author = crate::users::queries::by_username(conn, "system:register-migration")?
+        use diesel::prelude::*;
+        let author: i64 = crate::db::schema::users::table
+            .filter(crate::db::schema::users::username.eq("system:register-migration"))
+            .select(crate::db::schema::users::id)
+            .first(conn)
+            .optional()?
             .ok_or_else(|| AppError::internal("the register migration's user is missing"))?;
         let actor = Actor {
-            user_id: author.id,
+            user_id: author,
             request_id: "register-migration".into(),
         };
         let ts = now();
