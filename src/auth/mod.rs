@@ -2,6 +2,7 @@
 //! and which sites you may see.
 
 pub mod access;
+pub mod accounts;
 pub mod jwt;
 pub mod password;
 pub mod permissions;
@@ -18,8 +19,8 @@ use tracing_actix_web::{RequestId, RootSpan};
 use crate::audit::Actor;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::users::queries;
 use crate::AppState;
+use accounts as queries;
 use permissions::Action;
 
 /// The signed-in user of this request, freshly read from the database (so a disabled account
@@ -104,7 +105,7 @@ pub async fn check_password(
     state: &web::Data<AppState>,
     username: &str,
     password: &str,
-) -> Result<Option<crate::users::model::UserRow>, AppError> {
+) -> Result<Option<accounts::UserRow>, AppError> {
     if let Some(retry_after_secs) = state.throttle.locked_for(username) {
         return Err(AppError::TooManyRequests { retry_after_secs });
     }

@@ -3,11 +3,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::{request_id, AuthUser};
+use super::request_id;
 use crate::audit::{self, Actor};
 use crate::error::{AppError, Problem};
 use crate::http::ValidJson;
-use crate::users::{model::UserView, service};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -65,18 +64,7 @@ pub async fn login(
     }))
 }
 
-/// The signed-in user, their role and their sites.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
-    responses((status = 200, body = UserView), (status = 401, body = Problem)),
-    security(("bearer" = [])),
-    extensions(("x-access" = json!("signed_in"))))]
-pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
-    let id = user.id;
-    let view = state.db.read(move |c| service::view(c, id)).await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
 /// The routes of this module, in the order the router tries them.
 pub fn routes() -> Vec<crate::api::Route> {
-    vec![crate::route!(login), crate::route!(me)]
+    vec![crate::route!(login)]
 }

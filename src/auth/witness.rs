@@ -6,11 +6,11 @@ use actix_web::web;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::accounts as queries;
 use super::permissions::{self, Action};
 use super::AuthUser;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::users::queries;
 use crate::AppState;
 
 /// The witness's own credentials: either `username` and `password`, or `token` (the witness's

@@ -1,32 +1,11 @@
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::db::schema::users;
 use crate::domain::Role;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = users)]
-pub struct UserRow {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub role: String,
-    pub password_hash: String,
-    pub enabled: bool,
-    pub authorised_witness: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-pub struct SiteRef {
-    pub id: i64,
-    pub code: String,
-    pub name: String,
-}
+pub use crate::auth::accounts::{SiteRef, UserRow};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {

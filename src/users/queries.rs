@@ -1,38 +1,10 @@
 use diesel::prelude::*;
 
-use super::model::{SiteRef, UserRow};
-use crate::db::schema::{sites, user_sites, users};
+use super::model::UserRow;
+use crate::db::schema::{user_sites, users};
 use crate::db::AnyConnection;
 
-pub fn by_username(conn: &mut AnyConnection, username: &str) -> QueryResult<Option<UserRow>> {
-    users::table
-        .filter(users::username.eq(username))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRow>> {
-    users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn sites_of(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<SiteRef>> {
-    user_sites::table
-        .inner_join(sites::table)
-        .filter(user_sites::user_id.eq(user_id))
-        .order(sites::name.asc())
-        .select((sites::id, sites::code, sites::name))
-        .load::<(i64, String, String)>(conn)
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(id, code, name)| SiteRef { id, code, name })
-                .collect()
-        })
-}
+pub use crate::auth::accounts::{by_id, by_username, sites_of};
 
 /// Users who hold at least one of the given sites.
 pub fn at_sites(conn: &mut AnyConnection, site_ids: &[i64]) -> QueryResult<Vec<UserRow>> {

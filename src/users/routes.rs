@@ -110,9 +110,21 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// The signed-in user, their role and their sites.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    responses((status = 200, body = UserView), (status = 401, body = Problem)),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("signed_in"))))]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
+    let id = user.id;
+    let view = state.db.read(move |c| service::view(c, id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
 /// The routes of this module, in the order the router tries them.
 pub fn routes() -> Vec<crate::api::Route> {
     vec![
+        crate::route!(me),
         crate::route!(list),
         crate::route!(create),
         crate::route!(get),
