@@ -83,6 +83,28 @@ fn record_sites(
     Ok(Some(rows.into_iter().map(|r| r.site_id).collect()))
 }
 
+/// Authorises an action on a patient through the prison they are at now; another prison's
+/// patient answers 404.
+pub async fn on_patient(
+    state: &actix_web::web::Data<AppState>,
+    user: &AuthUser,
+    patient_id: i64,
+    action: Action,
+) -> Result<crate::audit::Actor, AppError> {
+    let sites = state
+        .db
+        .read(move |c| record_sites(c, "/api/v1/patients/{id}", patient_id))
+        .await
+        .map_err(|_| AppError::not_found("patient"))?
+        .unwrap_or_default();
+    let site = sites
+        .first()
+        .copied()
+        .ok_or_else(|| AppError::not_found("patient"))?;
+    user.require_record_site(site, "patient")?;
+    user.authorize(action, site)
+}
+
 /// 404 unless the user holds the prison of the route: `{site_id}` in the path, or the
 /// prison of the record named by `{id}`. Checked before the body is read, so another
 /// prison's records look the same whatever is sent.

@@ -9,6 +9,15 @@ pub fn is_nomis_number(s: &str) -> bool {
         && b[5..].iter().all(u8::is_ascii_uppercase)
 }
 
+crate::text_enum!(
+    /// Where a patient stands with this service.
+    PatientStatus {
+        InCustody => "in_custody",
+        Transferred => "transferred",
+        Released => "released",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

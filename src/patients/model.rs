@@ -6,11 +6,7 @@ use validator::Validate;
 use crate::domain::screening::{AllergyKind, IpOutcome};
 use crate::text_enum;
 
-text_enum!(PatientStatus {
-    InCustody => "in_custody",
-    Transferred => "transferred",
-    Released => "released",
-});
+pub use crate::domain::patient::PatientStatus;
 
 text_enum!(AllergySeverity {
     Mild => "mild",

@@ -2,27 +2,13 @@ use actix_web::{web, HttpResponse};
 
 use super::model::*;
 use super::service;
-use crate::audit::Actor;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
 use crate::http::{PageQuery, Paged, ValidJson, ValidQuery};
 use crate::AppState;
 
-/// Authorises an action on a patient through the prison they are at now.
-pub async fn on_patient(
-    state: &web::Data<AppState>,
-    user: &AuthUser,
-    patient_id: i64,
-    action: Action,
-) -> Result<Actor, AppError> {
-    let site = state
-        .db
-        .read(move |c| service::patient_site(c, patient_id))
-        .await?;
-    user.require_record_site(site, "patient")?;
-    user.authorize(action, site)
-}
+pub use crate::auth::access::on_patient;
 
 /// Patients at a prison (in custody unless `status` says otherwise).
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/patients", tag = "patients",
@@ -263,45 +249,6 @@ pub async fn transfer(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// Releases the patient: records the supplies to take out and ends every prescription.
-#[utoipa::path(post, path = "/api/v1/patients/{id}/release", tag = "patients", params(("id" = i64, Path)),
-    request_body = ReleaseRequest,
-    responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])),
-    extensions(("x-access" = json!("patient.transfer"))))]
-pub async fn release(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<i64>,
-    ValidJson(mut body): ValidJson<ReleaseRequest>,
-) -> Result<HttpResponse, AppError> {
-    use crate::administration::service::{supply_on_release, Handover};
-    let id = id.into_inner();
-    let actor = on_patient(&state, &user, id, Action::PatientTransfer).await?;
-    let site_id = state
-        .db
-        .read(move |c| service::patient(c, id).map(|p| p.site_id))
-        .await?;
-    let witness_id =
-        crate::auth::witness::optional(&state, &user, site_id, body.witness.take()).await?;
-    let handover = Handover {
-        collected_by: body.collected_by.clone(),
-        identity_checked: body.identity_checked,
-        witness_id,
-    };
-    let view = state
-        .db
-        .write(move |c| {
-            for (i, item) in body.supplies.iter().enumerate() {
-                supply_on_release(c, &actor, id, i, item, &handover)?;
-            }
-            service::release(c, &actor, id, &body)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
 /// Medicines reconciliation tasks of a prison (open ones unless `open=false`).
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/reconciliation-tasks", tag = "patients",
     params(PageQuery, ("site_id" = i64, Path), TaskFilter),
@@ -363,7 +310,6 @@ pub fn routes() -> Vec<crate::api::Route> {
         crate::route!(trigger_review),
         crate::route!(reviews_due),
         crate::route!(transfer),
-        crate::route!(release),
         crate::route!(tasks),
         crate::route!(complete_task),
     ]

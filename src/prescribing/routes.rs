@@ -3,11 +3,11 @@ use actix_web::{web, HttpResponse};
 use super::model::*;
 use super::service;
 use crate::audit::Actor;
+use crate::auth::access::on_patient;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
 use crate::http::{PageQuery, Paged, ValidJson, ValidQuery};
-use crate::patients::routes::on_patient;
 use crate::AppState;
 
 /// Authorises an action on a prescription through its patient's prison.

@@ -13,6 +13,7 @@ use crate::db::schema::{
     screening_findings,
 };
 use crate::db::{now, AnyConnection};
+use crate::domain::patient::PatientStatus;
 use crate::domain::screening::{
     screen, Assessment, CheckKind, DrugFacts, InteractionTable, OtherMedicine, PatientAllergy,
     Proposed, Severity,
@@ -21,7 +22,6 @@ use crate::domain::stock::{CdSchedule, Possession};
 use crate::domain::Quantity;
 use crate::error::AppError;
 use crate::formulary::model::ProductRow;
-use crate::patients::model::PatientStatus;
 use crate::patients::service as patients_service;
 
 fn interactions() -> &'static InteractionTable {
