@@ -262,6 +262,12 @@ fn cd_verify(
         for page in &result.pages {
             println!("{} {}", site.code, verify::describe(page));
         }
+        for u in &result.unrecorded_stock {
+            println!(
+                "{} cabinet {} product {}: BROKEN: {} held that no register page records",
+                site.code, u.location_id, u.product_id, u.stock_on_hand
+            );
+        }
         for page_id in &result.missing_pages {
             println!(
                 "{} page {page_id}: BROKEN: signed in a checkpoint but no longer in the register",
@@ -304,7 +310,7 @@ fn cd_export(
     let site = site_by_code(&mut conn, site)?;
     let signer = Signer::from_config(config)?;
     db::transaction(&mut conn, |c| {
-        checkpoints::sign_site(c, &signer, site.id, Occasion::Export)
+        checkpoints::sign_site(c, &signer, site.id, Occasion::Export, None)
     })?;
     let query = model::ExportQuery {
         format: Some(format),

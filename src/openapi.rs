@@ -76,10 +76,26 @@ pub fn document() -> serde_json::Value {
         }
     }
     let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    // Bodies that carry a witness's password meet the sign-in throttle.
+    let witnessed: Vec<String> = doc["components"]["schemas"]
+        .as_object()
+        .map(|schemas| {
+            schemas
+                .iter()
+                .filter(|(_, s)| s["properties"].get("witness").is_some())
+                .map(|(name, _)| format!("#/components/schemas/{name}"))
+                .collect()
+        })
+        .unwrap_or_default();
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
         for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
             for operation in item.values_mut() {
-                document_problems(operation);
+                let body =
+                    &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+                let throttled = body
+                    .as_str()
+                    .is_some_and(|r| witnessed.iter().any(|w| w == r));
+                document_problems(operation, throttled);
             }
         }
     }
@@ -89,7 +105,7 @@ pub fn document() -> serde_json::Value {
 /// Every problem an operation can answer, as `application/problem+json`: those its handler
 /// names, and those the edge answers for it (a body that is not JSON or too large, parameters
 /// that fail their rules, no or another prison's sign-in, an unknown record).
-fn document_problems(operation: &mut serde_json::Value) {
+fn document_problems(operation: &mut serde_json::Value, witness_throttled: bool) {
     use serde_json::json;
     let has_body = operation.get("requestBody").is_some();
     let params = |place: &str| {
@@ -121,6 +137,12 @@ fn document_problems(operation: &mut serde_json::Value) {
     }
     if path || signed_in {
         wanted.push(("404", "No such record at a prison of yours"));
+    }
+    if witness_throttled {
+        wanted.push((
+            "429",
+            "Too many failed sign-ins from the witness's credentials; retry after the time given",
+        ));
     }
     let problem = json!({"schema": {"$ref": "#/components/schemas/Problem"}});
     let Some(responses) = operation

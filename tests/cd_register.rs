@@ -891,7 +891,18 @@ async fn auditors_export_the_register_and_the_audit_log_and_write_nothing() {
         ]
     );
     let actions: Vec<String> = csv.records().map(|r| r.unwrap()[4].to_string()).collect();
-    assert_eq!(actions, ["stock.receipt", "stock.destruction"]);
+    // The auditor wrote nothing; the service's own checkpoint at the first export is recorded
+    // as the service's, with no user.
+    assert_eq!(
+        actions,
+        ["stock.receipt", "stock.destruction", "cd.checkpoint.export"]
+    );
+    let system = csv::Reader::from_reader(body.as_slice())
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| &r[4] == "cd.checkpoint.export")
+        .unwrap();
+    assert_eq!(&system[2], "");
 }
 
 /// A PDF opens when its cross-reference table points at every object it lists.
@@ -1321,6 +1332,19 @@ async fn a_page_rewritten_and_rehashed_is_caught_by_the_ledger_and_signed_checkp
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let requested: i64 = {
+        use prison_pharmacy::db::schema::audit_events as a;
+        a::table
+            .filter(a::action.eq("cd.checkpoint.request"))
+            .filter(a::user_id.eq(w.pharmacist.id))
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap()
+    };
+    assert_eq!(
+        requested, 1,
+        "signing on request is audited to the pharmacist"
+    );
     let kept = app
         .get(
             &format!("/api/v1/sites/{site}/cd/checkpoints"),
@@ -1947,5 +1971,53 @@ async fn a_location_is_marked_a_cd_cabinet_and_keeps_that_while_its_pages_hold_e
     assert_eq!(
         verify(&app, &w, &w.auditor.token).await.body["status"],
         "intact"
+    );
+}
+
+#[actix_web::test]
+async fn a_page_removed_whole_or_marked_closed_is_found() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "100");
+    // Marking the cabinet's page closed does not take it out of the comparison with the ledger.
+    tamper(
+        &app.state.db,
+        "cd_register_entries",
+        "UPDATE cd_register_pages SET closed_at = last_entry_at",
+    );
+    let r = verify(&app, &w, &w.auditor.token).await;
+    assert_eq!(r.body["status"], "broken", "{}", r.body);
+    assert!(r.body["pages"][0]["first_broken"]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("marked closed"));
+    assert_eq!(r.body["pages"][0]["ledger"]["agrees"], true);
+}
+
+#[actix_web::test]
+async fn register_stock_that_no_page_records_is_found() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "100");
+    // Someone with the database removes the whole page and its entries.
+    let mut c = app.conn();
+    let drop_page = match app.state.db.backend() {
+        Backend::Postgres => {
+            "ALTER TABLE cd_register_entries DISABLE TRIGGER USER; \
+             DELETE FROM cd_register_entries; DELETE FROM cd_register_pages"
+        }
+        Backend::Sqlite => {
+            "DROP TRIGGER cd_register_entries_no_delete; \
+             DELETE FROM cd_register_entries; DELETE FROM cd_register_pages"
+        }
+    };
+    c.batch_execute(drop_page).unwrap();
+    drop(c);
+    let r = verify(&app, &w, &w.auditor.token).await;
+    assert_eq!(r.body["status"], "broken", "{}", r.body);
+    assert_eq!(r.body["pages"], json!([]));
+    assert_eq!(
+        r.body["unrecorded_stock"],
+        json!([{"location_id": w.fosse.cd_cabinet, "product_id": w.methadone, "stock_on_hand": "100"}])
     );
 }

@@ -23,6 +23,17 @@ pub struct WitnessCredentials {
     pub token: Option<String>,
 }
 
+/// Written (into an audit record, say) as the witness's name alone: a password or token never
+/// leaves the request it came in.
+impl serde::Serialize for WitnessCredentials {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("WitnessCredentials", 1)?;
+        out.serialize_field("username", &self.username)?;
+        out.end()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WitnessNeed {
     /// Any member of staff at the site whose role may witness.
@@ -122,5 +133,23 @@ pub async fn optional(
             authenticate(state, author, site_id, Some(c), WitnessNeed::Staff).await?,
         )),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_written_as_the_name_alone() {
+        let c = WitnessCredentials {
+            username: Some("nurse".into()),
+            password: Some("correct horse".into()),
+            token: Some("eyJ...".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            serde_json::json!({"username": "nurse"})
+        );
     }
 }

@@ -181,12 +181,14 @@ pub struct CheckpointDocument {
 }
 
 /// Signs the current head of every open page of a site that has changed since its last
-/// checkpoint; returns how many were signed.
+/// checkpoint, with an audit event naming who asked (the service itself on export and on its
+/// schedule); returns how many were signed.
 pub fn sign_site(
     conn: &mut AnyConnection,
     signer: &Signer,
     site_id: i64,
     occasion: Occasion,
+    requested_by: Option<&crate::audit::Actor>,
 ) -> Result<usize, AppError> {
     let latest = latest_counts(conn, site_id)?;
     let mut signed = 0;
@@ -220,6 +222,28 @@ pub fn sign_site(
             .execute(conn)?;
         signed += 1;
     }
+    if signed > 0 {
+        let action = format!("cd.checkpoint.{occasion}");
+        match requested_by {
+            Some(actor) => crate::audit::record(
+                conn,
+                actor,
+                Some(site_id),
+                &action,
+                "site",
+                site_id,
+                Some(serde_json::json!({"pages": signed})),
+            )?,
+            None => crate::audit::record_system(
+                conn,
+                "cd-checkpoints",
+                Some(site_id),
+                &action,
+                "site",
+                site_id,
+            )?,
+        }
+    }
     Ok(signed)
 }
 
@@ -231,7 +255,7 @@ pub fn sign_all(
 ) -> Result<usize, AppError> {
     let mut signed = 0;
     for site in crate::sites::queries::all(conn)? {
-        signed += crate::db::transaction(conn, |c| sign_site(c, signer, site.id, occasion))?;
+        signed += crate::db::transaction(conn, |c| sign_site(c, signer, site.id, occasion, None))?;
     }
     Ok(signed)
 }

@@ -168,7 +168,7 @@ pub struct PageVerification {
     pub head_hash: String,
     pub balance: Quantity,
     pub first_broken: Option<BrokenEntry>,
-    /// The page against the stock ledger; absent for a closed site page.
+    /// The cabinet page against the stock ledger; absent for a site page kept from before cabinets.
     pub ledger: Option<LedgerComparison>,
     /// Signed checkpoints of this page compared with its chain.
     pub checkpoints_checked: i64,
@@ -208,6 +208,15 @@ pub struct SiteVerification {
     pub pages: Vec<PageVerification>,
     /// Pages a signed checkpoint names that the register no longer has.
     pub missing_pages: Vec<i64>,
+    /// Register-tracked stock held where no page records it.
+    pub unrecorded_stock: Vec<UnrecordedStock>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct UnrecordedStock {
+    pub location_id: i64,
+    pub product_id: i64,
+    pub stock_on_hand: Quantity,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

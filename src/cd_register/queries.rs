@@ -293,3 +293,38 @@ pub fn patient_return_site(conn: &mut AnyConnection, id: i64) -> QueryResult<Opt
 pub fn product_exists(conn: &mut AnyConnection, product_id: i64) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(products::table.find(product_id))).get_result(conn)
 }
+
+/// (location, product, stock) of register-tracked stock at a site that no page records.
+pub fn unrecorded_stock(
+    conn: &mut AnyConnection,
+    site_id: i64,
+) -> QueryResult<Vec<(i64, i64, i64)>> {
+    let sql = format!(
+        "SELECT b.location_id AS location_id, b.product_id AS product_id, \
+         CAST(SUM(b.quantity) AS BIGINT) AS held \
+         FROM stock_balances b JOIN products p ON p.id = b.product_id \
+         WHERE b.site_id = {} AND p.cd_register \
+         AND NOT EXISTS (SELECT 1 FROM cd_register_pages g \
+             WHERE g.location_id = b.location_id AND g.product_id = b.product_id) \
+         GROUP BY b.location_id, b.product_id HAVING SUM(b.quantity) > 0 \
+         ORDER BY b.location_id, b.product_id",
+        placeholder(conn, 1)
+    );
+    let rows: Vec<Unrecorded> = diesel::sql_query(sql)
+        .bind::<BigInt, _>(site_id)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.location_id, r.product_id, r.held))
+        .collect())
+}
+
+#[derive(QueryableByName)]
+struct Unrecorded {
+    #[diesel(sql_type = BigInt)]
+    location_id: i64,
+    #[diesel(sql_type = BigInt)]
+    product_id: i64,
+    #[diesel(sql_type = BigInt)]
+    held: i64,
+}

@@ -178,12 +178,12 @@ pub async fn sign_checkpoints(
     site: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
-    user.authorize(Action::CdCheckpointSign, site_id)?;
+    let actor = user.authorize(Action::CdCheckpointSign, site_id)?;
     let st = state.clone();
     let doc = state
         .db
         .write(move |c| {
-            checkpoints::sign_site(c, &st.signer, site_id, Occasion::Request)?;
+            checkpoints::sign_site(c, &st.signer, site_id, Occasion::Request, Some(&actor))?;
             checkpoints::document(c, &st.signer, site_id)
         })
         .await?;
@@ -263,7 +263,7 @@ pub async fn export(
     let st = state.clone();
     state
         .db
-        .write(move |c| checkpoints::sign_site(c, &st.signer, site_id, Occasion::Export))
+        .write(move |c| checkpoints::sign_site(c, &st.signer, site_id, Occasion::Export, None))
         .await?;
     let source = state
         .db

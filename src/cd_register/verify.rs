@@ -76,20 +76,30 @@ pub fn cross_check(
     mut v: PageVerification,
     signed: &[Checkpoint],
 ) -> Result<PageVerification, AppError> {
-    if page.closed_at.is_none() {
-        if let Some(location_id) = page.location_id {
-            let stock = queries::location_stock(conn, location_id, page.product_id)?;
-            let (movements, entries) = queries::unmatched(conn, page)?;
-            let register = v.balance.scaled();
-            let agrees = stock == register && movements == 0 && entries == 0;
-            v.ledger = Some(LedgerComparison {
-                agrees,
-                register_balance: v.balance,
-                stock_on_hand: Quantity::from_scaled(stock),
-                unmatched_movements: movements,
-                unmatched_entries: entries,
-            });
-        }
+    // Only a site page kept from before cabinets is ever closed, and it closes at zero; a
+    // cabinet page is always compared with the ledger, whatever its row says.
+    let closed_wrongly =
+        page.closed_at.is_some() && (page.location_id.is_some() || v.balance.scaled() != 0);
+    if closed_wrongly && v.first_broken.is_none() {
+        v.first_broken = Some(BrokenEntry {
+            entry_id: None,
+            seq: v.entries,
+            problem: "the page is marked closed, but only a site page carried forward to zero is ever closed".into(),
+        });
+        v.status = VerificationStatus::Broken;
+    }
+    if let Some(location_id) = page.location_id {
+        let stock = queries::location_stock(conn, location_id, page.product_id)?;
+        let (movements, entries) = queries::unmatched(conn, page)?;
+        let register = v.balance.scaled();
+        let agrees = stock == register && movements == 0 && entries == 0;
+        v.ledger = Some(LedgerComparison {
+            agrees,
+            register_balance: v.balance,
+            stock_on_hand: Quantity::from_scaled(stock),
+            unmatched_movements: movements,
+            unmatched_entries: entries,
+        });
     }
     for cp in signed.iter().filter(|c| c.page_id == page.id) {
         v.checkpoints_checked += 1;
@@ -267,6 +277,18 @@ pub fn verify_site_parallel(
         pages.push(cross_check(&mut conn, &page, v, signed)?);
     }
     let mut result = site_verification(site_id, pages);
+    // Register stock with no page at all: a page removed whole, or stock moved round it.
+    result.unrecorded_stock = queries::unrecorded_stock(&mut conn, site_id)?
+        .into_iter()
+        .map(|(location_id, product_id, held)| UnrecordedStock {
+            location_id,
+            product_id,
+            stock_on_hand: Quantity::from_scaled(held),
+        })
+        .collect();
+    if !result.unrecorded_stock.is_empty() {
+        result.status = VerificationStatus::Broken;
+    }
     // A checkpoint of a page that no longer exists is itself a finding.
     for cp in signed {
         if cp.site_id == site_id && !result.pages.iter().any(|p| p.page_id == cp.page_id) {
@@ -298,6 +320,7 @@ fn site_verification(site_id: i64, pages: Vec<PageVerification>) -> SiteVerifica
         entries: pages.iter().map(|p| p.entries).sum(),
         pages,
         missing_pages: Vec::new(),
+        unrecorded_stock: Vec::new(),
     }
 }
 

@@ -159,8 +159,9 @@ pub struct UpdateProduct {
     pub therapeutic_class: Option<String>,
     pub critical: Option<bool>,
     /// Switching `cd_register` on while the product is in stock: the second person, who
-    /// authenticates to the balances brought forward onto each cabinet's new page.
-    #[serde(skip_serializing)]
+    /// authenticates to the balances brought forward onto each cabinet's new page. (The route
+    /// takes it out before the change is audited, so no credential reaches the audit log.)
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub witness: Option<crate::auth::witness::WitnessCredentials>,
 }
 

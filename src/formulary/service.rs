@@ -171,7 +171,7 @@ pub fn update_product(
 /// Register tracking cannot be switched off once a page records the product: stock moved while
 /// it was off would leave the pages' balances short of the stock.
 fn register_tracking_off(conn: &mut AnyConnection, product_id: i64) -> Result<(), AppError> {
-    if crate::ledger::queries::pages_in_use(conn, product_id)? > 0 {
+    if crate::ledger::queries::pages_in_use(conn, Some(product_id), None)? > 0 {
         return Err(AppError::conflict(
             "cd_register_in_use",
             "register pages of this product hold entries or stock; tracking stays on",

@@ -143,17 +143,26 @@ pub fn holdings(conn: &mut AnyConnection, product_id: i64) -> QueryResult<Vec<(i
         .load(conn)
 }
 
-/// Pages of a product that hold entries or stock.
-pub fn pages_in_use(conn: &mut AnyConnection, product_id: i64) -> QueryResult<i64> {
-    cd_register_pages::table
-        .filter(cd_register_pages::product_id.eq(product_id))
-        .filter(
-            cd_register_pages::entry_count
-                .gt(0)
-                .or(cd_register_pages::balance.gt(0)),
-        )
-        .count()
-        .get_result(conn)
+/// Pages of a product, or of a cabinet, that hold entries or stock.
+pub fn pages_in_use(
+    conn: &mut AnyConnection,
+    product_id: Option<i64>,
+    location_id: Option<i64>,
+) -> QueryResult<i64> {
+    let mut q = cd_register_pages::table.into_boxed();
+    if let Some(p) = product_id {
+        q = q.filter(cd_register_pages::product_id.eq(p));
+    }
+    if let Some(l) = location_id {
+        q = q.filter(cd_register_pages::location_id.eq(l));
+    }
+    q.filter(
+        cd_register_pages::entry_count
+            .gt(0)
+            .or(cd_register_pages::balance.gt(0)),
+    )
+    .count()
+    .get_result(conn)
 }
 
 pub fn page(conn: &mut AnyConnection, page_id: i64) -> QueryResult<Option<Page>> {

@@ -219,6 +219,14 @@ pub fn carry_forward_site_pages(conn: &mut AnyConnection) -> Result<usize, AppEr
                 append_to_page(conn, &actor, page.id, &closing, ts)?;
             }
             queries::close_page(conn, page.id, ts)?;
+            crate::audit::record_system(
+                conn,
+                "register-migration",
+                Some(page.site_id),
+                "cd.page.carry_forward",
+                "cd_register_page",
+                page.id,
+            )?;
         }
         Ok(legacy.len())
     })

@@ -1,7 +1,7 @@
 use diesel::prelude::*;
 
 use super::model::{LocationRow, Site};
-use crate::db::schema::{cd_register_pages, locations, sites};
+use crate::db::schema::{locations, sites};
 use crate::db::AnyConnection;
 
 pub fn list(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<Site>> {
@@ -110,17 +110,4 @@ pub fn set_cd_cabinet(conn: &mut AnyConnection, id: i64, cd_cabinet: bool) -> Qu
         .set(locations::cd_cabinet.eq(cd_cabinet))
         .execute(conn)?;
     Ok(())
-}
-
-/// Register pages at a location that hold entries or stock.
-pub fn register_pages_in_use(conn: &mut AnyConnection, location_id: i64) -> QueryResult<i64> {
-    cd_register_pages::table
-        .filter(cd_register_pages::location_id.eq(location_id))
-        .filter(
-            cd_register_pages::entry_count
-                .gt(0)
-                .or(cd_register_pages::balance.gt(0)),
-        )
-        .count()
-        .get_result(conn)
 }

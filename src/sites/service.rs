@@ -85,7 +85,10 @@ pub fn set_cd_cabinet(
     if current.site_id != site_id {
         return Err(AppError::not_found("location"));
     }
-    if !cd_cabinet && current.cd_cabinet && queries::register_pages_in_use(conn, location_id)? > 0 {
+    if !cd_cabinet
+        && current.cd_cabinet
+        && crate::ledger::queries::pages_in_use(conn, None, Some(location_id))? > 0
+    {
         return Err(AppError::conflict(
             "cd_register_in_use",
             "register pages of this cabinet hold entries or stock; it stays a CD cabinet",

@@ -601,43 +601,32 @@ pub fn approve_stocktake(
             format!("{uncounted} lines have not been counted"),
         ));
     }
-    for (_, batch_id, _, _, counted, expected, counted_by) in lines {
+    for (_, batch_id, product_id, _, counted, expected, counted_by) in lines {
         let variance = counted.unwrap_or(0) - expected.unwrap_or(0);
-        if variance != 0 {
-            // The counter is the second person: for a register product the ledger refuses a
-            // variance approved by the one who counted it.
-            let mut posting = Posting::new(
-                t.1,
-                t.2,
-                batch_id,
-                Quantity::from_scaled(variance),
-                MovementReason::StocktakeVariance,
-            );
-            posting.reference = Some(("stocktake", id));
-            posting.register.witness_id = counted_by;
-            ledger::post(conn, actor, &posting).map_err(|e| approver_is_counter(e, counted_by))?;
+        if variance == 0 {
+            continue;
         }
-    }
-    close_stocktake(conn, actor, &t, "approved")
-}
-
-/// Names the stocktake's own rule when the ledger refuses the counter as the second person.
-fn approver_is_counter(e: AppError, counted_by: Option<i64>) -> AppError {
-    match &e {
-        AppError::Validation(issues)
-            if counted_by.is_some()
-                && issues
-                    .iter()
-                    .any(|i| i.field == "witness" && i.rule == "different_person") =>
-        {
-            AppError::invalid(
+        // The counter is the second person for a register product's variance, so the one
+        // who approves it must be someone else.
+        if counted_by == Some(actor.user_id) && formulary::product(conn, product_id)?.cd_register {
+            return Err(AppError::invalid(
                 "witness",
                 "approver_not_counter",
                 "the approver of a stocktake of register stock must not be the one who counted it",
-            )
+            ));
         }
-        _ => e,
+        let mut posting = Posting::new(
+            t.1,
+            t.2,
+            batch_id,
+            Quantity::from_scaled(variance),
+            MovementReason::StocktakeVariance,
+        );
+        posting.reference = Some(("stocktake", id));
+        posting.register.witness_id = counted_by;
+        ledger::post(conn, actor, &posting)?;
     }
+    close_stocktake(conn, actor, &t, "approved")
 }
 
 pub fn cancel_stocktake(
