@@ -117,14 +117,14 @@ pub fn all() -> &'static [Route] {
     ROUTES.get_or_init(|| {
         let mut all = crate::routes();
         use crate::{
-            administration, audit, auth, cd_register, formulary, openapi, patients, prescribing,
-            procurement, sites, stock, users,
+            administration, auditing, auth, cd_register, custody, formulary, openapi, patients,
+            prescribing, procurement, sites, stock, users,
         };
         for module in [
             auth::routes::routes(),
             sites::routes::routes(),
             users::routes::routes(),
-            audit::routes::routes(),
+            auditing::routes::routes(),
             formulary::routes::routes(),
             stock::routes::routes(),
             cd_register::routes::routes(),
@@ -132,6 +132,7 @@ pub fn all() -> &'static [Route] {
             patients::routes::routes(),
             prescribing::routes::routes(),
             administration::routes::routes(),
+            custody::routes::routes(),
             openapi::routes(),
         ] {
             all.extend(module);

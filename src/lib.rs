@@ -3,9 +3,11 @@
 pub mod administration;
 pub mod api;
 pub mod audit;
+pub mod auditing;
 pub mod auth;
 pub mod cd_register;
 pub mod config;
+pub mod custody;
 pub mod db;
 pub mod domain;
 pub mod error;

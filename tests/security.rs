@@ -224,7 +224,7 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
     )
     .unwrap()
     .id;
-    patients::transfer(
+    prison_pharmacy::custody::service::transfer(
         conn,
         &nurse,
         to_lincoln,
@@ -240,7 +240,7 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
     )
     .unwrap()
     .id;
-    patients::transfer(
+    prison_pharmacy::custody::service::transfer(
         conn,
         &lincoln_nurse,
         to_fosse,

@@ -237,47 +237,6 @@ pub async fn fhir(
         .body(bundle.to_string()))
 }
 
-/// Releases the patient: the supplies to take out leave stock through the ledger (a witness for
-/// register-tracked medicines), then the release is recorded and every prescription ends.
-#[utoipa::path(post, path = "/api/v1/patients/{id}/release", tag = "patients", params(("id" = i64, Path)),
-    request_body = crate::patients::model::ReleaseRequest,
-    responses((status = 200, body = crate::patients::model::PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])),
-    extensions(("x-access" = json!("patient.transfer"))))]
-pub async fn release(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<i64>,
-    ValidJson(mut body): ValidJson<crate::patients::model::ReleaseRequest>,
-) -> Result<HttpResponse, AppError> {
-    use crate::patients::service as patients;
-    use service::{supply_on_release, Handover};
-    let id = id.into_inner();
-    let actor = on_patient(&state, &user, id, Action::PatientTransfer).await?;
-    let site_id = state
-        .db
-        .read(move |c| patients::patient_site(c, id))
-        .await?;
-    let witness_id =
-        crate::auth::witness::optional(&state, &user, site_id, body.witness.take()).await?;
-    let handover = Handover {
-        collected_by: body.collected_by.clone(),
-        identity_checked: body.identity_checked,
-        witness_id,
-    };
-    let view = state
-        .db
-        .write(move |c| {
-            for (i, item) in body.supplies.iter().enumerate() {
-                supply_on_release(c, &actor, id, i, item, &handover)?;
-            }
-            patients::release(c, &actor, id, &body)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
 /// The routes of this module, in the order the router tries them.
 pub fn routes() -> Vec<crate::api::Route> {
     vec![
@@ -290,6 +249,5 @@ pub fn routes() -> Vec<crate::api::Route> {
         crate::route!(alerts),
         crate::route!(acknowledge),
         crate::route!(fhir),
-        crate::route!(release),
     ]
 }

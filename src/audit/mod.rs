@@ -2,7 +2,6 @@
 
 pub mod model;
 pub mod queries;
-pub mod routes;
 
 use diesel::prelude::*;
 

@@ -226,29 +226,6 @@ pub async fn reviews_due(
     Ok(HttpResponse::Ok().json(Paged::of(list.items, paging.request())))
 }
 
-/// Transfers the patient to another prison (prescriptions and possession state go with them;
-/// the receiving pharmacy gets a reconciliation task due in 7 days), or out of this service.
-#[utoipa::path(post, path = "/api/v1/patients/{id}/transfer", tag = "patients", params(("id" = i64, Path)),
-    request_body = TransferRequest,
-    responses((status = 200, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])),
-    extensions(("x-access" = json!("patient.transfer"))))]
-pub async fn transfer(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<i64>,
-    ValidJson(body): ValidJson<TransferRequest>,
-) -> Result<HttpResponse, AppError> {
-    let id = id.into_inner();
-    let actor = on_patient(&state, &user, id, Action::PatientTransfer).await?;
-    let view = state
-        .db
-        .write(move |c| service::transfer(c, &actor, id, &body))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
 /// Medicines reconciliation tasks of a prison (open ones unless `open=false`).
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/reconciliation-tasks", tag = "patients",
     params(PageQuery, ("site_id" = i64, Path), TaskFilter),
@@ -309,7 +286,6 @@ pub fn routes() -> Vec<crate::api::Route> {
         crate::route!(assess),
         crate::route!(trigger_review),
         crate::route!(reviews_due),
-        crate::route!(transfer),
         crate::route!(tasks),
         crate::route!(complete_task),
     ]

@@ -1,5 +1,5 @@
 //! Patients: admission, location, allergies, in-possession risk assessments and their
-//! reviews, transfer between prisons with medicines reconciliation, and release.
+//! reviews, and the reconciliation tasks a transfer leaves at the receiving prison.
 
 use std::collections::HashMap;
 
@@ -10,19 +10,15 @@ use super::model::*;
 use crate::audit::{self, Actor};
 use crate::db::schema::{
     allergies, ip_assessment_products, ip_assessments, ip_review_triggers, patient_events,
-    patients, reconciliation_completions, reconciliation_tasks, release_supplies,
+    patients, reconciliation_completions, reconciliation_tasks,
 };
 use crate::db::{conflict_on_duplicate, now, AnyConnection};
 use crate::domain::patient::is_nomis_number;
 use crate::domain::screening::{AllergyKind, IpOutcome};
 use crate::error::AppError;
-use crate::prescribing::service as prescribing;
 
 /// Medicines reconciliation at the receiving prison is due within 7 days (NICE QS156 statement 1).
 pub const RECONCILIATION_DAYS: i64 = 7;
-/// Release supplies: up to 28 days, opioid substitution therapy up to 14.
-pub const RELEASE_MAX_DAYS: i64 = 28;
-pub const RELEASE_MAX_DAYS_OST: i64 = 14;
 
 type PatientRow = (
     i64,
@@ -232,7 +228,8 @@ pub fn patients(
     crate::http::Paged::of_keys(ids, page, |id| patient(conn, id))
 }
 
-fn event(
+/// Records a custody event (admission, transfer, release) and audits it.
+pub fn event(
     conn: &mut AnyConnection,
     actor: &Actor,
     patient_id: i64,
@@ -313,6 +310,11 @@ pub fn admit(
         ))?;
     event(conn, actor, id, "admitted", None, Some(site_id), None)?;
     patient(conn, id)
+}
+
+/// The prison of a patient in custody; 409 once they have been released or transferred out.
+pub fn site_in_custody(conn: &mut AnyConnection, id: i64) -> Result<i64, AppError> {
+    Ok(require_in_custody(conn, id)?.5)
 }
 
 fn require_in_custody(conn: &mut AnyConnection, id: i64) -> Result<PatientRow, AppError> {
@@ -615,153 +617,6 @@ pub fn reviews_due(conn: &mut AnyConnection, site_id: i64) -> Result<ReviewDueLi
         });
     }
     Ok(ReviewDueList { items })
-}
-
-/// The patient leaves for another prison. Prescriptions and possession state go with them
-/// (they belong to the patient, not the prison); the sending prison loses sight of the
-/// patient; the receiving prison gets a reconciliation task and a due IP review.
-pub fn transfer(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    patient_id: i64,
-    req: &TransferRequest,
-) -> Result<PatientView, AppError> {
-    let row = require_in_custody(conn, patient_id)?;
-    let from = row.5;
-    match (req.to_site_id, &req.destination) {
-        (Some(to), None) => {
-            if to == from {
-                return Err(AppError::invalid(
-                    "to_site_id",
-                    "different",
-                    "the patient is already at this prison",
-                ));
-            }
-            if crate::sites::queries::by_id(conn, to)?.is_none() {
-                return Err(AppError::invalid("to_site_id", "exists", "no such prison"));
-            }
-            diesel::update(patients::table.find(patient_id))
-                .set((
-                    patients::site_id.eq(to),
-                    patients::wing.eq(None::<String>),
-                    patients::landing.eq(None::<String>),
-                    patients::cell.eq(None::<String>),
-                    patients::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
-            event(
-                conn,
-                actor,
-                patient_id,
-                "transferred",
-                Some(from),
-                Some(to),
-                req.note.clone(),
-            )?;
-            diesel::insert_into(reconciliation_tasks::table)
-                .values((
-                    reconciliation_tasks::patient_id.eq(patient_id),
-                    reconciliation_tasks::site_id.eq(to),
-                    reconciliation_tasks::due_date
-                        .eq(now().date() + chrono::Duration::days(RECONCILIATION_DAYS)),
-                    reconciliation_tasks::created_at.eq(now()),
-                ))
-                .execute(conn)?;
-            raise_review_trigger(conn, actor, patient_id, ReviewTrigger::Transfer, None)?;
-        }
-        (None, Some(destination)) => {
-            diesel::update(patients::table.find(patient_id))
-                .set((
-                    patients::status.eq(PatientStatus::Transferred.as_str()),
-                    patients::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
-            event(
-                conn,
-                actor,
-                patient_id,
-                "transferred_out",
-                Some(from),
-                None,
-                Some(destination.clone()),
-            )?;
-            prescribing::end_all(conn, actor, patient_id, "transferred out of this service")?;
-        }
-        _ => {
-            return Err(AppError::invalid(
-                "to_site_id",
-                "one_of",
-                "give either to_site_id or destination",
-            ))
-        }
-    }
-    patient(conn, patient_id)
-}
-
-/// Release: what the patient takes out is recorded, then every prescription ends.
-pub fn release(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    patient_id: i64,
-    req: &ReleaseRequest,
-) -> Result<PatientView, AppError> {
-    let row = require_in_custody(conn, patient_id)?;
-    let current = prescribing::active_of_patient(conn, patient_id)?;
-    let mut seen = std::collections::HashSet::new();
-    for (i, s) in req.supplies.iter().enumerate() {
-        let Some((_, ost)) = current.iter().find(|(id, _)| *id == s.prescription_id) else {
-            return Err(AppError::invalid(
-                format!("supplies[{i}].prescription_id"),
-                "active",
-                "not an active prescription of this patient",
-            ));
-        };
-        if !seen.insert(s.prescription_id) {
-            return Err(AppError::invalid(
-                format!("supplies[{i}].prescription_id"),
-                "unique",
-                "each prescription once",
-            ));
-        }
-        let max = if *ost {
-            RELEASE_MAX_DAYS_OST
-        } else {
-            RELEASE_MAX_DAYS
-        };
-        if s.days < 1 || s.days > max {
-            return Err(AppError::invalid(
-                format!("supplies[{i}].days"),
-                "range",
-                format!("between 1 and {max} days"),
-            ));
-        }
-        diesel::insert_into(release_supplies::table)
-            .values((
-                release_supplies::patient_id.eq(patient_id),
-                release_supplies::prescription_id.eq(s.prescription_id),
-                release_supplies::days.eq(s.days),
-                release_supplies::recorded_by.eq(actor.user_id),
-                release_supplies::recorded_at.eq(now()),
-            ))
-            .execute(conn)?;
-    }
-    diesel::update(patients::table.find(patient_id))
-        .set((
-            patients::status.eq(PatientStatus::Released.as_str()),
-            patients::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-    event(
-        conn,
-        actor,
-        patient_id,
-        "released",
-        Some(row.5),
-        None,
-        req.note.clone(),
-    )?;
-    prescribing::end_all(conn, actor, patient_id, "patient released")?;
-    patient(conn, patient_id)
 }
 
 type TaskRow = (

@@ -1,7 +1,7 @@
 use actix_web::{web, HttpResponse};
 
-use super::model::{AuditEventPage, AuditFilter};
-use super::queries;
+use crate::audit::model::{AuditEventPage, AuditFilter};
+use crate::audit::queries;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::db::AnyConnection;

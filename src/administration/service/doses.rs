@@ -1,0 +1,500 @@
+//! Dose records: recording the outcome of a due dose (a given dose draws its stock through
+//! the ledger), correcting one entered in error, and reading them back.
+
+use super::*;
+
+pub(super) type DoseRow = (
+    (
+        i64,
+        i64,
+        i64,
+        i64,
+        NaiveDate,
+        String,
+        i64,
+        String,
+        Option<String>,
+    ),
+    (
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        i64,
+        NaiveDateTime,
+        NaiveDateTime,
+        bool,
+    ),
+);
+
+pub(super) fn dose_rows(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<DoseRow>, AppError> {
+    Ok(dose_records::table
+        .filter(dose_records::id.eq_any(ids))
+        .order(dose_records::id.asc())
+        .select((
+            (
+                dose_records::id,
+                dose_records::prescription_id,
+                dose_records::patient_id,
+                dose_records::site_id,
+                dose_records::scheduled_date,
+                dose_records::slot,
+                dose_records::attempt,
+                dose_records::outcome,
+                dose_records::reason,
+            ),
+            (
+                dose_records::quantity,
+                dose_records::stock_quantity,
+                dose_records::location_id,
+                dose_records::witness_id,
+                dose_records::nurse_id,
+                dose_records::occurred_at,
+                dose_records::recorded_at,
+                dose_records::late,
+            ),
+        ))
+        .load(conn)?)
+}
+
+/// Full views of dose records, with their stock, correction and alerts, in id order.
+pub(super) fn dose_views(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<DoseView>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = dose_rows(conn, ids)?;
+    let mut stock: HashMap<i64, Vec<DrawnStock>> = HashMap::new();
+    for (dose, batch_id, quantity, movement_id, register_entry_id) in dose_movements::table
+        .filter(dose_movements::dose_record_id.eq_any(ids))
+        .order(dose_movements::id.asc())
+        .select((
+            dose_movements::dose_record_id,
+            dose_movements::batch_id,
+            dose_movements::quantity,
+            dose_movements::movement_id,
+            dose_movements::register_entry_id,
+        ))
+        .load::<(i64, i64, i64, i64, Option<i64>)>(conn)?
+    {
+        stock.entry(dose).or_default().push(DrawnStock {
+            batch_id,
+            quantity: Quantity::from_scaled(quantity),
+            movement_id,
+            register_entry_id,
+        });
+    }
+    let corrections: HashMap<i64, CorrectionView> = dose_corrections::table
+        .filter(dose_corrections::dose_record_id.eq_any(ids))
+        .select((
+            dose_corrections::dose_record_id,
+            dose_corrections::reason,
+            dose_corrections::corrected_by,
+            dose_corrections::corrected_at,
+        ))
+        .load::<(i64, String, i64, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(id, reason, by, at)| {
+            (
+                id,
+                CorrectionView {
+                    reason,
+                    corrected_by: by,
+                    corrected_at: at,
+                },
+            )
+        })
+        .collect();
+    let mut alert_ids: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (alert, dose) in alerts::table
+        .filter(alerts::dose_record_id.eq_any(ids))
+        .select((alerts::id, alerts::dose_record_id))
+        .load::<(i64, Option<i64>)>(conn)?
+    {
+        if let Some(dose) = dose {
+            alert_ids.entry(dose).or_default().push(alert);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(a, b)| DoseView {
+            stock: stock.remove(&a.0).unwrap_or_default(),
+            correction: corrections.get(&a.0).cloned(),
+            alert_ids: alert_ids.remove(&a.0).unwrap_or_default(),
+            id: a.0,
+            prescription_id: a.1,
+            patient_id: a.2,
+            site_id: a.3,
+            date: a.4,
+            slot: Slot::from_db(&a.5),
+            attempt: a.6,
+            outcome: DoseOutcome::from_db(&a.7),
+            reason: a.8,
+            quantity: b.0.map(Quantity::from_scaled),
+            stock_quantity: b.1.map(Quantity::from_scaled),
+            location_id: b.2,
+            witness_id: b.3,
+            nurse_id: b.4,
+            occurred_at: b.5,
+            recorded_at: b.6,
+            late_entry: b.7,
+        })
+        .collect())
+}
+
+pub fn dose(conn: &mut AnyConnection, id: i64) -> Result<DoseView, AppError> {
+    dose_views(conn, &[id])?
+        .pop()
+        .ok_or_else(|| AppError::not_found("dose record"))
+}
+
+pub fn dose_site(conn: &mut AnyConnection, id: i64) -> Result<i64, AppError> {
+    dose_records::table
+        .find(id)
+        .select(dose_records::site_id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("dose record"))
+}
+
+/// The latest record of a due dose: (id, attempt, corrected).
+pub(super) fn latest_attempt(
+    conn: &mut AnyConnection,
+    prescription_id: i64,
+    date: NaiveDate,
+    slot: Slot,
+) -> Result<Option<(i64, i64, bool)>, AppError> {
+    let row: Option<(i64, i64, Option<i64>)> = dose_records::table
+        .left_join(dose_corrections::table)
+        .filter(dose_records::prescription_id.eq(prescription_id))
+        .filter(dose_records::scheduled_date.eq(date))
+        .filter(dose_records::slot.eq(slot.as_str()))
+        .order(dose_records::attempt.desc())
+        .select((
+            dose_records::id,
+            dose_records::attempt,
+            dose_corrections::id.nullable(),
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(id, attempt, correction)| (id, attempt, correction.is_some())))
+}
+
+pub(super) fn already_recorded(conn: &mut AnyConnection, id: i64) -> AppError {
+    match dose(conn, id) {
+        Ok(existing) => AppError::Conflict {
+            code: "dose_already_recorded".into(),
+            detail: format!(
+                "this dose was already recorded as {} at {}",
+                existing.outcome, existing.recorded_at
+            ),
+            existing: serde_json::to_value(existing).ok(),
+        },
+        Err(e) => e,
+    }
+}
+
+/// Final outcomes of a prescription, newest first, not counting corrected records.
+pub(super) fn recent_outcomes(
+    conn: &mut AnyConnection,
+    prescription_id: i64,
+    limit: i64,
+) -> Result<Vec<DoseOutcome>, AppError> {
+    Ok(dose_records::table
+        .left_join(dose_corrections::table)
+        .filter(dose_records::prescription_id.eq(prescription_id))
+        .filter(dose_corrections::id.is_null())
+        .order((dose_records::occurred_at.desc(), dose_records::id.desc()))
+        .limit(limit)
+        .select(dose_records::outcome)
+        .load::<String>(conn)?
+        .iter()
+        .map(|o| DoseOutcome::from_db(o))
+        .collect())
+}
+
+/// Records the outcome of a due dose. A given dose draws its stock through the ledger; a
+/// missed one may raise an alert.
+pub fn record_dose(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    site_id: i64,
+    req: &RecordDose,
+    witness_id: Option<i64>,
+    rules: Rules,
+) -> Result<DoseView, AppError> {
+    let rx = rx_facts(conn, req.prescription_id)?;
+    rx.require_in_force(site_id, Possession::Supervised)?;
+    if req.date < rx.start_date || rx.end_date.is_some_and(|end| req.date > end) {
+        return Err(AppError::invalid(
+            "date",
+            "within_prescription",
+            "the prescription does not run on this date",
+        ));
+    }
+    if req.date > now().date() {
+        return Err(AppError::invalid(
+            "date",
+            "not_future",
+            "a dose is recorded on or after its day",
+        ));
+    }
+    if !rx.as_needed && !rx.slots.contains(&req.slot) {
+        return Err(AppError::invalid(
+            "slot",
+            "prescribed",
+            "no dose is prescribed at this time",
+        ));
+    }
+    let reason = match req.outcome {
+        DoseOutcome::Withheld => Some(AppError::required(
+            "reason",
+            req.reason.clone(),
+            "give the clinical reason for withholding",
+        )?),
+        DoseOutcome::Other => Some(AppError::required(
+            "reason",
+            req.reason.clone(),
+            "say what happened",
+        )?),
+        DoseOutcome::Away => Some(
+            AppError::required(
+                "away_reason",
+                req.away_reason,
+                "court, hospital, visit or segregation",
+            )?
+            .as_str()
+            .to_string(),
+        ),
+        _ => req.reason.clone(),
+    };
+    let ts = now();
+    let occurred_at = crate::domain::register::bounded_occurred_at(
+        req.occurred_at.unwrap_or(ts),
+        ts,
+        rules.backdate_days,
+    )
+    .map_err(|(rule, message)| AppError::invalid("occurred_at", rule, message))?;
+    let late = ts - occurred_at > chrono::Duration::minutes(rules.late_minutes);
+
+    let given = req.outcome == DoseOutcome::Given;
+    let (quantity, units, location_id) = if given {
+        let quantity = req.quantity.unwrap_or(Quantity::from_scaled(rx.dose));
+        if !quantity.is_positive() {
+            return Err(AppError::invalid(
+                "quantity",
+                "positive",
+                "must be greater than zero",
+            ));
+        }
+        let location_id = AppError::required(
+            "location_id",
+            req.location_id,
+            "a given dose is drawn from the round's location",
+        )?;
+        location_at(conn, site_id, location_id)?;
+        let units = match req.stock_quantity {
+            Some(u) if u.is_positive() => u,
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "stock_quantity",
+                    "positive",
+                    "must be greater than zero",
+                ))
+            }
+            None => rx.units_per_dose(quantity).ok_or_else(|| {
+                AppError::invalid(
+                    "stock_quantity",
+                    "required",
+                    format!(
+                        "{} {} does not convert exactly to {}: give stock_quantity",
+                        quantity, rx.dose_unit, rx.unit
+                    ),
+                )
+            })?,
+        };
+        (Some(quantity), Some(units), Some(location_id))
+    } else {
+        (None, None, None)
+    };
+
+    let attempt = match latest_attempt(conn, rx.id, req.date, req.slot)? {
+        Some((id, _, false)) => return Err(already_recorded(conn, id)),
+        Some((_, attempt, true)) => attempt + 1,
+        None => 1,
+    };
+    let inserted = crate::db::savepoint(conn, |conn| {
+        diesel::insert_into(dose_records::table)
+            .values((
+                dose_records::prescription_id.eq(rx.id),
+                dose_records::patient_id.eq(rx.patient_id),
+                dose_records::site_id.eq(site_id),
+                dose_records::scheduled_date.eq(req.date),
+                dose_records::slot.eq(req.slot.as_str()),
+                dose_records::attempt.eq(attempt),
+                dose_records::outcome.eq(req.outcome.as_str()),
+                dose_records::reason.eq(&reason),
+                dose_records::quantity.eq(quantity.map(|q| q.scaled())),
+                dose_records::stock_quantity.eq(units.map(|q| q.scaled())),
+                dose_records::location_id.eq(location_id),
+                dose_records::witness_id.eq(witness_id.filter(|_| given)),
+                dose_records::nurse_id.eq(actor.user_id),
+                dose_records::occurred_at.eq(occurred_at),
+                dose_records::recorded_at.eq(ts),
+                dose_records::late.eq(late),
+            ))
+            .returning(dose_records::id)
+            .get_result::<i64>(conn)
+    });
+    let id = match inserted {
+        Ok(id) => id,
+        // Two nurses at once: the other record won.
+        Err(e) if crate::db::is_duplicate(&e) => {
+            return Err(match latest_attempt(conn, rx.id, req.date, req.slot)? {
+                Some((existing, _, _)) => already_recorded(conn, existing),
+                None => {
+                    AppError::conflict("dose_already_recorded", "this dose was already recorded")
+                }
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    if let (Some(units), Some(location_id)) = (units, location_id) {
+        let mut detail = rx.register_detail(conn)?;
+        detail.witness_id = witness_id;
+        let drawn = draw(
+            conn,
+            actor,
+            &rx,
+            Draw {
+                location_id,
+                batch_id: req.batch_id,
+                units,
+                reason: MovementReason::DoseGiven,
+                reference: ("dose_record", id),
+                detail,
+                occurred_at: Some(occurred_at),
+            },
+        )?;
+        for d in &drawn {
+            diesel::insert_into(dose_movements::table)
+                .values((
+                    dose_movements::dose_record_id.eq(id),
+                    dose_movements::batch_id.eq(d.batch_id),
+                    dose_movements::quantity.eq(d.quantity.scaled()),
+                    dose_movements::movement_id.eq(d.movement_id),
+                    dose_movements::register_entry_id.eq(d.register_entry_id),
+                ))
+                .execute(conn)?;
+        }
+    }
+
+    let window = rules.missed.consecutive_critical.max(1) as i64 + 1;
+    let recent = recent_outcomes(conn, rx.id, window)?;
+    if let Some(kind) = rules
+        .missed
+        .evaluate(&recent, rx.opioid_substitution, rx.critical)
+    {
+        let message = match kind {
+            AlertKind::MissedOst => format!(
+                "missed opioid substitution dose ({}) of {}: {} on {} {}; prescriber review is needed after 3 missed days",
+                req.outcome, rx.product_name, rx.prison_number, req.date, req.slot
+            ),
+            _ => format!(
+                "{} consecutive missed doses of {}, a critical medicine, for {}",
+                rules.missed.consecutive_critical, rx.product_name, rx.prison_number
+            ),
+        };
+        raise_alert(conn, actor, &rx, kind, message, Some(id), None)?;
+    }
+    audit::record(
+        conn,
+        actor,
+        Some(site_id),
+        &format!("dose.{}", req.outcome),
+        "dose_record",
+        id,
+        Some(
+            serde_json::json!({"prescription_id": rx.id, "date": req.date, "slot": req.slot, "late": late}),
+        ),
+    )?;
+    dose(conn, id)
+}
+
+/// Marks a dose record entered in error with a linked record. A given dose's stock (and its
+/// CD register entry) is put back through the ledger; the original record stays as it was.
+pub fn correct_dose(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> Result<DoseView, AppError> {
+    let original = dose(conn, id)?;
+    if original.correction.is_some() {
+        return Err(AppError::conflict(
+            "already_corrected",
+            "this dose record has already been corrected",
+        ));
+    }
+    diesel::insert_into(dose_corrections::table)
+        .values((
+            dose_corrections::dose_record_id.eq(id),
+            dose_corrections::reason.eq(reason),
+            dose_corrections::corrected_by.eq(actor.user_id),
+            dose_corrections::corrected_at.eq(now()),
+        ))
+        .execute(conn)
+        .map_err(crate::db::conflict_on_duplicate(
+            "already_corrected",
+            "this dose record has already been corrected",
+        ))?;
+    if let Some(location_id) = original.location_id {
+        for d in &original.stock {
+            let mut posting = Posting::new(
+                original.site_id,
+                location_id,
+                d.batch_id,
+                d.quantity,
+                MovementReason::Correction,
+            );
+            posting.reference = Some(("dose_record", id));
+            posting.note = Some(format!("dose entered in error: {reason}"));
+            posting.allow_unusable = true;
+            posting.register.corrects_entry_id = d.register_entry_id;
+            ledger::post(conn, actor, &posting)?;
+        }
+    }
+    audit::record(
+        conn,
+        actor,
+        Some(original.site_id),
+        "dose.entered_in_error",
+        "dose_record",
+        id,
+        Some(serde_json::json!({"reason": reason})),
+    )?;
+    dose(conn, id)
+}
+
+/// Dose records of a patient whose due date is in the range, oldest first.
+pub fn doses_of_patient(
+    conn: &mut AnyConnection,
+    patient_id: i64,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<DoseView>, AppError> {
+    let mut q = dose_records::table
+        .filter(dose_records::patient_id.eq(patient_id))
+        .into_boxed();
+    if let Some(f) = from {
+        q = q.filter(dose_records::scheduled_date.ge(f));
+    }
+    if let Some(t) = to {
+        q = q.filter(dose_records::scheduled_date.le(t));
+    }
+    let ids: Vec<i64> = q
+        .order(dose_records::id.asc())
+        .select(dose_records::id)
+        .load(conn)?;
+    dose_views(conn, &ids)
+}

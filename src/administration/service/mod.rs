@@ -1,0 +1,325 @@
+//! Medication rounds: due doses, recording outcomes (given doses draw stock through the
+//! ledger and so into the CD register), corrections, in-possession supplies, compliance
+//! checks and missed-dose alerts.
+
+mod alerting;
+mod doses;
+mod rounds;
+mod supplies;
+
+pub use alerting::*;
+pub use doses::*;
+pub use rounds::*;
+pub use supplies::*;
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::model::*;
+use crate::audit::{self, Actor};
+use crate::config::Config;
+use crate::db::schema::{
+    alert_acknowledgements, alerts, compliance_checks, dose_corrections, dose_movements,
+    dose_records, ip_supplies, ip_supply_movements, patients, prescriptions, products, sites,
+};
+use crate::db::{now, AnyConnection};
+use crate::domain::administration::{
+    compliance_discrepancy, expected_remaining, units_per_dose, AlertKind, DoseOutcome,
+    MissedDoseRule,
+};
+use crate::domain::stock::{CdSchedule, MovementReason, Possession};
+use crate::domain::Quantity;
+use crate::error::AppError;
+use crate::formulary::queries as formulary;
+use crate::ledger::{self, Posting};
+use crate::patients::model::{PatientStatus, ReviewTrigger};
+use crate::patients::service as patients_service;
+use crate::prescribing::model::{RequestStatus, ScreeningState, Slot};
+use crate::stock::model::AllocationQuery;
+use crate::stock::service::{allocation, location_at};
+
+/// The configurable rules of rounds and compliance.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub missed: MissedDoseRule,
+    pub tolerance_percent: i64,
+    pub late_minutes: i64,
+    /// How many days back a dose may be entered (CD_BACKDATE_WINDOW_DAYS).
+    pub backdate_days: i64,
+}
+
+impl Rules {
+    pub fn from_config(c: &Config) -> Rules {
+        Rules {
+            missed: MissedDoseRule {
+                any_missed_ost: c.missed_ost_alert,
+                consecutive_critical: c.missed_dose_alert_consecutive,
+            },
+            tolerance_percent: c.compliance_tolerance_percent,
+            late_minutes: c.late_entry_minutes,
+            backdate_days: c.cd_backdate_window_days,
+        }
+    }
+}
+
+/// A prescription with its patient and product, as rounds and supplies need it.
+struct RxFacts {
+    id: i64,
+    patient_id: i64,
+    site_id: i64,
+    patient_status: String,
+    prison_number: String,
+    patient_name: String,
+    product_id: i64,
+    product_name: String,
+    strength: String,
+    unit: String,
+    dose_unit: String,
+    dose: i64,
+    slots: Vec<Slot>,
+    as_needed: bool,
+    max_doses_per_day: Option<i64>,
+    possession: Possession,
+    supply_days: Option<i64>,
+    status: String,
+    screening: String,
+    start_date: NaiveDate,
+    end_date: Option<NaiveDate>,
+    prescriber: String,
+    opioid_substitution: bool,
+    critical: bool,
+}
+
+type RxRow = (
+    (i64, i64, i64, String, String, String, String),
+    (i64, String, String, String, String),
+    (
+        i64,
+        String,
+        bool,
+        Option<i64>,
+        String,
+        Option<i64>,
+        String,
+        String,
+    ),
+    (NaiveDate, Option<NaiveDate>, String, bool, bool),
+);
+
+fn rx_facts(conn: &mut AnyConnection, id: i64) -> Result<RxFacts, AppError> {
+    let (p, d, r, e): RxRow = prescriptions::table
+        .inner_join(patients::table)
+        .inner_join(products::table)
+        .filter(prescriptions::id.eq(id))
+        .select((
+            (
+                prescriptions::id,
+                prescriptions::patient_id,
+                patients::site_id,
+                patients::status,
+                patients::prison_number,
+                patients::given_name,
+                patients::family_name,
+            ),
+            (
+                prescriptions::product_id,
+                products::name,
+                products::strength,
+                products::unit,
+                prescriptions::dose_unit,
+            ),
+            (
+                prescriptions::dose,
+                prescriptions::slots,
+                prescriptions::as_needed,
+                prescriptions::max_doses_per_day,
+                prescriptions::possession,
+                prescriptions::supply_days,
+                prescriptions::status,
+                prescriptions::screening,
+            ),
+            (
+                prescriptions::start_date,
+                prescriptions::end_date,
+                prescriptions::prescriber,
+                products::opioid_substitution,
+                products::critical,
+            ),
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("prescription"))?;
+    Ok(RxFacts {
+        id: p.0,
+        patient_id: p.1,
+        site_id: p.2,
+        patient_status: p.3,
+        prison_number: p.4,
+        patient_name: format!("{} {}", p.5, p.6),
+        product_id: d.0,
+        product_name: d.1,
+        strength: d.2,
+        unit: d.3,
+        dose_unit: d.4,
+        dose: r.0,
+        slots: r
+            .1
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(Slot::from_db)
+            .collect(),
+        as_needed: r.2,
+        max_doses_per_day: r.3,
+        possession: Possession::from_db(&r.4),
+        supply_days: r.5,
+        status: r.6,
+        screening: r.7,
+        start_date: e.0,
+        end_date: e.1,
+        prescriber: e.2,
+        opioid_substitution: e.3,
+        critical: e.4,
+    })
+}
+
+impl RxFacts {
+    /// Only an approved, active prescription of a patient in custody here may be acted on.
+    fn require_in_force(&self, site_id: i64, possession: Possession) -> Result<(), AppError> {
+        if self.site_id != site_id {
+            return Err(AppError::not_found("prescription"));
+        }
+        if self.patient_status != PatientStatus::InCustody.as_str() {
+            return Err(AppError::conflict(
+                "patient_not_in_custody",
+                format!("the patient is {}", self.patient_status),
+            ));
+        }
+        if self.status != RequestStatus::Active.as_str()
+            || self.screening != ScreeningState::Approved.as_str()
+        {
+            return Err(AppError::conflict(
+                "prescription_not_approved",
+                format!(
+                    "the prescription is {} (screening {}): only an approved, active prescription is given or supplied",
+                    self.status, self.screening
+                ),
+            ));
+        }
+        if self.possession != possession {
+            return Err(AppError::conflict(
+                "possession",
+                match possession {
+                    Possession::Supervised => {
+                        "this prescription is in possession: it is supplied, not given at rounds"
+                    }
+                    Possession::InPossession => {
+                        "this prescription is supervised: it is given at rounds, not supplied"
+                    }
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    fn doses_per_day(&self) -> i64 {
+        if self.as_needed {
+            self.max_doses_per_day.unwrap_or(1)
+        } else {
+            self.slots.len() as i64
+        }
+    }
+
+    fn units_per_dose(&self, dose: Quantity) -> Option<Quantity> {
+        units_per_dose(&self.strength, &self.unit, dose, &self.dose_unit)
+    }
+
+    fn register_detail(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> Result<crate::cd_register::model::RegisterDetail, AppError> {
+        let site: String = sites::table
+            .find(self.site_id)
+            .select(sites::name)
+            .first(conn)?;
+        Ok(crate::cd_register::model::RegisterDetail {
+            counterparty: Some(self.patient_name.clone()),
+            counterparty_address: Some(site),
+            patient_identifier: Some(self.prison_number.clone()),
+            prescriber: Some(self.prescriber.clone()),
+            ..Default::default()
+        })
+    }
+}
+
+/// Stock to draw for a dose or a supply.
+struct Draw {
+    location_id: i64,
+    batch_id: Option<i64>,
+    units: Quantity,
+    reason: MovementReason,
+    reference: (&'static str, i64),
+    detail: crate::cd_register::model::RegisterDetail,
+    occurred_at: Option<NaiveDateTime>,
+}
+
+/// Draws a quantity of the product from a location, first expiry first out unless a batch is
+/// named, through the ledger. Returns what each batch gave.
+fn draw(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    rx: &RxFacts,
+    d: Draw,
+) -> Result<Vec<DrawnStock>, AppError> {
+    let picks: Vec<(i64, Quantity)> = match d.batch_id {
+        Some(b) => {
+            let batch = formulary::batch(conn, b)?
+                .filter(|row| row.product_id == rx.product_id)
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "batch_id",
+                        "same_product",
+                        "not a batch of the prescribed product",
+                    )
+                })?;
+            vec![(batch.id, d.units)]
+        }
+        None => {
+            let q = AllocationQuery {
+                location_id: d.location_id,
+                product_id: rx.product_id,
+                quantity: d.units,
+            };
+            let a = allocation(conn, rx.site_id, &q)?;
+            if a.shortfall.is_positive() {
+                return Err(AppError::conflict(
+                    "insufficient_stock",
+                    format!(
+                        "{} short of {} {} at this location: record the dose as not available",
+                        a.shortfall, rx.product_name, rx.unit
+                    ),
+                ));
+            }
+            a.picks
+                .into_iter()
+                .map(|p| (p.batch_id, p.quantity))
+                .collect()
+        }
+    };
+    let mut drawn = Vec::with_capacity(picks.len());
+    for (batch, quantity) in picks {
+        let mut posting = Posting::new(rx.site_id, d.location_id, batch, -quantity, d.reason);
+        posting.reference = Some(d.reference);
+        posting.occurred_at = d.occurred_at;
+        posting.register = d.detail.clone();
+        let posted = ledger::post(conn, actor, &posting)?;
+        drawn.push(DrawnStock {
+            batch_id: batch,
+            quantity,
+            movement_id: posted.movement_id,
+            register_entry_id: posted.register_entry_id,
+        });
+    }
+    Ok(drawn)
+}
