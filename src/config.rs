@@ -22,9 +22,21 @@ pub struct Config {
     )]
     pub bind_addr: String,
 
-    /// HMAC secret for signing access tokens (at least 32 bytes). Unset: a random one per start.
+    /// HMAC secret for signing access tokens (at least 32 bytes). Required to serve, except
+    /// with `--demo`, which uses a random one per start.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
+
+    /// Earlier JWT_SECRET values, comma-separated: tokens they signed are still accepted until
+    /// they expire, so the secret can be rotated without signing everyone out.
+    #[arg(
+        long,
+        env = "JWT_PREVIOUS_SECRETS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        global = true
+    )]
+    pub jwt_previous_secrets: Vec<String>,
 
     /// Lifetime of an access token in seconds.
     #[arg(long, env = "JWT_TTL_SECS", default_value_t = 900, global = true)]
@@ -56,13 +68,30 @@ pub struct Config {
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 8, global = true)]
     pub db_pool_size: u32,
 
-    /// Failed sign-ins of one account before it is locked out for a while.
+    /// Failed sign-ins from one client address after which it waits before trying again (1 s,
+    /// doubling with each further failure).
     #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5, global = true)]
     pub login_max_failures: u32,
 
-    /// Seconds an account stays locked after too many failed sign-ins.
+    /// Failed sign-ins of one account, from anywhere, that lock the account itself (and
+    /// alert admins): far more than one client may make.
+    #[arg(
+        long,
+        env = "LOGIN_ACCOUNT_LOCK_FAILURES",
+        default_value_t = 50,
+        global = true
+    )]
+    pub login_account_lock_failures: u32,
+
+    /// Seconds a locked account stays locked; also the longest wait of one client.
     #[arg(long, env = "LOGIN_LOCKOUT_SECS", default_value_t = 900, global = true)]
     pub login_lockout_secs: u64,
+
+    /// Addresses of reverse proxies in front of the service, comma-separated. Only from these
+    /// is the client's address taken from `Forwarded` / `X-Forwarded-For`; otherwise it is
+    /// the connection's.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144, global = true)]
@@ -152,13 +181,16 @@ impl Config {
             database_url: url.to_string(),
             bind_addr: "127.0.0.1:0".into(),
             jwt_secret: Some("test-secret-test-secret-test-secret-0123".into()),
+            jwt_previous_secrets: vec![],
             jwt_ttl_secs: 900,
             jwt_issuer: "prison-pharmacy".into(),
             jwt_audience: "prison-pharmacy-api".into(),
             log_format: "text".into(),
             db_pool_size: 8,
             login_max_failures: 5,
+            login_account_lock_failures: 50,
             login_lockout_secs: 900,
+            trusted_proxies: vec![],
             max_body_bytes: 262_144,
             short_expiry_warning_days: 180,
             missed_dose_alert_consecutive: 3,

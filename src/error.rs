@@ -80,6 +80,14 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The rule the first field issue names, for a validation error.
+    pub fn first_rule(&self) -> Option<&str> {
+        match self {
+            AppError::Validation(issues) => issues.first().map(|i| i.rule.as_str()),
+            _ => None,
+        }
+    }
+
     pub fn internal(msg: impl Into<String>) -> Self {
         AppError::Internal(msg.into())
     }

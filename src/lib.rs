@@ -32,7 +32,6 @@ use actix_web::{web, App, HttpResponse};
 use tracing_actix_web::TracingLogger;
 
 use auth::jwt::JwtKeys;
-use auth::throttle::LoginThrottle;
 use config::Config;
 use db::Db;
 use error::AppError;
@@ -42,7 +41,8 @@ pub struct AppState {
     pub db: Db,
     pub config: Config,
     pub jwt: JwtKeys,
-    pub throttle: LoginThrottle,
+    /// How failed sign-ins and witness attempts are held back (counted in the database).
+    pub throttle: auth::throttle::Rules,
     /// Signs CD register checkpoints with a key held outside the database.
     pub signer: cd_register::checkpoints::Signer,
 }
@@ -51,7 +51,7 @@ impl AppState {
     pub fn new(config: Config, db: Db) -> Result<AppState, AppError> {
         Ok(AppState {
             jwt: JwtKeys::from_config(&config)?,
-            throttle: LoginThrottle::new(config.login_max_failures, config.login_lockout_secs),
+            throttle: auth::throttle::Rules::from_config(&config),
             signer: cd_register::checkpoints::Signer::from_config(&config)?,
             db,
             config,

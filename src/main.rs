@@ -371,6 +371,13 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 },
         } => cd_export(&open_db(&config)?, &config, &site, &format, product_id),
         Command::Serve { demo } => {
+            // Tokens signed by a key made up at start would be refused by every other instance
+            // and by this one after a restart: only the demo may do without one.
+            if config.jwt_secret.is_none() && !demo {
+                return Err(AppError::internal(
+                    "JWT_SECRET is not set: set it (at least 32 bytes, the same on every instance), or run the demo with `serve --demo`",
+                ));
+            }
             let db = open_db(&config)?;
             if demo {
                 if fixtures::database_is_empty(&mut *db.get()?)? {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::test::TestRequest;
 use common::{first_issue, spawn, Site, TestApp, User};
 use serde_json::{json, Value};
@@ -263,7 +263,7 @@ async fn round_lists_due_doses_and_records_each_outcome_once() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
     let mut self_witnessed = dose(&w, w.methadone_rx, "given");
-    self_witnessed["witness"] = json!({"token": w.nurse.token});
+    self_witnessed["witness"] = w.nurse.as_witness();
     let r = app.post(&doses, &w.nurse.token, self_witnessed).await;
     assert_eq!(
         first_issue(&r.body),
@@ -273,7 +273,7 @@ async fn round_lists_due_doses_and_records_each_outcome_once() {
     assert_eq!(app.count("cd_register_entries"), entries_before);
 
     let mut witnessed = dose(&w, w.methadone_rx, "given");
-    witnessed["witness"] = json!({"token": w.nurse2.token});
+    witnessed["witness"] = w.nurse2.as_witness();
     let r = app.post(&doses, &w.nurse.token, witnessed.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let given = r.body.clone();
@@ -520,7 +520,7 @@ async fn a_correction_keeps_the_record_and_reverses_stock_and_register() {
     let w = setup(&app).await;
     let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
     let mut body = dose(&w, w.methadone_rx, "given");
-    body["witness"] = json!({"token": w.nurse2.token});
+    body["witness"] = w.nurse2.as_witness();
     let given = app.post(&doses, &w.nurse.token, body).await.body;
     assert_eq!(
         stock_at(&app, &w, w.fosse.hatch, w.methadone_batch).await,
@@ -789,7 +789,7 @@ async fn fhir_export_is_a_bundle_of_administrations_and_dispenses() {
     let w = setup(&app).await;
     let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
     let mut body = dose(&w, w.methadone_rx, "given");
-    body["witness"] = json!({"token": w.nurse2.token});
+    body["witness"] = w.nurse2.as_witness();
     app.post(&doses, &w.nurse.token, body).await;
     let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
     let mut refused = dose(&w, w.methadone_rx, "refused");
@@ -898,7 +898,7 @@ async fn demo_morning_round_at_fosse_way() {
     let app = spawn().await;
     app.load_demo();
     let token = |name: &str| app.token_of(name);
-    let (nurse, nurse2, auditor) = (token("nurse"), token("nurse2"), token("auditor"));
+    let (nurse, auditor) = (token("nurse"), token("auditor"));
     let (site, locations) = app.home_site(&nurse).await;
     let (hatch, store) = (locations["HB1-HATCH"], locations["PHARM"]);
     let round = app
@@ -942,7 +942,7 @@ async fn demo_morning_round_at_fosse_way() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let mut away = record(&buprenorphine, "away");
     away["away_reason"] = json!("court");
-    away["witness"] = json!({"token": nurse2});
+    away["witness"] = json!({"username": "nurse2", "password": common::DEMO_PASSWORD});
     let r = app.post(&doses, &nurse, away).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
@@ -1135,4 +1135,143 @@ async fn a_take_out_supply_on_release_is_a_witnessed_register_supply() {
             &json!(w.nurse2.id),
         ]
     );
+}
+
+/// A witness assertion: obtained by the witness signing in for one act at one prison, good for
+/// five minutes, spent once. Never an access token, and a full access token is never a witness.
+#[actix_web::test]
+async fn a_witness_assertion_witnesses_one_act_once() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let assertion = |site: i64, act: &str| {
+        let app = &app;
+        let act = act.to_string();
+        async move {
+            let r = app
+                .call(
+                    Method::POST,
+                    "/api/v1/auth/witness-assertions",
+                    None,
+                    Some(json!({"username": "NURSE2 ", "password": common::PASSWORD,
+                                "site_id": site, "act": act})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            assert_eq!(r.body["expires_in"], 300);
+            r.body["assertion"].as_str().unwrap().to_string()
+        }
+    };
+    // The witness's full access token is not a witness.
+    let mut body = dose(&w, w.methadone_rx, "given");
+    body["witness"] = json!({"token": w.nurse2.token});
+    let r = app.post(&doses, &w.nurse.token, body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    // An assertion for another act, or another prison, is refused and not spent.
+    let for_destruction = assertion(w.fosse.id, "destruction").await;
+    let mut body = dose(&w, w.methadone_rx, "given");
+    body["witness"] = json!({"assertion": for_destruction});
+    let r = app.post(&doses, &w.nurse.token, body).await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("witness".into(), "assertion_scope".into())
+    );
+    // An assertion opens no route.
+    let for_dose = assertion(w.fosse.id, "cd_dose").await;
+    let r = app.get("/api/v1/me", &for_dose).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Given once, it witnesses the dose.
+    let mut body = dose(&w, w.methadone_rx, "given");
+    body["witness"] = json!({"assertion": for_dose});
+    let r = app.post(&doses, &w.nurse.token, body.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["witness_id"], w.nurse2.id);
+    assert_eq!(app.count("witness_redemptions"), 1);
+    // A second time it is spent, whatever it is offered for.
+    let mut again = dose(&w, w.levetiracetam_rx, "given");
+    again["witness"] = json!({"assertion": for_dose});
+    let r = app.post(&doses, &w.nurse.token, again).await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("witness".into(), "assertion_used".into())
+    );
+    assert_eq!(app.count("witness_redemptions"), 1);
+    // Only staff of the prison may obtain one.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/witness-assertions",
+            None,
+            Some(json!({"username": "nurse2", "password": common::PASSWORD,
+                        "site_id": w.fosse.id + 1000, "act": "cd_dose"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body), ("site_id".into(), "eligible".into()));
+}
+
+/// Wrong witness passwords hold back the nurse typing them, never the witness's own sign-in;
+/// each refusal is on record without the password.
+#[actix_web::test]
+async fn failed_witness_attempts_count_against_the_submitter() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let attempt = |password: &str| {
+        let mut body = dose(&w, w.methadone_rx, "given");
+        body["witness"] = json!({"username": "nurse2", "password": password});
+        body
+    };
+    for _ in 0..4 {
+        let r = app
+            .post(&doses, &w.nurse.token, attempt("not-her-password"))
+            .await;
+        assert_eq!(
+            first_issue(&r.body),
+            ("witness".into(), "authenticated".into())
+        );
+    }
+    // The fifth failure holds the nurse back, even with the right password.
+    let r = app
+        .post(&doses, &w.nurse.token, attempt("not-her-password"))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.headers.get("retry-after").is_some());
+    let r = app
+        .post(&doses, &w.nurse.token, attempt(common::PASSWORD))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(app.count("dose_records"), 0);
+    // The witness signs in as ever.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nurse2", "password": common::PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // A witness name longer than any account is refused before it is looked up.
+    let mut long = dose(&w, w.levetiracetam_rx, "given");
+    long["witness"] = json!({"username": "n".repeat(250_000), "password": "x"});
+    let r = app.post(&doses, &w.nurse.token, long).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(
+        first_issue(&r.body),
+        ("witness.username".into(), "length".into())
+    );
+    // Six refusals on record (four wrong, the one that held, and the held attempt), none with a
+    // password.
+    use diesel::prelude::*;
+    use prison_pharmacy::db::schema::audit_events;
+    let details: Vec<Option<String>> = audit_events::table
+        .filter(audit_events::action.eq("auth.witness_refused"))
+        .select(audit_events::detail)
+        .load(&mut *app.conn())
+        .unwrap();
+    assert_eq!(details.len(), 6);
+    let text = details.into_iter().flatten().collect::<String>();
+    assert!(!text.contains("not-her-password") && !text.contains(common::PASSWORD));
+    assert!(text.contains("\"rule\":\"throttled\""), "{text}");
 }

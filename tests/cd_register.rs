@@ -96,10 +96,6 @@ fn receive(db: &Db, w: &World, qty: &str) -> i64 {
         .unwrap()
 }
 
-fn witness_token(u: &User) -> Value {
-    json!({"token": u.token})
-}
-
 async fn page<S, B>(app: &TestApp<S>, w: &World, site: i64, token: &str) -> Value
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -178,7 +174,7 @@ async fn every_movement_of_a_register_product_is_an_entry_with_a_running_balance
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
     let mut witnessed = transfer_body.clone();
-    witnessed["witness"] = witness_token(&w.witness);
+    witnessed["witness"] = w.witness.as_witness();
     let r = app.post(&transfers, &w.technician.token, witnessed).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let transfer = r.body["id"].as_i64().unwrap();
@@ -198,7 +194,7 @@ async fn every_movement_of_a_register_product_is_an_entry_with_a_running_balance
             &format!("/api/v1/sites/{}/cd/destructions", w.fosse.id),
             &w.technician.token,
             json!({"location_id": w.fosse.cd_cabinet, "batch_id": w.batch, "quantity": "12.5",
-                   "method": "denaturing kit", "witness": witness_token(&w.witness)}),
+                   "method": "denaturing kit", "witness": w.witness.as_witness()}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -294,7 +290,7 @@ async fn every_movement_of_a_register_product_is_an_entry_with_a_running_balance
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
     let mut body = body;
-    body["witness"] = witness_token(&w.nurse);
+    body["witness"] = w.nurse.as_witness();
     for too_much in ["-1000.5", "0.5"] {
         let mut over = body.clone();
         over["quantity"] = json!(too_much);
@@ -346,10 +342,10 @@ async fn destruction_needs_an_authorised_witness_who_authenticates() {
     };
     let cases = [
         (Value::Null, "required"),
-        (witness_token(&w.technician), "different_person"),
-        (witness_token(&w.nurse), "authorised_witness"),
-        (witness_token(&other_site_witness), "eligible"),
-        (json!({"token": "not-a-token"}), "authenticated"),
+        (w.technician.as_witness(), "different_person"),
+        (w.nurse.as_witness(), "authorised_witness"),
+        (other_site_witness.as_witness(), "eligible"),
+        (json!({"assertion": "not-an-assertion"}), "authenticated"),
         (
             json!({"username": "pharmacist.witness", "password": "wrong password here"}),
             "authenticated",
@@ -387,14 +383,14 @@ async fn destruction_needs_an_authorised_witness_who_authenticates() {
 
     // Nurses do not destroy stock, and nobody destroys another prison's.
     let r = app
-        .post(&path, &w.nurse.token, body(witness_token(&w.witness)))
+        .post(&path, &w.nurse.token, body(w.witness.as_witness()))
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app
         .post(
             &format!("/api/v1/sites/{}/cd/destructions", w.lincoln.id),
             &w.technician.token,
-            body(witness_token(&w.witness)),
+            body(w.witness.as_witness()),
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -566,7 +562,7 @@ async fn balance_checks_log_matches_and_open_investigations_for_discrepancies() 
         .post(
             &path,
             &w.nurse.token,
-            json!({"counted_quantity": "500", "witness": witness_token(&w.technician)}),
+            json!({"counted_quantity": "500", "witness": w.technician.as_witness()}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -578,7 +574,7 @@ async fn balance_checks_log_matches_and_open_investigations_for_discrepancies() 
         .post(
             &path,
             &w.nurse.token,
-            json!({"counted_quantity": "497.5", "witness": witness_token(&w.technician),
+            json!({"counted_quantity": "497.5", "witness": w.technician.as_witness(),
                                             "note": "bottle 3 low"}),
         )
         .await;
@@ -627,7 +623,7 @@ async fn balance_checks_log_matches_and_open_investigations_for_discrepancies() 
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
     let mut body = body;
-    body["witness"] = witness_token(&w.nurse);
+    body["witness"] = w.nurse.as_witness();
     let r = app.post(&resolve, &w.pharmacist.token, body.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["investigation_open"], false);
@@ -704,7 +700,7 @@ async fn patient_returns_are_kept_apart_and_destroyed_with_a_second_person() {
         .post(
             &destroy,
             &w.nurse.token,
-            json!({"method": "denaturing kit", "witness": witness_token(&w.technician)}),
+            json!({"method": "denaturing kit", "witness": w.technician.as_witness()}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -714,7 +710,7 @@ async fn patient_returns_are_kept_apart_and_destroyed_with_a_second_person() {
         .post(
             &destroy,
             &w.nurse.token,
-            json!({"method": "denaturing kit", "witness": witness_token(&w.technician)}),
+            json!({"method": "denaturing kit", "witness": w.technician.as_witness()}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -733,7 +729,7 @@ async fn auditors_export_the_register_and_the_audit_log_and_write_nothing() {
             &format!("/api/v1/sites/{}/cd/destructions", w.fosse.id),
             &w.technician.token,
             json!({"location_id": w.fosse.cd_cabinet, "batch_id": w.batch, "quantity": "25",
-                   "method": "denaturing kit", "witness": witness_token(&w.witness)}),
+                   "method": "denaturing kit", "witness": w.witness.as_witness()}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -835,7 +831,7 @@ async fn auditors_export_the_register_and_the_audit_log_and_write_nothing() {
             &format!("/api/v1/sites/{}/cd/destructions", w.fosse.id),
             &w.auditor.token,
             json!({"location_id": w.fosse.cd_cabinet, "batch_id": w.batch, "quantity": "1",
-                   "method": "x", "witness": witness_token(&w.witness)}),
+                   "method": "x", "witness": w.witness.as_witness()}),
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -848,7 +844,7 @@ async fn auditors_export_the_register_and_the_audit_log_and_write_nothing() {
                 "/api/v1/sites/{}/cd/pages/{page_id}/balance-checks",
                 w.fosse.id
             ),
-            json!({"counted_quantity": "975", "witness": witness_token(&w.witness)}),
+            json!({"counted_quantity": "975", "witness": w.witness.as_witness()}),
         ),
         (
             format!("/api/v1/sites/{}/cd/patient-returns", w.fosse.id),
@@ -942,11 +938,10 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
     let app = spawn().await;
     app.load_demo();
     let token = |name: &str| app.token_of(name);
-    let (technician, pharmacist, nurse, nurse2, auditor) = (
+    let (technician, pharmacist, nurse, auditor) = (
         token("technician"),
         token("pharmacist"),
         token("nurse"),
-        token("nurse2"),
         token("auditor"),
     );
     let (site, locations) = app.home_site(&technician).await;
@@ -1028,7 +1023,7 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
             &format!("/api/v1/sites/{site}/doses"),
             &nurse,
             json!({"prescription_id": dose["prescription_id"], "date": chrono::Utc::now().date_naive(),
-                   "slot": "morning", "outcome": "given", "location_id": hatch, "witness": {"token": nurse2}}),
+                   "slot": "morning", "outcome": "given", "location_id": hatch, "witness": {"username": "nurse2", "password": common::DEMO_PASSWORD}}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -1564,7 +1559,7 @@ async fn cabinets_keep_their_own_pages_and_balances_stay_in_range() {
     let r = app.post(&moves, &w.technician.token, body.clone()).await;
     assert_eq!(first_issue(&r.body), ("witness".into(), "required".into()));
     let mut witnessed = body.clone();
-    witnessed["witness"] = witness_token(&w.nurse);
+    witnessed["witness"] = w.nurse.as_witness();
     let r = app.post(&moves, &w.technician.token, witnessed).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(
@@ -1787,7 +1782,7 @@ async fn switching_register_tracking_on_brings_cabinet_stock_forward_with_a_witn
             Method::PATCH,
             &product,
             Some(&w.pharmacist.token),
-            Some(on(witness_token(&w.nurse))),
+            Some(on(w.nurse.as_witness())),
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
@@ -1805,7 +1800,7 @@ async fn switching_register_tracking_on_brings_cabinet_stock_forward_with_a_witn
             Method::PATCH,
             &product,
             Some(&w.pharmacist.token),
-            Some(on(witness_token(&w.nurse))),
+            Some(on(w.nurse.as_witness())),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

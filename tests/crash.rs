@@ -312,7 +312,7 @@ fn drive(
             let Some((rx, date, slot, hatch, witnessed)) = s.due.get(i).cloned() else { return };
             let mut body = json!({"prescription_id": rx, "date": date, "slot": slot, "outcome": "given", "location_id": hatch});
             if witnessed {
-                body["witness"] = json!({"token": s.nurse2});
+                body["witness"] = json!({"username": "nurse2", "password": PASSWORD});
             }
             match client.send("POST", &format!("/api/v1/sites/{}/doses", s.site), &s.nurse, &body) {
                 Ok((201, r)) => acked.lock().unwrap().doses.push(r["id"].as_i64().unwrap()),
@@ -534,4 +534,22 @@ fn acknowledged_writes_survive_sigkill_and_invariants_hold() {
     child.wait().unwrap();
     let s = &shared.as_ref().unwrap().1;
     log_is_clean(&log, &[&s.nurse, &s.nurse2, &s.technician, &token]);
+}
+
+/// Outside the demo the service will not start without a signing key: tokens signed by a key
+/// made up at start would be refused by every other instance, and by this one after a restart.
+#[test]
+fn the_service_refuses_to_start_without_a_signing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_prison-pharmacy"))
+        .arg("serve")
+        .env("DATABASE_URL", dir.path().join("p.db"))
+        .env("BIND_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env_remove("JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("JWT_SECRET is not set"), "{stderr}");
+    assert!(!dir.path().join("p.db").exists(), "nothing is created");
 }

@@ -91,7 +91,7 @@ async fn wrong_username_and_wrong_password_get_the_same_answer() {
 }
 
 #[actix_web::test]
-async fn repeated_failures_lock_the_account() {
+async fn repeated_failures_hold_the_client_back() {
     let app = spawn_with(|c| c.login_max_failures = 3).await;
     let site = app.site("FWI");
     app.user("nurse", "nurse", &[site.id]);
@@ -106,7 +106,7 @@ async fn repeated_failures_lock_the_account() {
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    // Even the right password is refused while locked.
+    // Even the right password waits while the address is held back.
     let r = app
         .call(
             Method::POST,

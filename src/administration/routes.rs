@@ -5,7 +5,7 @@ use super::model::*;
 use super::service::{self, Rules};
 use crate::auth::access::on_patient;
 use crate::auth::permissions::Action;
-use crate::auth::witness;
+use crate::auth::witness::{self, WitnessAct};
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
 use crate::http::{PageQuery, Paged, ValidJson, ValidQuery};
@@ -55,7 +55,8 @@ pub async fn record(
     let actor = user.authorize(Action::DoseRecord, site_id)?;
     let credentials = body.witness.take();
     let print = idempotency::fingerprint(&format!("dose {site_id}"), &body);
-    let witness_id = witness::optional(&state, &user, site_id, credentials).await?;
+    let witness_id =
+        witness::optional(&state, &user, site_id, WitnessAct::CdDose, credentials).await?;
     let rules = Rules::from_config(&state.config);
     idempotency::run(&state, user.id, key, print, StatusCode::CREATED, move |c| {
         service::record_dose(c, &actor, site_id, &body, witness_id, rules)
@@ -125,7 +126,8 @@ pub async fn supply(
     let actor = user.authorize(Action::IpSupply, site_id)?;
     let credentials = body.witness.take();
     let print = idempotency::fingerprint(&format!("supply {site_id}"), &body);
-    let witness_id = witness::optional(&state, &user, site_id, credentials).await?;
+    let witness_id =
+        witness::optional(&state, &user, site_id, WitnessAct::CdSupply, credentials).await?;
     idempotency::run(&state, user.id, key, print, StatusCode::CREATED, move |c| {
         service::supply(c, &actor, site_id, &body, witness_id)
     })

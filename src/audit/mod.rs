@@ -60,6 +60,46 @@ pub fn record_system(
     )
 }
 
+/// A refusal worth an auditor's eye: a failed or throttled sign-in, a locked account, a refused
+/// witness, a refused request. It names who (if anyone signed in), the account concerned, the
+/// client address and the route pattern; never a password or a token.
+#[derive(Debug, Clone)]
+pub struct SecurityEvent<'a> {
+    pub action: &'a str,
+    pub request_id: &'a str,
+    /// The signed-in user whose request was refused.
+    pub user_id: Option<i64>,
+    pub site_id: Option<i64>,
+    /// The account the event concerns (the one signing in, the witness named).
+    pub account_id: Option<i64>,
+    pub client: &'a str,
+    pub route: &'a str,
+    pub detail: serde_json::Value,
+}
+
+pub fn record_security(conn: &mut AnyConnection, e: &SecurityEvent) -> Result<(), AppError> {
+    let mut detail = serde_json::json!({"client": e.client, "route": e.route});
+    if let (Some(out), serde_json::Value::Object(extra)) = (detail.as_object_mut(), &e.detail) {
+        out.extend(extra.clone());
+    }
+    // An event about an account is filed under it, so its prisons' auditors see it; one that
+    // names no account (an unknown username, a missing token) under the client address.
+    let (entity, entity_id) = match (e.account_id, e.user_id) {
+        (Some(id), _) | (None, Some(id)) => ("user", id.to_string()),
+        (None, None) => ("client", e.client.to_string()),
+    };
+    insert(
+        conn,
+        e.user_id,
+        e.request_id,
+        e.site_id,
+        e.action,
+        entity,
+        &entity_id,
+        Some(detail),
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn insert(
     conn: &mut AnyConnection,

@@ -28,6 +28,11 @@ pub struct AuditFilter {
     /// Only events of this site (must be one of yours).
     pub site_id: Option<i64>,
     pub user_id: Option<i64>,
+    /// An action (`auth.sign_in_failed`), or a prefix ending in `*`: `auth.*` for sign-in and
+    /// witness events, `access.*` for refused requests.
+    #[validate(length(min = 1, max = 64))]
+    #[param(min_length = 1, max_length = 64)]
+    pub action: Option<String>,
     /// Entity type, e.g. `stock_movement`, `user`.
     #[validate(length(min = 1, max = 64))]
     #[param(min_length = 1, max_length = 64)]

@@ -43,7 +43,10 @@ pub async fn list(
     let sites = user.site_ids.clone();
     let (items, total) = state
         .db
-        .read(move |c| Ok(queries::list(c, &filter, &sites, page)?))
+        .read(move |c| {
+            let visible = queries::Visible::of(c, &sites)?;
+            Ok(queries::list(c, &filter, &visible, page)?)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(AuditEventPage {
         items,
@@ -116,10 +119,11 @@ impl ChunkSource for AuditExport {
             .map_err(csv_error)?;
             self.header_written = true;
         }
+        let visible = queries::Visible::of(conn, &self.sites)?;
         let rows = queries::after(
             conn,
             &self.filter,
-            &self.sites,
+            &visible,
             self.after_id,
             AUDIT_ROWS_PER_CHUNK,
         )?;

@@ -169,27 +169,54 @@ pub async fn enforce<B: MessageBody + 'static>(
             return Ok(refuse(
                 req,
                 AppError::Forbidden("no access rule covers this route".into()),
-            ))
+                None,
+            )
+            .await)
         }
     };
     let user = match AuthUser::authenticate(req.request()).await {
         Ok(user) => user,
-        Err(e) => return Ok(refuse(req, e)),
+        Err(e) => return Ok(refuse(req, e, None).await),
     };
     if let Access::Action(action) = needed {
         if let Err(e) = user.require(action) {
-            return Ok(refuse(req, e));
+            return Ok(refuse(req, e, Some(&user)).await);
         }
     }
     if let Err(e) = check_site(&req, &user, &pattern).await {
-        return Ok(refuse(req, e));
+        return Ok(refuse(req, e, Some(&user)).await);
     }
     req.extensions_mut().insert(user);
     next.call(req).await.map(pass)
 }
 
-fn refuse<B>(req: ServiceRequest, e: AppError) -> ServiceResponse<EitherBody<B>> {
+/// Answers a refusal, and records it as a security event: who (if signed in), from where, which
+/// route, which answer. A failure to record is logged, never turned into another answer.
+async fn refuse<B>(
+    req: ServiceRequest,
+    e: AppError,
+    user: Option<&AuthUser>,
+) -> ServiceResponse<EitherBody<B>> {
     let response = actix_web::ResponseError::error_response(&e);
+    if let Some(state) = req.app_data::<actix_web::web::Data<AppState>>().cloned() {
+        let caller = user
+            .map(|u| u.caller.clone())
+            .unwrap_or_else(|| super::sign_in::Caller::of(req.request()));
+        let (user_id, status) = (user.map(|u| u.id), response.status().as_u16());
+        let method = req.method().to_string();
+        let recorded = state
+            .db
+            .write(move |c| {
+                let mut event = caller.event("access.refused");
+                event.user_id = user_id;
+                event.detail = serde_json::json!({"status": status, "method": method});
+                crate::audit::record_security(c, &event)
+            })
+            .await;
+        if let Err(err) = recorded {
+            tracing::error!(error = %err, "a refused request could not be recorded");
+        }
+    }
     req.into_response(response).map_into_right_body()
 }
 

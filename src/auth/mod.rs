@@ -3,10 +3,12 @@
 
 pub mod access;
 pub mod accounts;
+pub mod client;
 pub mod jwt;
 pub mod password;
 pub mod permissions;
 pub mod routes;
+pub mod sign_in;
 pub mod throttle;
 pub mod witness;
 
@@ -33,6 +35,8 @@ pub struct AuthUser {
     pub site_ids: Vec<i64>,
     pub authorised_witness: bool,
     pub request_id: String,
+    /// Where the request came from, for throttling and the security log.
+    pub caller: sign_in::Caller,
     span: Option<tracing::Span>,
 }
 
@@ -99,37 +103,6 @@ impl AuthUser {
     }
 }
 
-/// A username and password checked under the sign-in throttle: the enabled user they name, or
-/// None. An unknown user costs the same time as a wrong password.
-pub async fn check_password(
-    state: &web::Data<AppState>,
-    username: &str,
-    password: &str,
-) -> Result<Option<accounts::UserRow>, AppError> {
-    if let Some(retry_after_secs) = state.throttle.locked_for(username) {
-        return Err(AppError::TooManyRequests { retry_after_secs });
-    }
-    let (name, given) = (username.to_string(), password.to_string());
-    let found = state
-        .db
-        .read(move |c| {
-            Ok(match queries::by_username(c, &name)? {
-                Some(u) if password::verify(&given, &u.password_hash) && u.enabled => Some(u),
-                Some(_) => None,
-                None => {
-                    password::verify_against_dummy(&given);
-                    None
-                }
-            })
-        })
-        .await?;
-    match &found {
-        Some(_) => state.throttle.record_success(username),
-        None => state.throttle.record_failure(username),
-    }
-    Ok(found)
-}
-
 pub fn request_id(req: &HttpRequest) -> String {
     req.extensions()
         .get::<RequestId>()
@@ -158,7 +131,8 @@ impl AuthUser {
             .ok_or_else(|| AppError::internal("application state missing"))?;
         let token = bearer_token(req)
             .ok_or_else(|| AppError::Unauthorized("a bearer token is required".into()))?;
-        let request_id = request_id(req);
+        let caller = sign_in::Caller::of(req);
+        let request_id = caller.request_id.clone();
         let span = req
             .extensions()
             .get::<RootSpan>()
@@ -188,6 +162,7 @@ impl AuthUser {
             site_ids: sites.into_iter().map(|s| s.id).collect(),
             authorised_witness: row.authorised_witness,
             request_id,
+            caller,
             span,
         })
     }

@@ -1,30 +1,62 @@
 //! A second person authenticating for one act (a controlled drug dose, a destruction, a balance
-//! check). The witness proves who they are with their own password or their own access token;
-//! a typed name is never enough.
+//! check). The witness proves who they are on the spot, with their own password, or with a
+//! witness assertion they obtained by signing in (`POST /api/v1/auth/witness-assertions`): a
+//! five-minute token naming the prison and the act, redeemed once. An access token is never
+//! accepted, and a typed name is never enough.
+//!
+//! Failed attempts count against the person submitting them, never against the witness's own
+//! sign-in, and each refusal is a security event.
 
 use actix_web::web;
+use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use validator::Validate;
 
-use super::accounts as queries;
+use super::accounts::{self as queries, UserRow};
 use super::permissions::{self, Action};
+use super::sign_in::{self, check_length, normalise};
+use super::throttle::{self, Key};
 use super::AuthUser;
+use crate::audit;
+use crate::db::schema::witness_redemptions;
+use crate::db::{is_duplicate, now};
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::text_enum;
 use crate::AppState;
 
-/// The witness's own credentials: either `username` and `password`, or `token` (the witness's
-/// access token from `POST /api/v1/auth/login`).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+text_enum!(
+    /// The act a witness attests, as named in a witness assertion.
+    WitnessAct {
+        CdDose => "cd_dose",
+        CdSupply => "cd_supply",
+        CdTransfer => "cd_transfer",
+        Destruction => "destruction",
+        Correction => "correction",
+        BalanceCheck => "balance_check",
+        RegisterSetup => "register_setup",
+    }
+);
+
+/// The witness's own proof: `username` and `password` typed on the spot, or an `assertion`
+/// from `POST /api/v1/auth/witness-assertions`.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WitnessCredentials {
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub username: Option<String>,
+    #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub password: Option<String>,
-    pub token: Option<String>,
+    #[validate(length(min = 1, max = 2048))]
+    #[schema(min_length = 1, max_length = 2048)]
+    pub assertion: Option<String>,
 }
 
-/// Written (into an audit record, say) as the witness's name alone: a password or token never
-/// leaves the request it came in.
+/// Written (into an audit record, say) as the witness's name alone: a password or assertion
+/// never leaves the request it came in.
 impl serde::Serialize for WitnessCredentials {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
@@ -46,66 +78,19 @@ fn refused(rule: &'static str, message: impl Into<String>) -> AppError {
     AppError::invalid("witness", rule, message)
 }
 
-/// Checks the witness and returns their user id. The witness must be enabled, hold the site,
-/// have a role that may witness, and be a different person from the author.
-pub async fn authenticate(
-    state: &web::Data<AppState>,
-    author: &AuthUser,
+/// 422 unless the account may witness at the site: enabled, holding the site, in a role that
+/// may witness, and (for destruction) marked as an authorised witness.
+pub fn check_eligible(
+    row: &UserRow,
+    sites: &[queries::SiteRef],
     site_id: i64,
-    credentials: Option<WitnessCredentials>,
     need: WitnessNeed,
-) -> Result<i64, AppError> {
-    let credentials = credentials.ok_or_else(|| {
-        refused(
-            "required",
-            "this act needs a second person to authenticate as witness",
-        )
-    })?;
-    let witness_id = match (
-        &credentials.token,
-        &credentials.username,
-        &credentials.password,
-    ) {
-        (Some(token), None, None) => state.jwt.verify(token).ok(),
-        (None, Some(username), Some(password)) => super::check_password(state, username, password)
-            .await?
-            .map(|u| u.id),
-        _ => {
-            return Err(refused(
-                "one_of",
-                "give either token, or username and password",
-            ))
-        }
-    };
-    let found = match witness_id {
-        Some(id) => {
-            state
-                .db
-                .read(move |c| {
-                    let Some(row) = queries::by_id(c, id)?.filter(|u| u.enabled) else {
-                        return Ok(None);
-                    };
-                    let sites = queries::sites_of(c, row.id)?;
-                    Ok(Some((row, sites)))
-                })
-                .await?
-        }
-        None => None,
-    };
-    let Some((row, sites)) = found else {
-        return Err(refused(
-            "authenticated",
-            "the witness's credentials were not accepted",
-        ));
-    };
-    if row.id == author.id {
-        return Err(refused(
-            "different_person",
-            "the witness must be a different person from the author",
-        ));
-    }
+) -> Result<(), AppError> {
     let role = Role::from_db(&row.role);
-    if !permissions::allowed(role, Action::CdWitness) || !sites.iter().any(|s| s.id == site_id) {
+    if !row.enabled
+        || !permissions::allowed(role, Action::CdWitness)
+        || !sites.iter().any(|s| s.id == site_id)
+    {
         return Err(refused(
             "eligible",
             "the witness must be clinical or pharmacy staff of this site",
@@ -117,7 +102,187 @@ pub async fn authenticate(
             "destruction must be witnessed by an authorised witness",
         ));
     }
-    Ok(row.id)
+    Ok(())
+}
+
+/// Who the credentials prove, if anyone: (witness id, the assertion's id to redeem).
+async fn prove(
+    state: &web::Data<AppState>,
+    site_id: i64,
+    act: WitnessAct,
+    credentials: &WitnessCredentials,
+) -> Result<Option<(i64, Option<String>)>, AppError> {
+    match (
+        &credentials.assertion,
+        &credentials.username,
+        &credentials.password,
+    ) {
+        (Some(assertion), None, None) => {
+            let Some(claims) = state.jwt.verify_witness(assertion) else {
+                return Ok(None);
+            };
+            if claims.site != site_id || claims.act != act.as_str() {
+                return Err(refused(
+                    "assertion_scope",
+                    format!(
+                        "the assertion witnesses {} at another prison or another act; this is {}",
+                        claims.act,
+                        act.as_str()
+                    ),
+                ));
+            }
+            Ok(claims.sub.parse().ok().map(|id| (id, Some(claims.jti))))
+        }
+        (None, Some(username), Some(password)) => {
+            let (account, ok) = sign_in::verify(state, &normalise(username), password).await?;
+            Ok(account.filter(|_| ok).map(|u| (u.id, None)))
+        }
+        _ => Err(refused(
+            "one_of",
+            "give either username and password, or assertion",
+        )),
+    }
+}
+
+/// Checks the witness and returns their user id. The witness must be enabled, hold the site,
+/// have a role that may witness, and be a different person from the author. An assertion must
+/// name this site and act and is spent here, once.
+pub async fn authenticate(
+    state: &web::Data<AppState>,
+    author: &AuthUser,
+    site_id: i64,
+    act: WitnessAct,
+    credentials: Option<WitnessCredentials>,
+    need: WitnessNeed,
+) -> Result<i64, AppError> {
+    let credentials = credentials.ok_or_else(|| {
+        refused(
+            "required",
+            "this act needs a second person to authenticate as witness",
+        )
+    })?;
+    // Checked before anything is counted or looked up, like a sign-in's.
+    if let Some(username) = &credentials.username {
+        check_length("witness.username", &normalise(username))?;
+    }
+    let submitter = Key::WitnessBy(author.id);
+    let held = {
+        let key = submitter.clone();
+        state
+            .db
+            .read(move |c| Ok(throttle::held_for(c, &key)?))
+            .await?
+    };
+    if let Some(retry_after_secs) = held {
+        refusal(state, author, site_id, "throttled", &credentials).await?;
+        return Err(AppError::TooManyRequests { retry_after_secs });
+    }
+    let outcome = match prove(state, site_id, act, &credentials).await {
+        Ok(Some(proved)) => check(state, author, site_id, act, need, proved).await,
+        Ok(None) => Err(refused(
+            "authenticated",
+            "the witness's credentials were not accepted",
+        )),
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(id) => Ok(id),
+        Err(e) => {
+            let rule = e.first_rule().unwrap_or("refused").to_string();
+            // Only a failed proof counts towards holding the submitter back; a right password
+            // of someone ineligible is a mistake, not a guess.
+            let failure = if rule == "authenticated" {
+                let rules = state.throttle;
+                let key = submitter.clone();
+                Some(
+                    state
+                        .db
+                        .write(move |c| Ok(throttle::fail(c, &key, rules.witness_by)?))
+                        .await?,
+                )
+            } else {
+                None
+            };
+            refusal(state, author, site_id, &rule, &credentials).await?;
+            tracing::info!(rule, "witness refused");
+            match failure.and_then(|f| f.held_for) {
+                Some(retry_after_secs) => Err(AppError::TooManyRequests { retry_after_secs }),
+                None => Err(e),
+            }
+        }
+    }
+}
+
+/// The proved witness may witness this act, and the assertion (if one) is spent.
+async fn check(
+    state: &web::Data<AppState>,
+    author: &AuthUser,
+    site_id: i64,
+    act: WitnessAct,
+    need: WitnessNeed,
+    (witness_id, assertion_id): (i64, Option<String>),
+) -> Result<i64, AppError> {
+    if witness_id == author.id {
+        return Err(refused(
+            "different_person",
+            "the witness must be a different person from the author",
+        ));
+    }
+    let author_id = author.id;
+    state
+        .db
+        .write(move |c| {
+            let Some(row) = queries::by_id(c, witness_id)? else {
+                return Err(refused(
+                    "authenticated",
+                    "the witness's credentials were not accepted",
+                ));
+            };
+            let sites = queries::sites_of(c, witness_id)?;
+            check_eligible(&row, &sites, site_id, need)?;
+            if let Some(jti) = &assertion_id {
+                diesel::insert_into(witness_redemptions::table)
+                    .values((
+                        witness_redemptions::assertion_id.eq(jti),
+                        witness_redemptions::witness_id.eq(witness_id),
+                        witness_redemptions::site_id.eq(site_id),
+                        witness_redemptions::act.eq(act.as_str()),
+                        witness_redemptions::redeemed_by.eq(author_id),
+                        witness_redemptions::redeemed_at.eq(now()),
+                    ))
+                    .execute(c)
+                    .map_err(|e| {
+                        if is_duplicate(&e) {
+                            refused("assertion_used", "this witness assertion was already used")
+                        } else {
+                            e.into()
+                        }
+                    })?;
+            }
+            Ok(witness_id)
+        })
+        .await
+}
+
+async fn refusal(
+    state: &web::Data<AppState>,
+    author: &AuthUser,
+    site_id: i64,
+    rule: &str,
+    credentials: &WitnessCredentials,
+) -> Result<(), AppError> {
+    let (author_id, credentials, event) = (author.id, credentials.clone(), author.caller.clone());
+    let rule = rule.to_string();
+    state
+        .db
+        .write(move |c| {
+            let mut ev = event.event("auth.witness_refused");
+            ev.user_id = Some(author_id);
+            ev.site_id = Some(site_id);
+            ev.detail = serde_json::json!({"rule": rule, "witness": credentials});
+            audit::record_security(c, &ev)
+        })
+        .await
 }
 
 /// Authenticates a witness when credentials were given; whether one was needed is the rule of
@@ -126,11 +291,12 @@ pub async fn optional(
     state: &web::Data<AppState>,
     author: &AuthUser,
     site_id: i64,
+    act: WitnessAct,
     credentials: Option<WitnessCredentials>,
 ) -> Result<Option<i64>, AppError> {
     match credentials {
         Some(c) => Ok(Some(
-            authenticate(state, author, site_id, Some(c), WitnessNeed::Staff).await?,
+            authenticate(state, author, site_id, act, Some(c), WitnessNeed::Staff).await?,
         )),
         None => Ok(None),
     }
@@ -145,11 +311,17 @@ mod tests {
         let c = WitnessCredentials {
             username: Some("nurse".into()),
             password: Some("correct horse".into()),
-            token: Some("eyJ...".into()),
+            assertion: Some("eyJ...".into()),
         };
         assert_eq!(
             serde_json::to_value(&c).unwrap(),
             serde_json::json!({"username": "nurse"})
         );
+    }
+
+    #[test]
+    fn a_full_access_token_is_not_a_field() {
+        let err = serde_json::from_value::<WitnessCredentials>(serde_json::json!({"token": "x"}));
+        assert!(err.is_err());
     }
 }

@@ -6,7 +6,7 @@ use super::model::*;
 use super::service::{self, Recorded};
 use super::verify;
 use crate::auth::permissions::Action;
-use crate::auth::witness::{self, WitnessNeed};
+use crate::auth::witness::{self, WitnessAct, WitnessNeed};
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
 use crate::http::{download, PageQuery, Paged, ValidJson, ValidQuery};
@@ -231,7 +231,14 @@ pub async fn cabinet_transfer(
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     let actor = user.authorize(Action::CdCabinetTransfer, site_id)?;
-    let witness_id = witness::optional(&state, &user, site_id, body.witness.take()).await?;
+    let witness_id = witness::optional(
+        &state,
+        &user,
+        site_id,
+        WitnessAct::CdTransfer,
+        body.witness.take(),
+    )
+    .await?;
     let view = state
         .db
         .write(move |c| service::move_between_cabinets(c, &actor, site_id, &body, witness_id))
@@ -303,6 +310,7 @@ pub async fn destroy(
         &state,
         &user,
         site_id,
+        WitnessAct::Destruction,
         credentials,
         WitnessNeed::AuthorisedWitness,
     )
@@ -330,7 +338,14 @@ pub async fn correct(
 ) -> Result<HttpResponse, AppError> {
     let (site_id, entry_id) = path.into_inner();
     let actor = user.authorize(Action::CdCorrect, site_id)?;
-    let witness_id = witness::optional(&state, &user, site_id, body.witness.take()).await?;
+    let witness_id = witness::optional(
+        &state,
+        &user,
+        site_id,
+        WitnessAct::Correction,
+        body.witness.take(),
+    )
+    .await?;
     let result = state
         .db
         .write(move |c| service::correct(c, &actor, site_id, entry_id, &body, witness_id))
@@ -355,8 +370,15 @@ pub async fn balance_check(
     let (site_id, page_id) = path.into_inner();
     let actor = user.authorize(Action::CdBalanceCheck, site_id)?;
     let credentials = body.witness.take();
-    let witness_id =
-        witness::authenticate(&state, &user, site_id, credentials, WitnessNeed::Staff).await?;
+    let witness_id = witness::authenticate(
+        &state,
+        &user,
+        site_id,
+        WitnessAct::BalanceCheck,
+        credentials,
+        WitnessNeed::Staff,
+    )
+    .await?;
     let result = state
         .db
         .write(move |c| service::balance_check(c, &actor, site_id, page_id, &body, witness_id))
@@ -404,7 +426,14 @@ pub async fn resolve(
 ) -> Result<HttpResponse, AppError> {
     let (site_id, check_id) = path.into_inner();
     let actor = user.authorize(Action::CdInvestigationResolve, site_id)?;
-    let witness_id = witness::optional(&state, &user, site_id, body.witness.take()).await?;
+    let witness_id = witness::optional(
+        &state,
+        &user,
+        site_id,
+        WitnessAct::BalanceCheck,
+        body.witness.take(),
+    )
+    .await?;
     let result = state
         .db
         .write(move |c| service::resolve(c, &actor, site_id, check_id, &body, witness_id))
@@ -473,8 +502,15 @@ pub async fn destroy_patient_return(
     let (site_id, return_id) = path.into_inner();
     let actor = user.authorize(Action::CdPatientReturn, site_id)?;
     let credentials = body.witness.take();
-    let witness_id =
-        witness::authenticate(&state, &user, site_id, credentials, WitnessNeed::Staff).await?;
+    let witness_id = witness::authenticate(
+        &state,
+        &user,
+        site_id,
+        WitnessAct::Destruction,
+        credentials,
+        WitnessNeed::Staff,
+    )
+    .await?;
     let view = state
         .db
         .write(move |c| {

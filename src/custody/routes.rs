@@ -55,8 +55,14 @@ pub async fn release(
         .db
         .read(move |c| crate::patients::service::patient_site(c, id))
         .await?;
-    let witness_id =
-        crate::auth::witness::optional(&state, &user, site_id, body.witness.take()).await?;
+    let witness_id = crate::auth::witness::optional(
+        &state,
+        &user,
+        site_id,
+        crate::auth::witness::WitnessAct::CdSupply,
+        body.witness.take(),
+    )
+    .await?;
     let handover = Handover {
         collected_by: body.collected_by.clone(),
         identity_checked: body.identity_checked,

@@ -758,8 +758,31 @@ diesel::joinable!(ip_supply_movements -> ip_supplies (supply_id));
 diesel::joinable!(alerts -> patients (patient_id));
 diesel::joinable!(alert_acknowledgements -> alerts (alert_id));
 
+diesel::table! {
+    sign_in_throttle (key) {
+        key -> Text,
+        failures -> BigInt,
+        window_started_at -> Timestamp,
+        blocked_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    witness_redemptions (assertion_id) {
+        assertion_id -> Text,
+        witness_id -> BigInt,
+        site_id -> BigInt,
+        act -> Text,
+        redeemed_by -> BigInt,
+        redeemed_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
+    sign_in_throttle,
+    witness_redemptions,
     cd_checkpoints,
     locations,
     users,

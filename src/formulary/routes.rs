@@ -119,6 +119,7 @@ pub async fn update(
                     &state,
                     &user,
                     site,
+                    crate::auth::witness::WitnessAct::RegisterSetup,
                     Some(credentials),
                     crate::auth::witness::WitnessNeed::Staff,
                 )

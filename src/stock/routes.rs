@@ -162,8 +162,14 @@ pub async fn dispatch(
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     let actor = user.authorize(Action::TransferDispatch, site_id)?;
-    let witness_id =
-        crate::auth::witness::optional(&state, &user, site_id, req.witness.take()).await?;
+    let witness_id = crate::auth::witness::optional(
+        &state,
+        &user,
+        site_id,
+        crate::auth::witness::WitnessAct::CdTransfer,
+        req.witness.take(),
+    )
+    .await?;
     let t = state
         .db
         .write(move |c| service::dispatch(c, &actor, site_id, &req, witness_id))

@@ -19,10 +19,18 @@ pub struct UserView {
     pub sites: Vec<SiteRef>,
     #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
+    /// Set while the account is locked after repeated failed sign-ins from anywhere: a sign
+    /// that someone is guessing its password. Unlocks by itself at this time.
+    #[serde(with = "crate::domain::time::utc_opt")]
+    pub sign_in_locked_until: Option<NaiveDateTime>,
 }
 
 impl UserView {
-    pub fn new(row: UserRow, sites: Vec<SiteRef>) -> Self {
+    pub fn new(
+        row: UserRow,
+        sites: Vec<SiteRef>,
+        sign_in_locked_until: Option<NaiveDateTime>,
+    ) -> Self {
         UserView {
             id: row.id,
             role: Role::from_db(&row.role),
@@ -32,6 +40,7 @@ impl UserView {
             authorised_witness: row.authorised_witness,
             sites,
             created_at: row.created_at,
+            sign_in_locked_until,
         }
     }
 }
@@ -72,7 +81,9 @@ pub struct CreateUser {
 pub struct UpdateUser {
     pub enabled: Option<bool>,
     pub authorised_witness: Option<bool>,
-    #[validate(length(min = 1, max = 50))]
-    #[schema(min_items = 1, max_items = 50)]
+    /// The user's prisons among yours; their other prisons are kept. Empty takes them off
+    /// all of yours, as long as they keep another.
+    #[validate(length(max = 50))]
+    #[schema(max_items = 50)]
     pub site_ids: Option<Vec<i64>>,
 }

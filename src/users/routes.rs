@@ -28,8 +28,7 @@ pub async fn list(
             let rows = queries::at_sites(c, &sites)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
-                let s = queries::sites_of(c, row.id)?;
-                out.push(UserView::new(row, s));
+                out.push(service::view_of(c, row)?);
             }
             Ok(out)
         })
@@ -103,9 +102,10 @@ pub async fn update(
         user.require_site(*site)?;
     }
     let actor = user.actor();
+    let admin_sites = user.site_ids.clone();
     let view = state
         .db
-        .write(move |c| service::update(c, &actor, id, &req))
+        .write(move |c| service::update(c, &actor, &admin_sites, id, &req))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

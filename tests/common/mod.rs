@@ -215,6 +215,30 @@ pub async fn spawn_with(
     impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
 > {
     let (url, guard) = fresh_database();
+    spawn_on(url, guard, adjust).await
+}
+
+/// Another instance of the service on the database of `app`, as behind a load balancer.
+pub async fn another_instance<S>(
+    app: &TestApp<S>,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
+    let guard = DbGuard {
+        _dir: None,
+        pg: None,
+    };
+    spawn_on(app.url.clone(), guard, adjust).await
+}
+
+async fn spawn_on(
+    url: String,
+    guard: DbGuard,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
     let mut config = Config::for_database(&url);
     config.db_pool_size = 4;
     adjust(&mut config);
@@ -446,6 +470,7 @@ where
         q::replace_sites(&mut c, id, sites).unwrap();
         User {
             id,
+            username: username.to_string(),
             token: self.state.jwt.issue(id).unwrap(),
         }
     }
@@ -516,7 +541,15 @@ pub struct Site {
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: i64,
+    pub username: String,
     pub token: String,
+}
+
+impl User {
+    /// This user as a witness, typing their password on the spot.
+    pub fn as_witness(&self) -> Value {
+        serde_json::json!({"username": self.username, "password": PASSWORD})
+    }
 }
 
 /// The problem document's first field issue as (field, rule).
