@@ -73,8 +73,14 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// The database cannot be reached (or is too busy to answer in time): 503, try again soon.
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
+    /// The database's storage is full: 507; nothing was written, reads still work.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -131,6 +137,8 @@ impl AppError {
                 ("unsupported-media-type", "Unsupported content type")
             }
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
+            AppError::DatabaseUnavailable(_) => ("database-unavailable", "Database unavailable"),
+            AppError::StorageFull(_) => ("storage-full", "Storage full"),
             AppError::Database(_) | AppError::Internal(_) => {
                 ("internal-error", "Internal server error")
             }
@@ -186,6 +194,20 @@ impl AppError {
                 vec![],
                 None,
             ),
+            AppError::DatabaseUnavailable(_) => (
+                format!(
+                    "the database cannot be reached; retry in {DATABASE_RETRY_AFTER_SECS} seconds"
+                ),
+                Some("database_unavailable".into()),
+                vec![],
+                None,
+            ),
+            AppError::StorageFull(_) => (
+                "the database's storage is full: nothing was written; reading still works".into(),
+                Some("storage_full".into()),
+                vec![],
+                None,
+            ),
             // Never describe internals to the caller; the log has the detail.
             AppError::Database(_) | AppError::Internal(_) => (
                 "the request could not be completed".into(),
@@ -219,11 +241,15 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        // The one log line of a failure, inside the request's span (which carries its id); a
+        // client's mistake is the client's, and the span's closing line records its status.
         if self.status_code().is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
@@ -236,15 +262,58 @@ impl ResponseError for AppError {
             AppError::TooManyRequests { retry_after_secs } => {
                 builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
+            AppError::DatabaseUnavailable(_) => {
+                builder.insert_header((header::RETRY_AFTER, DATABASE_RETRY_AFTER_SECS.to_string()));
+            }
             _ => {}
         }
         builder.body(serde_json::to_string(&self.to_problem()).unwrap_or_default())
     }
 }
 
+/// Seconds a client should wait before retrying while the database is unreachable.
+pub const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
+/// No connection came from the pool in time: the database is down, unreachable or saturated.
 impl From<r2d2::Error> for AppError {
     fn from(e: r2d2::Error) -> Self {
-        AppError::Internal(format!("database pool: {e}"))
+        AppError::DatabaseUnavailable(format!("database pool: {e}"))
+    }
+}
+
+/// Database errors, sorted by what the client can do about them: a lost connection or a lock
+/// held too long is worth retrying (503), a full disk is an operator's (507), anything else is
+/// a fault (500).
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        let message = match &e {
+            D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                return AppError::DatabaseUnavailable(e.to_string())
+            }
+            D::DatabaseError(_, info) => info.message().to_string(),
+            _ => return AppError::Database(e),
+        };
+        const FULL: [&str; 3] = [
+            "database or disk is full",
+            "No space left on device",
+            "could not extend file",
+        ];
+        const UNREACHABLE: [&str; 6] = [
+            "database is locked",
+            "server closed the connection",
+            "terminating connection",
+            "connection to server",
+            "no connection to the server",
+            "could not receive data from server",
+        ];
+        if FULL.iter().any(|m| message.contains(m)) {
+            AppError::StorageFull(message)
+        } else if UNREACHABLE.iter().any(|m| message.contains(m)) {
+            AppError::DatabaseUnavailable(message)
+        } else {
+            AppError::Database(e)
+        }
     }
 }
 

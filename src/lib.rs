@@ -125,22 +125,35 @@ pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// The database answers and every migration is applied.
+/// The database answers within a second, every migration is applied, and writes are being
+/// stored (after a write failed for lack of storage, a probe write must succeed again).
 #[utoipa::path(get, path = "/ready", tag = "operations",
-    responses((status = 200, description = "ready"), (status = 503, description = "not ready")),
+    responses((status = 200, description = "ready"), (status = 503, description = "")),
     extensions(("x-access" = json!("public"))))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.db.backend().name();
-    match state.db.read(db::pending_migrations).await {
-        Ok(0) => {
-            HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": backend}))
-        }
-        Ok(n) => not_ready(format!("{n} migrations pending")),
+    let db = state.db.clone();
+    let pending = web::block(move || {
+        let mut conn = db.get_within(db::READY_TIMEOUT)?;
+        db::pending_migrations(&mut conn)
+    })
+    .await
+    .unwrap_or_else(|e| Err(AppError::internal(format!("blocking task: {e}"))));
+    match pending {
+        Ok(0) => {}
+        Ok(n) => return not_ready(format!("{n} migrations pending")),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            not_ready("database unreachable".into())
+            tracing::warn!(error = %e, "readiness check: database unreachable");
+            return not_ready("database unreachable".into());
         }
     }
+    if state.db.storage_full() {
+        if let Err(e) = state.db.probe_write().await {
+            tracing::warn!(error = %e, "readiness check: writes still refused");
+            return not_ready("storage full: writes are refused; reads still work".into());
+        }
+    }
+    HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": backend}))
 }
 
 fn not_ready(detail: String) -> HttpResponse {

@@ -88,14 +88,22 @@ pub fn document() -> serde_json::Value {
         })
         .unwrap_or_default();
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
-        for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            let database = match path.as_str() {
+                "/health" | "/api/v1/openapi.json" => Database::Unused,
+                "/ready" => Database::Checked,
+                _ => Database::Used,
+            };
             for operation in item.values_mut() {
                 let body =
                     &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
                 let throttled = body
                     .as_str()
                     .is_some_and(|r| witnessed.iter().any(|w| w == r));
-                document_problems(operation, throttled);
+                document_problems(operation, throttled, database);
             }
         }
     }
@@ -105,7 +113,20 @@ pub fn document() -> serde_json::Value {
 /// Every problem an operation can answer, as `application/problem+json`: those its handler
 /// names, and those the edge answers for it (a body that is not JSON or too large, parameters
 /// that fail their rules, no or another prison's sign-in, an unknown record).
-fn document_problems(operation: &mut serde_json::Value, witness_throttled: bool) {
+/// How an operation depends on the database, for the faults it can answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Database {
+    Unused,
+    /// Readiness: it reports the database's faults rather than suffering them.
+    Checked,
+    Used,
+}
+
+fn document_problems(
+    operation: &mut serde_json::Value,
+    witness_throttled: bool,
+    database: Database,
+) {
     use serde_json::json;
     let has_body = operation.get("requestBody").is_some();
     let params = |place: &str| {
@@ -144,6 +165,23 @@ fn document_problems(operation: &mut serde_json::Value, witness_throttled: bool)
             "Too many failed sign-ins from the witness's credentials; retry after the time given",
         ));
     }
+    match database {
+        Database::Used => wanted.extend([
+            (
+                "503",
+                "The database cannot be reached; retry after the Retry-After seconds",
+            ),
+            (
+                "507",
+                "The database's storage is full: nothing was written; reads still work",
+            ),
+        ]),
+        Database::Checked => wanted.push((
+            "503",
+            "Not ready: the database is unreachable, migrations are pending, or storage is full",
+        )),
+        Database::Unused => {}
+    }
     let problem = json!({"schema": {"$ref": "#/components/schemas/Problem"}});
     let Some(responses) = operation
         .get_mut("responses")
@@ -171,6 +209,12 @@ fn document_problems(operation: &mut serde_json::Value, witness_throttled: bool)
             entry["description"] = json!(description);
         }
         entry["content"] = json!({"application/problem+json": problem});
+        if matches!(status, "429" | "503") && database != Database::Checked {
+            entry["headers"] = json!({"Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "schema": {"type": "integer", "minimum": 1}
+            }});
+        }
     }
     for (status, response) in responses.iter_mut() {
         if response["description"] == "" {

@@ -553,3 +553,63 @@ fn the_service_refuses_to_start_without_a_signing_key() {
     assert!(stderr.contains("JWT_SECRET is not set"), "{stderr}");
     assert!(!dir.path().join("p.db").exists(), "nothing is created");
 }
+
+/// A failure is one log line, at ERROR for the service's own faults and not at all above INFO
+/// for a client's mistake, and it carries the request id the client was given.
+#[test]
+fn a_failure_is_logged_once_with_its_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("log.db").to_string_lossy().to_string();
+    let log = dir.path().join("server.log");
+    let port = free_port();
+    let mut child = start(&url, port, &log);
+    let base = format!("http://127.0.0.1:{port}");
+    let token = Client { base: base.clone() }.login("nurse");
+    // A client's mistake: a record that is not there.
+    let missing = ureq::get(&format!("{base}/api/v1/patients/999999"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call();
+    let Err(ureq::Error::Status(404, missing)) = missing else {
+        panic!("expected 404")
+    };
+    let missing_id = missing.header("x-request-id").unwrap().to_string();
+    // The disk fills: the database refuses every new audit row.
+    let mut other = prison_pharmacy::db::establish(&url).unwrap();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut other,
+        "CREATE TRIGGER disk_full BEFORE INSERT ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    let site = ureq::get(&format!("{base}/api/v1/me"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap()
+        .into_json::<Value>()
+        .unwrap()["sites"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let failed = ureq::post(&format!("{base}/api/v1/sites/{site}/patients"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_json(
+            json!({"prison_number": "L1234OG", "given_name": "A", "family_name": "B",
+                          "date_of_birth": "1980-01-01"}),
+        );
+    let Err(ureq::Error::Status(507, failed)) = failed else {
+        panic!("expected 507: {failed:?}")
+    };
+    let failed_id = failed.header("x-request-id").unwrap().to_string();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines_of = |id: &str, level: &str| {
+        text.lines()
+            .filter(|l| l.contains(id) && l.contains(&format!("\"level\":\"{level}\"")))
+            .count()
+    };
+    assert_eq!(lines_of(&failed_id, "ERROR"), 1, "{text}");
+    assert_eq!(lines_of(&failed_id, "WARN"), 0, "{text}");
+    assert_eq!(lines_of(&missing_id, "ERROR"), 0, "{text}");
+    assert_eq!(lines_of(&missing_id, "WARN"), 0, "{text}");
+    assert!(text.contains("storage full"), "{text}");
+}

@@ -198,7 +198,11 @@ async fn refuse<B>(
     user: Option<&AuthUser>,
 ) -> ServiceResponse<EitherBody<B>> {
     let response = actix_web::ResponseError::error_response(&e);
-    if let Some(state) = req.app_data::<actix_web::web::Data<AppState>>().cloned() {
+    // Refused access is a security event; a database that cannot answer is not, and waiting
+    // on it a second time would only delay the answer.
+    let refused_access = matches!(response.status().as_u16(), 401 | 403 | 404);
+    let state = req.app_data::<actix_web::web::Data<AppState>>().cloned();
+    if let Some(state) = state.filter(|_| refused_access) {
         let caller = user
             .map(|u| u.caller.clone())
             .unwrap_or_else(|| super::sign_in::Caller::of(req.request()));

@@ -3,6 +3,8 @@
 pub mod schema;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -68,7 +70,7 @@ impl ConnectionManager {
 pub fn establish(url: &str) -> Result<AnyConnection, ConnectionError> {
     match Backend::of_url(url) {
         Backend::Postgres => Ok(AnyConnection::Postgresql(diesel::PgConnection::establish(
-            url,
+            &with_connect_timeout(url),
         )?)),
         Backend::Sqlite => {
             let path = sqlite_path(url);
@@ -84,8 +86,10 @@ pub fn establish(url: &str) -> Result<AnyConnection, ConnectionError> {
             }
             let mut conn = diesel::SqliteConnection::establish(path)?;
             // synchronous=FULL: an acknowledged clinical record must survive power loss, not only a crash.
+            // busy_timeout: a write waits at most a second for the lock, then answers 503, so a
+            // stuck writer never leaves a nurse's screen hanging.
             conn.batch_execute(
-                "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+                "PRAGMA busy_timeout = 1000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
             )
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(AnyConnection::Sqlite(conn))
@@ -111,13 +115,37 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
+/// libpq waits for an unreachable server as long as TCP does unless told otherwise.
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_string();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{separator}connect_timeout={}",
+        CONNECT_TIMEOUT.as_secs()
+    )
+}
+
 pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// How long a request waits for a connection before answering 503: the database is down,
+/// unreachable, or too busy to serve it in time. r2d2 retries connecting meanwhile, with a
+/// backoff of at most half this, so a database that comes back is used within a second.
+pub const CHECKOUT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long opening one PostgreSQL connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long `/ready` waits for a connection.
+pub const READY_TIMEOUT: Duration = Duration::from_millis(700);
 
 /// The pool and how to run work on it without blocking the async workers.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
     backend: Backend,
+    /// Set when a write failed for lack of storage, cleared when one succeeds: `/ready` reports
+    /// it until then.
+    storage_full: Arc<AtomicBool>,
 }
 
 impl Db {
@@ -130,10 +158,48 @@ impl Db {
         }
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
-            .connection_timeout(Duration::from_secs(15))
+            .connection_timeout(CHECKOUT_TIMEOUT)
             .build(ConnectionManager::new(url))
             .map_err(|e| AppError::internal(format!("database pool: {e}")))?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            storage_full: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Whether the last write failed for lack of storage.
+    pub fn storage_full(&self) -> bool {
+        self.storage_full.load(Ordering::Relaxed)
+    }
+
+    /// A connection within `timeout`, for checks that must answer sooner than requests.
+    pub fn get_within(
+        &self,
+        timeout: Duration,
+    ) -> Result<r2d2::PooledConnection<ConnectionManager>, AppError> {
+        Ok(self.pool.get_timeout(timeout)?)
+    }
+
+    /// Whether a write can be committed now: writes and removes a marker row, in one
+    /// transaction that reaches the disk.
+    pub async fn probe_write(&self) -> Result<(), AppError> {
+        self.write(|c| {
+            use schema::sign_in_throttle as t;
+            let at = now();
+            diesel::delete(t::table.find("probe:storage")).execute(c)?;
+            diesel::insert_into(t::table)
+                .values((
+                    t::key.eq("probe:storage"),
+                    t::failures.eq(0),
+                    t::window_started_at.eq(at),
+                    t::updated_at.eq(at),
+                ))
+                .execute(c)?;
+            diesel::delete(t::table.find("probe:storage")).execute(c)?;
+            Ok(())
+        })
+        .await
     }
 
     pub fn backend(&self) -> Backend {
@@ -141,9 +207,7 @@ impl Db {
     }
 
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, AppError> {
-        self.pool
-            .get()
-            .map_err(|e| AppError::internal(format!("database connection: {e}")))
+        Ok(self.pool.get()?)
     }
 
     /// Runs a read on a blocking thread.
@@ -168,12 +232,18 @@ impl Db {
         T: Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || {
+        let result = actix_web::web::block(move || {
             let mut conn = db.get()?;
             transaction(&mut conn, &f)
         })
         .await
-        .map_err(|e| AppError::internal(format!("blocking task: {e}")))?
+        .map_err(|e| AppError::internal(format!("blocking task: {e}")))?;
+        match &result {
+            Ok(_) => self.storage_full.store(false, Ordering::Relaxed),
+            Err(AppError::StorageFull(_)) => self.storage_full.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
     }
 }
 

@@ -218,6 +218,18 @@ pub async fn spawn_with(
     spawn_on(url, guard, adjust).await
 }
 
+/// The service on a fresh database reached through the URL `route` makes of its URL (a proxy
+/// in front of it, say).
+pub async fn spawn_through(
+    route: impl FnOnce(&str) -> String,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp<
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+> {
+    let (url, guard) = fresh_database();
+    spawn_on(route(&url), guard, adjust).await
+}
+
 /// Another instance of the service on the database of `app`, as behind a load balancer.
 pub async fn another_instance<S>(
     app: &TestApp<S>,
