@@ -257,6 +257,15 @@ fn check_json_edges(value: &serde_json::Value, path: &str) -> Result<(), AppErro
     }
 }
 
+/// A value built by the service itself (from a page's form, say) checked exactly as a JSON body
+/// would be: types, edges and validation rules.
+pub fn validated<T: DeserializeOwned + Validate>(value: &serde_json::Value) -> Result<T, AppError> {
+    let body = serde_json::to_vec(value).map_err(|e| AppError::internal(e.to_string()))?;
+    let parsed: T = parse_json(&body)?;
+    parsed.validate()?;
+    Ok(parsed)
+}
+
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
         check_json_edges(&value, "")?;

@@ -23,6 +23,7 @@ pub mod procurement;
 pub mod sites;
 pub mod stock;
 pub mod telemetry;
+pub mod ui;
 pub mod users;
 
 use actix_web::body::MessageBody;
@@ -110,6 +111,7 @@ pub fn build_app(
                 .configure(api::register_api),
         )
         .service(openapi::swagger_ui())
+        .service(ui::scope())
         .default_service(web::to(http::not_found))
 }
 

@@ -6,7 +6,7 @@ use validator::Validate;
 use crate::auth::witness::WitnessCredentials;
 use crate::domain::administration::{AlertKind, AwayReason, DoseOutcome};
 use crate::domain::Quantity;
-use crate::prescribing::model::Slot;
+use crate::prescribing::model::{Route, Slot};
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +41,7 @@ pub struct RoundItem {
     pub cell: Option<String>,
     pub product_id: i64,
     pub product_name: String,
+    pub route: Route,
     pub dose: Quantity,
     pub dose_unit: String,
     /// Schedule 2 or register-tracked: a second person must witness the dose.
@@ -252,4 +253,20 @@ pub struct FhirQuery {
     pub from: Option<NaiveDate>,
     /// Last day included (UTC).
     pub to: Option<NaiveDate>,
+}
+
+/// An in-possession prescription as the round screen lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PossessionItem {
+    pub prescription_id: i64,
+    pub prison_number: String,
+    pub patient_name: String,
+    pub cell: Option<String>,
+    pub product_name: String,
+    pub dose: Quantity,
+    pub dose_unit: String,
+    /// A register-tracked medicine: its supply is witnessed.
+    pub witness_required: bool,
+    /// What a cell count counts (tablets, ml).
+    pub unit: String,
 }

@@ -125,19 +125,25 @@ impl AuthUser {
         if let Some(user) = req.extensions().get::<AuthUser>() {
             return Ok(user.clone());
         }
+        let token = bearer_token(req)
+            .ok_or_else(|| AppError::Unauthorized("a bearer token is required".into()))?;
+        Self::with_token(req, &token).await
+    }
+
+    /// The user an access token names, read afresh from the database (the bearer token of an
+    /// API request, or the session cookie of the round screen).
+    pub async fn with_token(req: &HttpRequest, token: &str) -> Result<AuthUser, AppError> {
         let state = req
             .app_data::<web::Data<AppState>>()
             .cloned()
             .ok_or_else(|| AppError::internal("application state missing"))?;
-        let token = bearer_token(req)
-            .ok_or_else(|| AppError::Unauthorized("a bearer token is required".into()))?;
         let caller = sign_in::Caller::of(req);
         let request_id = caller.request_id.clone();
         let span = req
             .extensions()
             .get::<RootSpan>()
             .map(|s| tracing::Span::clone(s));
-        let user_id = state.jwt.verify(&token)?;
+        let user_id = state.jwt.verify(token)?;
         let (row, sites) = state
             .db
             .read(move |c| {

@@ -36,7 +36,7 @@ use crate::formulary::queries as formulary;
 use crate::ledger::{self, Posting};
 use crate::patients::model::{PatientStatus, ReviewTrigger};
 use crate::patients::service as patients_service;
-use crate::prescribing::model::{RequestStatus, ScreeningState, Slot};
+use crate::prescribing::model::{RequestStatus, Route, ScreeningState, Slot};
 use crate::stock::model::AllocationQuery;
 use crate::stock::service::{allocation, location_at};
 

@@ -3,7 +3,7 @@
 use super::*;
 
 /// The wing an administration point serves: its code before "-HATCH" (HB1-HATCH serves HB1).
-pub(super) fn wing_of(
+pub fn wing_of(
     conn: &mut AnyConnection,
     site_id: i64,
     location_id: i64,
@@ -29,6 +29,7 @@ pub(super) type RoundRow = (
         String,
         Option<String>,
         Option<String>,
+        String,
     ),
     (i64, String, i64, String, String, String, bool),
     (Option<NaiveDate>, bool, bool),
@@ -78,6 +79,7 @@ pub fn round(
                 patients::family_name,
                 patients::wing,
                 patients::cell,
+                prescriptions::route,
             ),
             (
                 products::id,
@@ -168,6 +170,7 @@ pub fn round(
                 cell: p.6,
                 product_id: d.0,
                 product_name: d.1,
+                route: Route::from_db(&p.7),
                 dose: Quantity::from_scaled(d.2),
                 dose_unit: d.3,
                 witness_required: schedule == CdSchedule::S2 || d.6,

@@ -409,3 +409,74 @@ pub fn supplies_of_patient(
         .load(conn)?;
     ids.into_iter().map(|id| supply_view(conn, id)).collect()
 }
+
+/// (prescription, prison number, given name, family name, cell, product, dose, dose unit, CD
+/// schedule, register-tracked, unit)
+type PossessionRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    String,
+    String,
+    bool,
+    String,
+);
+
+/// The approved, active in-possession prescriptions of the patients at a wing (or the whole
+/// prison): what a nurse hands over or counts in cells.
+pub fn possession_list(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    wing: Option<&str>,
+) -> Result<Vec<PossessionItem>, AppError> {
+    let mut query = prescriptions::table
+        .inner_join(patients::table)
+        .inner_join(products::table)
+        .filter(patients::site_id.eq(site_id))
+        .filter(patients::status.eq(PatientStatus::InCustody.as_str()))
+        .filter(prescriptions::status.eq(RequestStatus::Active.as_str()))
+        .filter(prescriptions::screening.eq(ScreeningState::Approved.as_str()))
+        .filter(prescriptions::possession.eq(Possession::InPossession.as_str()))
+        .into_boxed();
+    if let Some(w) = wing {
+        query = query.filter(patients::wing.eq(w.to_string()));
+    }
+    let rows: Vec<PossessionRow> = query
+        .order((
+            patients::cell.asc(),
+            patients::prison_number.asc(),
+            prescriptions::id.asc(),
+        ))
+        .select((
+            prescriptions::id,
+            patients::prison_number,
+            patients::given_name,
+            patients::family_name,
+            patients::cell,
+            products::name,
+            prescriptions::dose,
+            prescriptions::dose_unit,
+            products::cd_schedule,
+            products::cd_register,
+            products::unit,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PossessionItem {
+            prescription_id: r.0,
+            prison_number: r.1,
+            patient_name: format!("{} {}", r.2, r.3),
+            cell: r.4,
+            product_name: r.5,
+            dose: Quantity::from_scaled(r.6),
+            dose_unit: r.7,
+            witness_required: CdSchedule::from_db(&r.8) == CdSchedule::S2 || r.9,
+            unit: r.10,
+        })
+        .collect())
+}
