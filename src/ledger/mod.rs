@@ -282,8 +282,8 @@ fn controlled_drug_rules(
             "witness",
             "required",
             format!(
-                "a {} of a register-tracked controlled drug needs a witness",
-                p.reason
+                "a register-tracked controlled drug needs a witness for this {}",
+                p.reason.as_str().replace('_', " ")
             ),
         ));
     }
