@@ -240,9 +240,10 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
 
 /// Refuses control characters and out-of-range dates anywhere in a JSON body, naming the field.
 fn check_json_edges(value: &serde_json::Value, path: &str) -> Result<(), AppError> {
-    use crate::domain::input::{check_date_like, check_text};
+    use crate::domain::input::{check_date_like, check_not_blank, check_text};
     match value {
         serde_json::Value::String(s) => check_text(s)
+            .and_then(|()| check_not_blank(s))
             .and_then(|()| check_date_like(s))
             .map_err(|(rule, message)| AppError::invalid(path.to_string(), rule, message)),
         serde_json::Value::Array(items) => items

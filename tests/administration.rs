@@ -1275,3 +1275,100 @@ async fn failed_witness_attempts_count_against_the_submitter() {
     assert!(!text.contains("not-her-password") && !text.contains(common::PASSWORD));
     assert!(text.contains("\"rule\":\"throttled\""), "{text}");
 }
+
+/// Missed-dose alerts follow the order of the due doses, not the order they are entered: a
+/// missed methadone dose entered after a later dose was given still alerts, and a late entry
+/// that joins two short runs of missed doses of a critical medicine alerts once. A blank note
+/// acknowledges nothing.
+#[actix_web::test]
+async fn late_entries_count_in_their_own_place() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let day = |n: i64| (chrono::Utc::now().date_naive() - chrono::Duration::days(n)).to_string();
+    let record = |rx: i64, outcome: &str, date: String| {
+        let mut b = dose(&w, rx, outcome);
+        b["date"] = json!(date);
+        b["occurred_at"] = json!(format!("{date}T08:30:00"));
+        b
+    };
+    // Today's methadone given; yesterday's, entered afterwards, was missed.
+    let mut given = dose(&w, w.methadone_rx, "given");
+    given["witness"] = w.nurse2.as_witness();
+    let r = app.post(&doses, &w.nurse.token, given).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app
+        .post(
+            &doses,
+            &w.nurse.token,
+            record(w.methadone_rx, "did_not_attend", day(1)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.body["alert_ids"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.body
+    );
+
+    // Levetiracetam refused five and three days ago, given two days ago... then four days
+    // ago entered late: the run of three (5, 4, 3 days ago) reaches the threshold once.
+    for (n, outcome, alerts) in [
+        (5, "refused", 0),
+        (3, "refused", 0),
+        (2, "given", 0),
+        (4, "refused", 1),
+    ] {
+        let r = app
+            .post(
+                &doses,
+                &w.nurse.token,
+                record(w.levetiracetam_rx, outcome, day(n)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(
+            r.body["alert_ids"].as_array().unwrap().len(),
+            alerts,
+            "day -{n}: {}",
+            r.body
+        );
+    }
+    let alerts = app
+        .get(
+            &format!("/api/v1/sites/{}/alerts", w.fosse.id),
+            &w.nurse.token,
+        )
+        .await;
+    let kinds: Vec<&str> = alerts.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["missed_ost", "missed_critical"]);
+
+    // Spaces are not a note, nor a reason.
+    let id = alerts.body["items"][0]["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/alerts/{id}/acknowledgement"),
+            &w.nurse.token,
+            json!({"note": "   \t "}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(first_issue(&r.body), ("note".into(), "not_blank".into()));
+    let mut withheld = dose(&w, w.levetiracetam_rx, "withheld");
+    withheld["reason"] = json!("  ");
+    let r = app.post(&doses, &w.nurse.token, withheld).await;
+    assert_eq!(first_issue(&r.body), ("reason".into(), "not_blank".into()));
+    let open = app
+        .get(
+            &format!("/api/v1/sites/{}/alerts", w.fosse.id),
+            &w.nurse.token,
+        )
+        .await;
+    assert_eq!(open.body["items"].as_array().unwrap().len(), 2);
+}

@@ -160,27 +160,31 @@ text_enum!(AlertKind {
 });
 
 impl MissedDoseRule {
-    /// The alert a new outcome raises, given this prescription's outcomes newest first
-    /// (including the new one). A streak alerts once, when it reaches the threshold.
+    /// The alert a newly recorded outcome raises, from the final outcomes of the
+    /// prescription's other due doses in schedule order: those `before` its place and those
+    /// `after` it, each nearest first. A late entry so counts in its own place, whatever order
+    /// outcomes were recorded in. Any missed opioid substitution dose alerts; a run of missed
+    /// doses of a critical medicine alerts once, when this record makes it reach the threshold
+    /// (joining two shorter runs included).
     pub fn evaluate(
         &self,
-        recent_newest_first: &[DoseOutcome],
+        new: DoseOutcome,
+        before: &[DoseOutcome],
+        after: &[DoseOutcome],
         opioid_substitution: bool,
         critical: bool,
     ) -> Option<AlertKind> {
-        let latest = recent_newest_first.first()?;
-        if !latest.is_missed() {
+        if !new.is_missed() {
             return None;
         }
         if opioid_substitution && self.any_missed_ost {
             return Some(AlertKind::MissedOst);
         }
-        if (critical || opioid_substitution) && self.consecutive_critical > 0 {
-            let streak = recent_newest_first
-                .iter()
-                .take_while(|o| o.is_missed())
-                .count();
-            if streak == self.consecutive_critical {
+        let threshold = self.consecutive_critical;
+        if (critical || opioid_substitution) && threshold > 0 {
+            let run = |side: &[DoseOutcome]| side.iter().take_while(|o| o.is_missed()).count();
+            let (left, right) = (run(before), run(after));
+            if left + 1 + right >= threshold && left < threshold && right < threshold {
                 return Some(AlertKind::MissedCritical);
             }
         }
@@ -270,32 +274,60 @@ mod tests {
     fn missed_dose_alerts_follow_the_rule() {
         let rule = MissedDoseRule::default();
         assert_eq!(
-            rule.evaluate(&[Refused], true, true),
+            rule.evaluate(Refused, &[], &[], true, true),
             Some(AlertKind::MissedOst)
         );
-        assert_eq!(rule.evaluate(&[Given, Refused], true, true), None);
-        assert_eq!(rule.evaluate(&[Withheld], true, true), None);
-        assert_eq!(rule.evaluate(&[Refused, DidNotAttend], false, true), None);
+        // A missed OST dose entered late, after a later dose was given, still alerts.
         assert_eq!(
-            rule.evaluate(&[Refused, DidNotAttend, Away, Given], false, true),
+            rule.evaluate(DidNotAttend, &[Given], &[Given], true, true),
+            Some(AlertKind::MissedOst)
+        );
+        assert_eq!(rule.evaluate(Given, &[Refused], &[], true, true), None);
+        assert_eq!(rule.evaluate(Withheld, &[], &[], true, true), None);
+        assert_eq!(
+            rule.evaluate(Refused, &[DidNotAttend], &[], false, true),
+            None
+        );
+        assert_eq!(
+            rule.evaluate(Refused, &[DidNotAttend, Away, Given], &[], false, true),
             Some(AlertKind::MissedCritical)
         );
         // The fourth in a row does not alert again.
         assert_eq!(
-            rule.evaluate(&[Refused, Refused, Refused, Refused], false, true),
+            rule.evaluate(Refused, &[Refused, Refused, Refused], &[], false, true),
+            None
+        );
+        // A late entry filling the gap between two short runs makes one long run: one alert.
+        assert_eq!(
+            rule.evaluate(Refused, &[Refused], &[Refused, Given], false, true),
+            Some(AlertKind::MissedCritical)
+        );
+        // A run that already alerted does not alert again when it grows at either end.
+        assert_eq!(
+            rule.evaluate(
+                Refused,
+                &[Refused, Refused, Refused],
+                &[Refused],
+                false,
+                true
+            ),
             None
         );
         assert_eq!(
-            rule.evaluate(&[Refused, Refused, Refused], false, false),
+            rule.evaluate(Refused, &[], &[Refused, Refused, Refused], false, true),
+            None
+        );
+        assert_eq!(
+            rule.evaluate(Refused, &[Refused, Refused], &[], false, false),
             None
         );
         let off = MissedDoseRule {
             any_missed_ost: false,
             consecutive_critical: 2,
         };
-        assert_eq!(off.evaluate(&[Refused], true, true), None);
+        assert_eq!(off.evaluate(Refused, &[], &[], true, true), None);
         assert_eq!(
-            off.evaluate(&[Refused, Refused], true, true),
+            off.evaluate(Refused, &[Refused], &[], true, true),
             Some(AlertKind::MissedCritical)
         );
     }

@@ -23,6 +23,18 @@ pub fn check_text(s: &str) -> Result<(), Refusal> {
     }
 }
 
+/// Text given must say something: spaces, tabs or line breaks alone are refused (a note, a
+/// reason or an override that is blank is no note at all).
+pub fn check_not_blank(s: &str) -> Result<(), Refusal> {
+    if !s.is_empty() && s.trim().is_empty() {
+        return Err((
+            "not_blank",
+            "must contain something other than spaces".to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// A value written as a date or a time (`YYYY-MM-DD...`, signed or with a long year) must fall
 /// between the first and last years kept.
 pub fn check_date_like(s: &str) -> Result<(), Refusal> {

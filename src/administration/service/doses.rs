@@ -193,23 +193,48 @@ pub(super) fn already_recorded(conn: &mut AnyConnection, id: i64) -> AppError {
     }
 }
 
-/// Final outcomes of a prescription, newest first, not counting corrected records.
-pub(super) fn recent_outcomes(
+/// The final outcomes of a prescription's other due doses, in schedule order around one dose:
+/// (those before it, nearest first; those after it, nearest first). A dose's final outcome is
+/// its latest attempt not entered in error; the dose itself is left out.
+pub(super) fn outcomes_around(
     conn: &mut AnyConnection,
     prescription_id: i64,
-    limit: i64,
-) -> Result<Vec<DoseOutcome>, AppError> {
-    Ok(dose_records::table
+    date: NaiveDate,
+    slot: Slot,
+) -> Result<(Vec<DoseOutcome>, Vec<DoseOutcome>), AppError> {
+    let rows: Vec<(NaiveDate, String, i64, String)> = dose_records::table
         .left_join(dose_corrections::table)
         .filter(dose_records::prescription_id.eq(prescription_id))
         .filter(dose_corrections::id.is_null())
-        .order((dose_records::occurred_at.desc(), dose_records::id.desc()))
-        .limit(limit)
-        .select(dose_records::outcome)
-        .load::<String>(conn)?
-        .iter()
-        .map(|o| DoseOutcome::from_db(o))
-        .collect())
+        .select((
+            dose_records::scheduled_date,
+            dose_records::slot,
+            dose_records::attempt,
+            dose_records::outcome,
+        ))
+        .load(conn)?;
+    let place = |d: NaiveDate, s: Slot| (d, Slot::ALL.iter().position(|x| *x == s));
+    let here = place(date, slot);
+    let mut finals: std::collections::BTreeMap<_, (i64, DoseOutcome)> = Default::default();
+    for (d, s, attempt, outcome) in rows {
+        let key = place(d, Slot::from_db(&s));
+        if key == here {
+            continue;
+        }
+        let entry = finals
+            .entry(key)
+            .or_insert((attempt, DoseOutcome::from_db(&outcome)));
+        if attempt > entry.0 {
+            *entry = (attempt, DoseOutcome::from_db(&outcome));
+        }
+    }
+    let before = finals.range(..here).rev().map(|(_, v)| v.1).collect();
+    let after = finals
+        .range(here..)
+        .filter(|(k, _)| **k != here)
+        .map(|(_, v)| v.1)
+        .collect();
+    Ok((before, after))
 }
 
 /// Records the outcome of a due dose. A given dose draws its stock through the ledger; a
@@ -389,12 +414,14 @@ pub fn record_dose(
         }
     }
 
-    let window = rules.missed.consecutive_critical.max(1) as i64 + 1;
-    let recent = recent_outcomes(conn, rx.id, window)?;
-    if let Some(kind) = rules
-        .missed
-        .evaluate(&recent, rx.opioid_substitution, rx.critical)
-    {
+    let (before, after) = outcomes_around(conn, rx.id, req.date, req.slot)?;
+    if let Some(kind) = rules.missed.evaluate(
+        req.outcome,
+        &before,
+        &after,
+        rx.opioid_substitution,
+        rx.critical,
+    ) {
         let message = match kind {
             AlertKind::MissedOst => format!(
                 "missed opioid substitution dose ({}) of {}: {} on {} {}; prescriber review is needed after 3 missed days",
