@@ -1372,3 +1372,314 @@ async fn late_entries_count_in_their_own_place() {
         .await;
     assert_eq!(open.body["items"].as_array().unwrap().len(), 2);
 }
+
+/// A medicine product of the demo formulary, added with a batch at the hatch.
+async fn stocked<S, B>(app: &TestApp<S>, w: &World, name: &str, quantity: &str) -> i64
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let formulary: Vec<Value> =
+        serde_json::from_str(include_str!("../fixtures/formulary.json")).unwrap();
+    let body = formulary
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap()
+        .clone();
+    let r = app
+        .post("/api/v1/formulary/products", &w.pharmacist.token, body)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/formulary/products/{id}/batches"),
+            &w.technician.token,
+            json!({"batch_number": format!("S{id}"), "expiry_date": "2030-01-31"}),
+        )
+        .await;
+    let batch = r.body["id"].as_i64().unwrap();
+    receive(
+        &app.state.db,
+        w.fosse.id,
+        w.fosse.hatch,
+        batch,
+        quantity,
+        w.technician.id,
+    );
+    id
+}
+
+/// Schedules beyond daily rounds: methotrexate only weekly; a weekly dose due on its day,
+/// overdue until recorded, and never twice in a week; a stepped plan's dose by date; a
+/// when-required dose given at any time within its interval and daily maximum.
+#[actix_web::test]
+async fn doses_fall_due_as_their_schedule_says() {
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let methotrexate = stocked(&app, &w, "Methotrexate 2.5mg tablets", "56").await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |n: i64| today - chrono::Duration::days(n);
+    let prescribe = |product: i64, dose: &str, extra: Value| {
+        let mut body = json!({"product_id": product, "dose": dose, "dose_unit": "mg", "route": "oral",
+            "slots": ["morning"], "start_date": day(20), "possession": "supervised",
+            "prescriber": "Dr A Khan GMC 7012345"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let create = |body: Value| {
+        let app = &app;
+        let w = &w;
+        async move {
+            let r = app
+                .post(
+                    &format!("/api/v1/patients/{}/prescriptions", w.patient),
+                    &w.technician.token,
+                    body,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.body
+        }
+    };
+    // Daily methotrexate is blocked at screening; weekly on a named day is not.
+    let daily = create(prescribe(methotrexate, "10", json!({}))).await;
+    let blocks: Vec<&str> = daily["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "block")
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocks, vec!["frequency"]);
+    // The weekly day is the one six days ago: due then, overdue since, today.
+    let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [chrono::Datelike::weekday(&day(6)).num_days_from_monday() as usize];
+    let weekly = create(prescribe(
+        methotrexate,
+        "10",
+        json!({"schedule": {"kind": "weekly", "days": [weekday]}, "start_date": day(10)}),
+    ))
+    .await;
+    // (The daily draft beside it is only a duplicate to note.)
+    assert!(
+        weekly["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] != "block"),
+        "{weekly}"
+    );
+    assert_eq!(weekly["schedule"]["kind"], "weekly");
+    let weekly_id = weekly["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/prescriptions/{weekly_id}/screening"),
+            &w.pharmacist.token,
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "active", "{}", r.body);
+    // Other schedules are refused when they do not say what they need.
+    let r = app
+        .post(
+            &format!("/api/v1/patients/{}/prescriptions", w.patient),
+            &w.technician.token,
+            prescribe(
+                methotrexate,
+                "10",
+                json!({"schedule": {"kind": "weekly", "days": ["mon", "thu"]}}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("schedule.days".into(), "one_day".into())
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/patients/{}/prescriptions", w.patient),
+            &w.technician.token,
+            prescribe(
+                methotrexate,
+                "10",
+                json!({"schedule": {"kind": "every_n_days"}}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("schedule.every_days".into(), "required".into())
+    );
+
+    let round = |date: chrono::NaiveDate| {
+        let app = &app;
+        let w = &w;
+        async move {
+            let r = app
+                .get(
+                    &format!(
+                        "/api/v1/sites/{}/rounds?date={date}&slot=morning&location_id={}",
+                        w.fosse.id, w.fosse.hatch
+                    ),
+                    &w.nurse.token,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["prescription_id"] == weekly_id)
+                .map(|i| {
+                    (
+                        i["scheduled_date"].as_str().unwrap().to_string(),
+                        i["overdue"].as_bool().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    // Not due the day before its day; due on it; still due, overdue, until recorded.
+    assert_eq!(round(day(7)).await, vec![]);
+    assert_eq!(round(day(6)).await, vec![(day(6).to_string(), false)]);
+    assert_eq!(round(today).await, vec![(day(6).to_string(), true)]);
+    // A day it is not due is refused.
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let record = |date: chrono::NaiveDate, outcome: &str| {
+        json!({"prescription_id": weekly_id, "date": date, "slot": "morning", "outcome": outcome,
+               "location_id": w.fosse.hatch})
+    };
+    let r = app
+        .post(&doses, &w.nurse.token, record(day(5), "given"))
+        .await;
+    assert_eq!(first_issue(&r.body), ("date".into(), "scheduled".into()));
+    // Given on its day (late): no longer due.
+    let r = app
+        .post(&doses, &w.nurse.token, record(day(6), "given"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(round(today).await, vec![]);
+    // A second weekly methotrexate prescription on another day: its dose in the same week is
+    // refused, whichever prescription it comes under.
+    let other_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [chrono::Datelike::weekday(&day(4)).num_days_from_monday() as usize];
+    let second = create(prescribe(
+        methotrexate,
+        "10",
+        json!({"schedule": {"kind": "weekly", "days": [other_day]}, "start_date": day(10)}),
+    ))
+    .await;
+    let second_id = second["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/prescriptions/{second_id}/screening"),
+            &w.pharmacist.token,
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "active", "{}", r.body);
+    let mut again = record(day(4), "given");
+    again["prescription_id"] = json!(second_id);
+    let r = app.post(&doses, &w.nurse.token, again).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "weekly_dose_given");
+
+    // A reducing diazepam course: 10 mg for two days, then 5 mg.
+    let diazepam = stocked(&app, &w, "Diazepam 5mg tablets", "100").await;
+    let course = create(prescribe(
+        diazepam,
+        "10",
+        json!({"start_date": day(2), "end_date": day(-3), "schedule": {"kind": "stepped", "steps": [
+            {"from": day(2), "to": day(1), "dose": "10"}, {"from": today, "to": day(-3), "dose": "5"}]}}),
+    ))
+    .await;
+    let course_id = course["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/prescriptions/{course_id}/screening"),
+        &w.pharmacist.token,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    let dose_on = |date: chrono::NaiveDate| {
+        let app = &app;
+        let w = &w;
+        async move {
+            let r = app
+                .get(
+                    &format!(
+                        "/api/v1/sites/{}/rounds?date={date}&slot=morning&location_id={}",
+                        w.fosse.id, w.fosse.hatch
+                    ),
+                    &w.nurse.token,
+                )
+                .await;
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["prescription_id"] == course_id)
+                .map(|i| i["dose"].as_str().unwrap().to_string())
+        }
+    };
+    assert_eq!(dose_on(day(1)).await.as_deref(), Some("10"));
+    assert_eq!(dose_on(today).await.as_deref(), Some("5"));
+    assert_eq!(dose_on(day(3)).await, None);
+    // Steps must run on from the start without a gap.
+    let r = app
+        .post(
+            &format!("/api/v1/patients/{}/prescriptions", w.patient),
+            &w.technician.token,
+            prescribe(diazepam, "10", json!({"start_date": day(2), "schedule": {"kind": "stepped", "steps": [
+                {"from": day(2), "to": day(2), "dose": "10"}, {"from": today, "to": today, "dose": "5"}]}})),
+        )
+        .await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("schedule.steps[1].from".into(), "contiguous".into())
+    );
+
+    // Paracetamol when required: at least an hour apart, at most two in 24 hours.
+    let paracetamol = stocked(&app, &w, "Paracetamol 500mg tablets", "100").await;
+    let prn = create(prescribe(
+        paracetamol,
+        "1000",
+        json!({"slots": [], "as_needed": true, "max_doses_per_day": 2,
+               "schedule": {"kind": "as_needed", "min_interval_minutes": 60}}),
+    ))
+    .await;
+    let prn_id = prn["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/prescriptions/{prn_id}/screening"),
+        &w.pharmacist.token,
+        json!({"decision": "approve"}),
+    )
+    .await;
+    let now = chrono::Utc::now();
+    let at = |minutes_ago: i64| {
+        let t = now - chrono::Duration::minutes(minutes_ago);
+        json!({"prescription_id": prn_id, "date": t.date_naive(), "slot": "morning",
+               "outcome": "given", "location_id": w.fosse.hatch,
+               "occurred_at": t.format("%Y-%m-%dT%H:%M:%SZ").to_string()})
+    };
+    let r = app.post(&doses, &w.nurse.token, at(420)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app.post(&doses, &w.nurse.token, at(390)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "prn_too_soon");
+    let r = app.post(&doses, &w.nurse.token, at(300)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app.post(&doses, &w.nurse.token, at(60)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["code"], "prn_daily_maximum");
+    let next = (now - chrono::Duration::minutes(420) + chrono::Duration::hours(24))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    assert!(
+        r.body["detail"].as_str().unwrap().contains(&next),
+        "{}",
+        r.body
+    );
+}

@@ -564,7 +564,7 @@ async fn demo_fixtures_load_once() {
     let app = spawn().await;
     let mut c = app.conn();
     let first = prison_pharmacy::fixtures::load(&mut c, Some(common::DEMO_PASSWORD)).unwrap();
-    assert_eq!((first.sites, first.users, first.products), (10, 8, 59));
+    assert_eq!((first.sites, first.users, first.products), (10, 8, 60));
     assert!(first.locations >= 40);
     let second = prison_pharmacy::fixtures::load(&mut c, Some(common::DEMO_PASSWORD)).unwrap();
     assert_eq!(second, prison_pharmacy::fixtures::LoadReport::default());

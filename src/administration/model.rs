@@ -6,7 +6,7 @@ use validator::Validate;
 use crate::auth::witness::WitnessCredentials;
 use crate::domain::administration::{AlertKind, AwayReason, DoseOutcome};
 use crate::domain::Quantity;
-use crate::prescribing::model::{Route, Slot};
+use crate::prescribing::model::{Route, ScheduleKind, Slot};
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +33,12 @@ pub struct RecentOutcome {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RoundItem {
     pub prescription_id: i64,
+    /// The day the dose fell due: today, or an earlier day for a dose a week or more apart
+    /// that is still due. Record the outcome with this date.
+    pub scheduled_date: NaiveDate,
+    /// Fell due on an earlier day and is not yet given or recorded as not given.
+    pub overdue: bool,
+    pub schedule: ScheduleKind,
     pub patient_id: i64,
     #[schema(pattern = "^[A-Z][0-9]{4}[A-Z]{2}$")]
     pub prison_number: String,

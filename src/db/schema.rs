@@ -82,6 +82,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        weekly_only -> Bool,
     }
 }
 
@@ -543,6 +544,21 @@ diesel::table! {
         screening -> Text,
         created_by -> BigInt,
         created_at -> Timestamp,
+        schedule -> Text,
+        every_days -> Nullable<BigInt>,
+        weekdays -> Nullable<Text>,
+        day_of_month -> Nullable<BigInt>,
+        min_interval_minutes -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    prescription_steps (prescription_id, seq) {
+        prescription_id -> BigInt,
+        seq -> BigInt,
+        from_date -> Date,
+        to_date -> Date,
+        dose -> BigInt,
     }
 }
 
@@ -781,6 +797,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
+    prescription_steps,
     sign_in_throttle,
     witness_redemptions,
     cd_checkpoints,

@@ -7,6 +7,7 @@ pub mod patient;
 pub mod procurement;
 pub mod register;
 pub mod role;
+pub mod schedule;
 pub mod screening;
 pub mod stock;
 pub mod text_enum;

@@ -21,6 +21,7 @@ text_enum!(CheckKind {
     MaxDose => "max_dose",
     DuplicateTherapy => "duplicate_therapy",
     Possession => "possession",
+    Frequency => "frequency",
 });
 
 text_enum!(AllergyKind {
@@ -47,6 +48,8 @@ pub struct DrugFacts {
     pub cd_schedule: CdSchedule,
     pub opioid_substitution: bool,
     pub medicine_of_concern: bool,
+    /// Taken once a week at most (methotrexate, or as the formulary flags).
+    pub weekly_only: bool,
 }
 
 impl DrugFacts {
@@ -90,6 +93,8 @@ pub struct Proposed {
     /// Total per day in the drug's dose unit, scaled by 1000.
     pub daily_dose: i64,
     pub possession: Possession,
+    /// The schedule brings doses at most once a week.
+    pub at_most_weekly: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -242,6 +247,19 @@ pub fn screen(
             ));
         }
     }
+    if drug.weekly_only && !p.at_most_weekly {
+        out.push(Finding {
+            check: CheckKind::Frequency,
+            severity: Severity::Block,
+            message: format!(
+                "{} is taken once a week on a named day; taken daily it has caused fatal \
+                 overdoses. Prescribe it weekly (one day, one time)",
+                drug.name
+            ),
+            source: Some("NPSA Patient Safety Alert 03, oral methotrexate".into()),
+            related_prescription_id: None,
+        });
+    }
     if drug.ingredient.eq_ignore_ascii_case("methadone")
         && drug.dose_unit.eq_ignore_ascii_case("mg")
         && p.daily_dose > METHADONE_ECG_MG
@@ -319,6 +337,7 @@ mod tests {
             cd_schedule: CdSchedule::None,
             opioid_substitution: false,
             medicine_of_concern: false,
+            weekly_only: false,
         }
     }
 
@@ -331,11 +350,30 @@ mod tests {
             drug: d,
             daily_dose: daily_mg * 1000,
             possession,
+            at_most_weekly: false,
         }
     }
 
     fn checks(f: &[Finding]) -> Vec<(CheckKind, Severity)> {
         f.iter().map(|f| (f.check, f.severity)).collect()
+    }
+
+    #[test]
+    fn a_weekly_only_medicine_prescribed_more_often_is_blocked() {
+        let table = InteractionTable::shipped();
+        let mut methotrexate = drug(
+            9,
+            "Methotrexate 2.5mg tablets",
+            "methotrexate",
+            "antimetabolite",
+        );
+        methotrexate.weekly_only = true;
+        let daily = proposed(methotrexate.clone(), 10, Possession::Supervised);
+        let f = screen(&daily, &[], &[], None, &table, today());
+        assert_eq!(checks(&f), vec![(CheckKind::Frequency, Severity::Block)]);
+        let mut weekly = proposed(methotrexate, 10, Possession::Supervised);
+        weekly.at_most_weekly = true;
+        assert!(screen(&weekly, &[], &[], None, &table, today()).is_empty());
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub struct ProductRow {
     pub status: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub weekly_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

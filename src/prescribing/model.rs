@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
+pub use crate::domain::schedule::{Day, ScheduleKind};
 use crate::domain::screening::{CheckKind, Severity};
 use crate::domain::stock::Possession;
 use crate::domain::Quantity;
@@ -61,6 +62,44 @@ text_enum!(Route {
     Ear => "ear",
 });
 
+/// One step of a stepped (reducing or titrating) plan: its dose from one date to another.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The dose at each round time of the step, in the prescription's dose unit.
+    pub dose: Quantity,
+}
+
+/// When doses fall due (close to FHIR Timing). Round times (`slots`) apply on each due day;
+/// `as_needed` has none.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    pub kind: ScheduleKind,
+    /// every_n_days: the interval.
+    #[validate(range(min = 2, max = 90))]
+    #[schema(minimum = 2, maximum = 90)]
+    pub every_days: Option<i64>,
+    /// weekdays: the days; weekly: exactly one.
+    #[validate(length(min = 1, max = 7))]
+    #[schema(min_items = 1, max_items = 7)]
+    pub days: Option<Vec<Day>>,
+    /// monthly: the day of the month (1 to 28, so every month has it).
+    #[validate(range(min = 1, max = 28))]
+    #[schema(minimum = 1, maximum = 28)]
+    pub day_of_month: Option<i64>,
+    /// stepped: the steps, in date order, without gaps or overlaps.
+    #[validate(length(min = 1, max = 60), nested)]
+    #[schema(min_items = 1, max_items = 60)]
+    pub steps: Option<Vec<StepSpec>>,
+    /// as_needed: the least time between two doses.
+    #[validate(range(min = 15, max = 2880))]
+    #[schema(minimum = 15, maximum = 2880)]
+    pub min_interval_minutes: Option<i64>,
+}
+
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePrescription {
@@ -83,6 +122,10 @@ pub struct CreatePrescription {
     pub max_doses_per_day: Option<i64>,
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
+    /// When doses fall due; round times every day when absent (when required with
+    /// `as_needed`).
+    #[validate(nested)]
+    pub schedule: Option<ScheduleSpec>,
     /// Defaults to the product's default possession.
     pub possession: Option<Possession>,
     /// Days per in-possession supply (default 7).
@@ -140,6 +183,7 @@ pub struct PrescriptionView {
     pub slots: Vec<Slot>,
     pub as_needed: bool,
     pub max_doses_per_day: Option<i64>,
+    pub schedule: ScheduleSpec,
     /// Dose x doses a day (regular) or x the maximum (as needed).
     pub daily_dose: Quantity,
     pub start_date: NaiveDate,

@@ -9,11 +9,12 @@ use diesel::prelude::*;
 use super::model::*;
 use crate::audit::{self, Actor};
 use crate::db::schema::{
-    patients, prescription_status_events, prescriptions, products, screening_decisions,
-    screening_findings,
+    patients, prescription_status_events, prescription_steps, prescriptions, products,
+    screening_decisions, screening_findings,
 };
 use crate::db::{now, AnyConnection};
 use crate::domain::patient::PatientStatus;
+use crate::domain::schedule::{Schedule, ScheduleKind, Step};
 use crate::domain::screening::{
     screen, Assessment, CheckKind, DrugFacts, InteractionTable, OtherMedicine, PatientAllergy,
     Proposed, Severity,
@@ -44,6 +45,7 @@ fn drug_facts(p: &ProductRow) -> DrugFacts {
         cd_schedule: CdSchedule::from_db(&p.cd_schedule),
         opioid_substitution: p.opioid_substitution,
         medicine_of_concern: p.medicine_of_concern,
+        weekly_only: p.weekly_only || p.ingredient.eq_ignore_ascii_case("methotrexate"),
     }
 }
 
@@ -191,7 +193,9 @@ pub fn prescription(conn: &mut AnyConnection, id: i64) -> Result<PrescriptionVie
         })
         .collect();
     let slots = parse_slots(&a.8);
+    let plan = schedule(conn, id)?;
     Ok(PrescriptionView {
+        schedule: schedule_view(&plan),
         daily_dose: Quantity::from_scaled(daily_dose(a.5, slots.len(), a.9, a.10)),
         id: a.0,
         patient_id: a.1,
@@ -336,6 +340,208 @@ fn move_status(
     Ok(())
 }
 
+/// The schedule a prescription asks for, checked: each kind names what it needs and nothing
+/// else, and a stepped plan's steps run in order within the prescription's dates.
+fn schedule_of(req: &CreatePrescription) -> Result<Schedule, AppError> {
+    let spec = req.schedule.clone().unwrap_or(ScheduleSpec {
+        kind: if req.as_needed {
+            ScheduleKind::AsNeeded
+        } else {
+            ScheduleKind::Daily
+        },
+        every_days: None,
+        days: None,
+        day_of_month: None,
+        steps: None,
+        min_interval_minutes: None,
+    });
+    let kind = spec.kind;
+    let wanted = |field: &str, given: bool, needed: bool| -> Result<(), AppError> {
+        match (given, needed) {
+            (false, true) => Err(AppError::invalid(
+                format!("schedule.{field}"),
+                "required",
+                format!("a {kind} schedule needs {field}"),
+            )),
+            (true, false) => Err(AppError::invalid(
+                format!("schedule.{field}"),
+                "not_for_kind",
+                format!("a {kind} schedule has no {field}"),
+            )),
+            _ => Ok(()),
+        }
+    };
+    use ScheduleKind as K;
+    wanted(
+        "every_days",
+        spec.every_days.is_some(),
+        kind == K::EveryNDays,
+    )?;
+    wanted(
+        "days",
+        spec.days.is_some(),
+        matches!(kind, K::Weekdays | K::Weekly),
+    )?;
+    wanted(
+        "day_of_month",
+        spec.day_of_month.is_some(),
+        kind == K::Monthly,
+    )?;
+    wanted("steps", spec.steps.is_some(), kind == K::Stepped)?;
+    if spec.min_interval_minutes.is_some() && kind != K::AsNeeded {
+        wanted("min_interval_minutes", true, false)?;
+    }
+    if req.as_needed != (kind == K::AsNeeded) {
+        return Err(AppError::invalid(
+            "as_needed",
+            "matches_schedule",
+            "as_needed goes with an as_needed schedule, and only with it",
+        ));
+    }
+    let days = spec.days.clone().unwrap_or_default();
+    if kind == K::Weekly && days.len() != 1 {
+        return Err(AppError::invalid(
+            "schedule.days",
+            "one_day",
+            "a weekly dose falls on one named day",
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(i) = days.iter().position(|d| !seen.insert(*d)) {
+        return Err(AppError::invalid(
+            format!("schedule.days[{i}]"),
+            "unique",
+            "each day once",
+        ));
+    }
+    let mut steps = Vec::new();
+    for (i, step) in spec.steps.iter().flatten().enumerate() {
+        let field = |f: &str| format!("schedule.steps[{i}].{f}");
+        if step.to < step.from {
+            return Err(AppError::invalid(
+                field("to"),
+                "after_from",
+                "must not be before from",
+            ));
+        }
+        let expected_from = steps
+            .last()
+            .map(|s: &Step| s.to + chrono::Duration::days(1))
+            .unwrap_or(req.start_date);
+        if step.from != expected_from {
+            return Err(AppError::invalid(
+                field("from"),
+                "contiguous",
+                format!("the steps run on from the start date without gaps or overlaps: expected {expected_from}"),
+            ));
+        }
+        if req.end_date.is_some_and(|end| step.to > end) {
+            return Err(AppError::invalid(
+                field("to"),
+                "within_prescription",
+                "must not be after end_date",
+            ));
+        }
+        if !step.dose.is_positive() {
+            return Err(AppError::invalid(
+                field("dose"),
+                "positive",
+                "must be greater than zero",
+            ));
+        }
+        steps.push(Step {
+            from: step.from,
+            to: step.to,
+            dose: step.dose,
+        });
+    }
+    Ok(Schedule {
+        kind,
+        start: req.start_date,
+        end: req.end_date,
+        every_days: spec.every_days,
+        days,
+        day_of_month: spec.day_of_month,
+        steps,
+        min_interval_minutes: spec.min_interval_minutes,
+    })
+}
+
+/// A prescription's schedule as stored.
+pub fn schedule(conn: &mut AnyConnection, id: i64) -> Result<Schedule, AppError> {
+    type Row = (
+        String,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        chrono::NaiveDate,
+        Option<chrono::NaiveDate>,
+    );
+    let (kind, every_days, days, day_of_month, min_interval, start, end): Row =
+        prescriptions::table
+            .find(id)
+            .select((
+                prescriptions::schedule,
+                prescriptions::every_days,
+                prescriptions::weekdays,
+                prescriptions::day_of_month,
+                prescriptions::min_interval_minutes,
+                prescriptions::start_date,
+                prescriptions::end_date,
+            ))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::not_found("prescription"))?;
+    let steps = prescription_steps::table
+        .filter(prescription_steps::prescription_id.eq(id))
+        .order(prescription_steps::seq.asc())
+        .select((
+            prescription_steps::from_date,
+            prescription_steps::to_date,
+            prescription_steps::dose,
+        ))
+        .load::<(chrono::NaiveDate, chrono::NaiveDate, i64)>(conn)?
+        .into_iter()
+        .map(|(from, to, dose)| Step {
+            from,
+            to,
+            dose: Quantity::from_scaled(dose),
+        })
+        .collect();
+    Ok(Schedule {
+        kind: ScheduleKind::from_db(&kind),
+        start,
+        end,
+        every_days,
+        days: Schedule::parse_days(days.as_deref()),
+        day_of_month,
+        steps,
+        min_interval_minutes: min_interval,
+    })
+}
+
+/// The schedule as the API shows it.
+fn schedule_view(s: &Schedule) -> ScheduleSpec {
+    ScheduleSpec {
+        kind: s.kind,
+        every_days: s.every_days,
+        days: (!s.days.is_empty()).then(|| s.days.clone()),
+        day_of_month: s.day_of_month,
+        steps: (!s.steps.is_empty()).then(|| {
+            s.steps
+                .iter()
+                .map(|st| StepSpec {
+                    from: st.from,
+                    to: st.to,
+                    dose: st.dose,
+                })
+                .collect()
+        }),
+        min_interval_minutes: s.min_interval_minutes,
+    }
+}
+
 pub fn create(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -372,6 +578,7 @@ pub fn create(
             format!("{} is dosed in {}", drug.name, drug.dose_unit),
         ));
     }
+    let plan = schedule_of(req)?;
     if req.as_needed {
         if !req.slots.is_empty() {
             return Err(AppError::invalid(
@@ -435,8 +642,15 @@ pub fn create(
         Possession::Supervised => None,
     };
     let slots: Vec<&str> = req.slots.iter().map(|s| s.as_str()).collect();
+    // The busiest day: a stepped plan's largest step.
+    let largest = plan
+        .steps
+        .iter()
+        .map(|s| s.dose.scaled())
+        .max()
+        .unwrap_or(req.dose.scaled());
     let daily = daily_dose(
-        req.dose.scaled(),
+        largest,
         req.slots.len(),
         req.as_needed,
         req.max_doses_per_day,
@@ -484,6 +698,7 @@ pub fn create(
             drug,
             daily_dose: daily,
             possession,
+            at_most_weekly: plan.at_most_weekly(req.slots.len()),
         },
         &allergies,
         &other_medicines,
@@ -513,9 +728,25 @@ pub fn create(
             prescriptions::screening.eq(ScreeningState::Pending.as_str()),
             prescriptions::created_by.eq(actor.user_id),
             prescriptions::created_at.eq(ts),
+            prescriptions::schedule.eq(plan.kind.as_str()),
+            prescriptions::every_days.eq(plan.every_days),
+            prescriptions::weekdays.eq(plan.days_text()),
+            prescriptions::day_of_month.eq(plan.day_of_month),
+            prescriptions::min_interval_minutes.eq(plan.min_interval_minutes),
         ))
         .returning(prescriptions::id)
         .get_result(conn)?;
+    for (seq, step) in plan.steps.iter().enumerate() {
+        diesel::insert_into(prescription_steps::table)
+            .values((
+                prescription_steps::prescription_id.eq(id),
+                prescription_steps::seq.eq(seq as i64 + 1),
+                prescription_steps::from_date.eq(step.from),
+                prescription_steps::to_date.eq(step.to),
+                prescription_steps::dose.eq(step.dose.scaled()),
+            ))
+            .execute(conn)?;
+    }
     status_event(conn, actor, id, RequestStatus::Draft, None)?;
     for f in &findings {
         diesel::insert_into(screening_findings::table)

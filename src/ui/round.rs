@@ -255,6 +255,7 @@ fn dose(
             div class="what" {
                 strong { (item.product_name) } " — " (item.dose) " " (item.dose_unit) ", " (item.route.as_str())
                 @if item.witness_required { " " span class="badge cd" { "CD: witness needed" } }
+                @if item.overdue { " " span class="badge alert" { "Overdue since " (item.scheduled_date.format("%-d %b")) } }
                 @if item.open_alerts > 0 { " " span class="badge alert" { (item.open_alerts) " open alert" @if item.open_alerts > 1 { "s" } } }
             }
             @if !item.recent_outcomes.is_empty() {
@@ -275,7 +276,7 @@ fn dose(
                     input type="hidden" name="key" value=(key);
                     input type="hidden" name="site_id" value=(round.site_id);
                     input type="hidden" name="location_id" value=(location_id);
-                    input type="hidden" name="date" value=(round.date);
+                    input type="hidden" name="date" value=(item.scheduled_date);
                     input type="hidden" name="slot" value=(round.slot.as_str());
                     input type="hidden" name="prescription_id" value=(id);
                     @if item.witness_required {

@@ -2,6 +2,7 @@
 //! the ledger), correcting one entered in error, and reading them back.
 
 use super::*;
+use crate::domain::schedule::ScheduleKind;
 
 pub(super) type DoseRow = (
     (
@@ -237,6 +238,78 @@ pub(super) fn outcomes_around(
     Ok((before, after))
 }
 
+/// A when-required dose may be given when at least the minimum interval has passed since the
+/// last one and fewer than the maximum were given in the 24 hours before; otherwise 409
+/// naming the time the next dose is allowed.
+fn when_required_allows(
+    conn: &mut AnyConnection,
+    rx: &RxFacts,
+    min_interval_minutes: Option<i64>,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let day = chrono::Duration::hours(24);
+    let given: Vec<NaiveDateTime> = dose_records::table
+        .left_join(dose_corrections::table)
+        .filter(dose_records::prescription_id.eq(rx.id))
+        .filter(dose_corrections::id.is_null())
+        .filter(dose_records::outcome.eq(DoseOutcome::Given.as_str()))
+        .filter(dose_records::occurred_at.gt(at - day))
+        .filter(dose_records::occurred_at.lt(at + day))
+        .order(dose_records::occurred_at.asc())
+        .select(dose_records::occurred_at)
+        .load(conn)?;
+    if let Some(min) = min_interval_minutes {
+        let gap = chrono::Duration::minutes(min);
+        if let Some(near) = given.iter().find(|t| (**t - at).abs() < gap) {
+            let next = *near + gap;
+            return Err(AppError::conflict(
+                "prn_too_soon",
+                format!(
+                    "the last dose was at {}; the next may be given from {}",
+                    crate::domain::time::rfc3339(*near),
+                    crate::domain::time::rfc3339(next)
+                ),
+            ));
+        }
+    }
+    if let Some(max) = rx.max_doses_per_day {
+        let window: Vec<&NaiveDateTime> = given.iter().filter(|t| **t <= at).collect();
+        if window.len() as i64 >= max {
+            let next = *window[window.len() - max as usize] + day;
+            return Err(AppError::conflict(
+                "prn_daily_maximum",
+                format!(
+                    "{max} doses were given in the 24 hours before; the next may be given from {}",
+                    crate::domain::time::rfc3339(next)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The day a dose of the same medicine was given to the patient within six days either side
+/// of a date, under this prescription or another (not counting doses entered in error).
+fn given_within_a_week(
+    conn: &mut AnyConnection,
+    rx: &RxFacts,
+    date: NaiveDate,
+) -> Result<Option<NaiveDate>, AppError> {
+    let week = chrono::Duration::days(6);
+    Ok(dose_records::table
+        .inner_join(prescriptions::table)
+        .left_join(dose_corrections::table)
+        .filter(dose_records::patient_id.eq(rx.patient_id))
+        .filter(prescriptions::product_id.eq(rx.product_id))
+        .filter(dose_corrections::id.is_null())
+        .filter(dose_records::outcome.eq(DoseOutcome::Given.as_str()))
+        .filter(dose_records::scheduled_date.ge(date - week))
+        .filter(dose_records::scheduled_date.le(date + week))
+        .select(dose_records::scheduled_date)
+        .first(conn)
+        .optional()?)
+}
+
 /// Records the outcome of a due dose. A given dose draws its stock through the ledger; a
 /// missed one may raise an alert.
 pub fn record_dose(
@@ -270,6 +343,22 @@ pub fn record_dose(
             "no dose is prescribed at this time",
         ));
     }
+    let plan = crate::prescribing::service::schedule(conn, rx.id)?;
+    if !rx.as_needed && !plan.due_on(req.date) {
+        return Err(AppError::invalid(
+            "date",
+            "scheduled",
+            "no dose of this prescription falls due on this day",
+        ));
+    }
+    if req.outcome == DoseOutcome::Given && (rx.weekly_only || plan.kind == ScheduleKind::Weekly) {
+        if let Some(other) = given_within_a_week(conn, &rx, req.date)? {
+            return Err(AppError::conflict(
+                "weekly_dose_given",
+                format!("a dose of this once-a-week medicine was already given on {other}"),
+            ));
+        }
+    }
     let reason = match req.outcome {
         DoseOutcome::Withheld => Some(AppError::required(
             "reason",
@@ -300,6 +389,9 @@ pub fn record_dose(
     )
     .map_err(|(rule, message)| AppError::invalid("occurred_at", rule, message))?;
     let late = ts - occurred_at > chrono::Duration::minutes(rules.late_minutes);
+    if rx.as_needed && req.outcome == DoseOutcome::Given {
+        when_required_allows(conn, &rx, plan.min_interval_minutes, occurred_at)?;
+    }
 
     let given = req.outcome == DoseOutcome::Given;
     let (quantity, units, location_id) = if given {
@@ -343,6 +435,8 @@ pub fn record_dose(
     };
 
     let attempt = match latest_attempt(conn, rx.id, req.date, req.slot)? {
+        // A when-required medicine may be given again and again, each a dose of its own.
+        Some((_, attempt, _)) if rx.as_needed => attempt + 1,
         Some((id, _, false)) => return Err(already_recorded(conn, id)),
         Some((_, attempt, true)) => attempt + 1,
         None => 1,

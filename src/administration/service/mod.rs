@@ -90,6 +90,8 @@ struct RxFacts {
     prescriber: String,
     opioid_substitution: bool,
     critical: bool,
+    /// Taken once a week at most (methotrexate, or as the formulary flags).
+    weekly_only: bool,
 }
 
 type RxRow = (
@@ -105,7 +107,15 @@ type RxRow = (
         String,
         String,
     ),
-    (NaiveDate, Option<NaiveDate>, String, bool, bool),
+    (
+        NaiveDate,
+        Option<NaiveDate>,
+        String,
+        bool,
+        bool,
+        bool,
+        String,
+    ),
 );
 
 fn rx_facts(conn: &mut AnyConnection, id: i64) -> Result<RxFacts, AppError> {
@@ -146,6 +156,8 @@ fn rx_facts(conn: &mut AnyConnection, id: i64) -> Result<RxFacts, AppError> {
                 prescriptions::prescriber,
                 products::opioid_substitution,
                 products::critical,
+                products::weekly_only,
+                products::ingredient,
             ),
         ))
         .first(conn)
@@ -181,6 +193,7 @@ fn rx_facts(conn: &mut AnyConnection, id: i64) -> Result<RxFacts, AppError> {
         prescriber: e.2,
         opioid_substitution: e.3,
         critical: e.4,
+        weekly_only: e.5 || e.6.eq_ignore_ascii_case("methotrexate"),
     })
 }
 

@@ -1,6 +1,8 @@
 //! The round: every dose due at a wing or a prison, with what is already recorded.
 
 use super::*;
+use crate::db::schema::prescription_steps;
+use crate::domain::schedule::{Schedule, ScheduleKind, Step, OVERDUE_LOOKBACK_DAYS};
 
 /// The wing an administration point serves: its code before "-HATCH" (HB1-HATCH serves HB1).
 pub fn wing_of(
@@ -20,6 +22,29 @@ pub fn wing_of(
 /// (dose id, prescription, date, slot, outcome, attempt, correction)
 pub(super) type HistoryRow = (i64, i64, NaiveDate, String, String, i64, Option<i64>);
 
+/// The steps of the stepped plans among some prescriptions, in order.
+fn steps_of(conn: &mut AnyConnection, rx_ids: &[i64]) -> Result<HashMap<i64, Vec<Step>>, AppError> {
+    let mut out: HashMap<i64, Vec<Step>> = HashMap::new();
+    for (rx, from, to, dose) in prescription_steps::table
+        .filter(prescription_steps::prescription_id.eq_any(rx_ids))
+        .order((prescription_steps::prescription_id, prescription_steps::seq))
+        .select((
+            prescription_steps::prescription_id,
+            prescription_steps::from_date,
+            prescription_steps::to_date,
+            prescription_steps::dose,
+        ))
+        .load::<(i64, NaiveDate, NaiveDate, i64)>(conn)?
+    {
+        out.entry(rx).or_default().push(Step {
+            from,
+            to,
+            dose: Quantity::from_scaled(dose),
+        });
+    }
+    Ok(out)
+}
+
 pub(super) type RoundRow = (
     (
         i64,
@@ -33,6 +58,7 @@ pub(super) type RoundRow = (
     ),
     (i64, String, i64, String, String, String, bool),
     (Option<NaiveDate>, bool, bool),
+    (String, Option<i64>, Option<String>, Option<i64>, NaiveDate),
 );
 
 /// Every dose due at a round: approved, active, supervised, regular prescriptions of the
@@ -95,18 +121,55 @@ pub fn round(
                 prescriptions::as_needed,
                 products::critical,
             ),
+            (
+                prescriptions::schedule,
+                prescriptions::every_days,
+                prescriptions::weekdays,
+                prescriptions::day_of_month,
+                prescriptions::start_date,
+            ),
         ))
         .load(conn)?;
     let rows: Vec<RoundRow> = rows
         .into_iter()
-        .filter(|r| r.2 .0.is_none_or(|end| end >= q.date))
         .filter(|r| r.1 .4.split(',').any(|s| s == q.slot.as_str()))
         .collect();
-    let rx_ids: Vec<i64> = rows.iter().map(|r| r.0 .0).collect();
-    let patient_ids: Vec<i64> = rows.iter().map(|r| r.0 .1).collect();
+    // Each prescription's schedule decides whether a dose falls due today, or (for doses a week
+    // or more apart) is still due from an earlier day.
+    let mut steps = steps_of(conn, &rows.iter().map(|r| r.0 .0).collect::<Vec<_>>())?;
+    let lookback = chrono::Duration::days(OVERDUE_LOOKBACK_DAYS);
+    let candidates: Vec<(RoundRow, Schedule, NaiveDate)> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let plan = Schedule {
+                kind: ScheduleKind::from_db(&r.3 .0),
+                start: r.3 .4,
+                end: r.2 .0,
+                every_days: r.3 .1,
+                days: Schedule::parse_days(r.3 .2.as_deref()),
+                day_of_month: r.3 .3,
+                steps: steps.remove(&r.0 .0).unwrap_or_default(),
+                min_interval_minutes: None,
+            };
+            let date = if plan.due_on(q.date) {
+                Some(q.date)
+            } else if plan.keeps_due() {
+                plan.due_between(q.date - lookback, q.date.pred_opt()?)
+                    .last()
+                    .copied()
+            } else {
+                None
+            };
+            date.map(|d| (r, plan, d))
+        })
+        .collect();
+    let scheduled: HashMap<i64, NaiveDate> =
+        candidates.iter().map(|(r, _, d)| (r.0 .0, *d)).collect();
+    let rx_ids: Vec<i64> = scheduled.keys().copied().collect();
+    let patient_ids: Vec<i64> = candidates.iter().map(|(r, _, _)| r.0 .1).collect();
 
-    // Outcomes of the last week, newest first per prescription.
-    let since = q.date - chrono::Duration::days(7);
+    // Outcomes since the earliest dose that may still be due, newest first per prescription.
+    let since = q.date - lookback;
     let history: Vec<HistoryRow> = dose_records::table
         .left_join(dose_corrections::table)
         .filter(dose_records::prescription_id.eq_any(&rx_ids))
@@ -125,8 +188,13 @@ pub fn round(
         .load(conn)?;
     let mut recent: HashMap<i64, Vec<RecentOutcome>> = HashMap::new();
     let mut recorded_ids: HashMap<i64, (i64, i64)> = HashMap::new();
+    // An earlier dose still due that has since been recorded is due no longer.
+    let mut settled: std::collections::HashSet<i64> = std::collections::HashSet::new();
     for (id, rx, date, slot, outcome, attempt, correction) in history {
-        if date == q.date && slot == q.slot.as_str() {
+        if Some(&date) == scheduled.get(&rx) && slot == q.slot.as_str() {
+            if date < q.date && correction.is_none() {
+                settled.insert(rx);
+            }
             let best = recorded_ids.entry(rx).or_insert((id, attempt));
             if attempt > best.1 {
                 *best = (id, attempt);
@@ -157,11 +225,15 @@ pub fn round(
         .load::<(i64, i64)>(conn)?
         .into_iter()
         .collect();
-    let items = rows
+    let items = candidates
         .into_iter()
-        .map(|(p, d, _)| {
+        .filter(|(r, _, date)| !(*date < q.date && settled.contains(&r.0 .0)))
+        .map(|((p, d, _, _), plan, date)| {
             let schedule = CdSchedule::from_db(&d.5);
             RoundItem {
+                scheduled_date: date,
+                overdue: date < q.date,
+                schedule: plan.kind,
                 prescription_id: p.0,
                 patient_id: p.1,
                 prison_number: p.2,
@@ -171,7 +243,7 @@ pub fn round(
                 product_id: d.0,
                 product_name: d.1,
                 route: Route::from_db(&p.7),
-                dose: Quantity::from_scaled(d.2),
+                dose: plan.dose_on(date, Quantity::from_scaled(d.2)),
                 dose_unit: d.3,
                 witness_required: schedule == CdSchedule::S2 || d.6,
                 recent_outcomes: recent.remove(&p.0).unwrap_or_default(),

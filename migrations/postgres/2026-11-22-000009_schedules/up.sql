@@ -1,0 +1,24 @@
+-- When doses fall due, beyond round times every day (see src/domain/schedule.rs).
+ALTER TABLE prescriptions ADD COLUMN schedule TEXT NOT NULL DEFAULT 'daily'
+    CHECK (schedule IN ('daily', 'every_n_days', 'weekdays', 'weekly', 'monthly', 'once', 'stepped', 'as_needed'));
+ALTER TABLE prescriptions ADD COLUMN every_days BIGINT;
+ALTER TABLE prescriptions ADD COLUMN weekdays TEXT;
+ALTER TABLE prescriptions ADD COLUMN day_of_month BIGINT;
+ALTER TABLE prescriptions ADD COLUMN min_interval_minutes BIGINT;
+UPDATE prescriptions SET schedule = 'as_needed' WHERE as_needed;
+
+-- A stepped plan's dose by date, written with the prescription and never changed.
+CREATE TABLE prescription_steps (
+    prescription_id BIGINT NOT NULL REFERENCES prescriptions(id),
+    seq BIGINT NOT NULL,
+    from_date DATE NOT NULL,
+    to_date DATE NOT NULL,
+    dose BIGINT NOT NULL,
+    PRIMARY KEY (prescription_id, seq)
+);
+CREATE TRIGGER prescription_steps_append_only BEFORE UPDATE OR DELETE ON prescription_steps
+    FOR EACH ROW EXECUTE FUNCTION reject_append_only_change();
+
+-- Medicines taken once a week at most (methotrexate): prescribing them more often is blocked.
+ALTER TABLE products ADD COLUMN weekly_only BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE products SET weekly_only = TRUE WHERE lower(ingredient) = 'methotrexate';

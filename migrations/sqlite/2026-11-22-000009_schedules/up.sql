@@ -1,0 +1,26 @@
+-- When doses fall due, beyond round times every day (see src/domain/schedule.rs).
+ALTER TABLE prescriptions ADD COLUMN schedule TEXT NOT NULL DEFAULT 'daily'
+    CHECK (schedule IN ('daily', 'every_n_days', 'weekdays', 'weekly', 'monthly', 'once', 'stepped', 'as_needed'));
+ALTER TABLE prescriptions ADD COLUMN every_days BIGINT;
+ALTER TABLE prescriptions ADD COLUMN weekdays TEXT;
+ALTER TABLE prescriptions ADD COLUMN day_of_month BIGINT;
+ALTER TABLE prescriptions ADD COLUMN min_interval_minutes BIGINT;
+UPDATE prescriptions SET schedule = 'as_needed' WHERE as_needed;
+
+-- A stepped plan's dose by date, written with the prescription and never changed.
+CREATE TABLE prescription_steps (
+    prescription_id BIGINT NOT NULL REFERENCES prescriptions(id),
+    seq BIGINT NOT NULL,
+    from_date DATE NOT NULL,
+    to_date DATE NOT NULL,
+    dose BIGINT NOT NULL,
+    PRIMARY KEY (prescription_id, seq)
+);
+CREATE TRIGGER prescription_steps_no_update BEFORE UPDATE ON prescription_steps
+BEGIN SELECT RAISE(ABORT, 'table prescription_steps is append-only: UPDATE rejected'); END;
+CREATE TRIGGER prescription_steps_no_delete BEFORE DELETE ON prescription_steps
+BEGIN SELECT RAISE(ABORT, 'table prescription_steps is append-only: DELETE rejected'); END;
+
+-- Medicines taken once a week at most (methotrexate): prescribing them more often is blocked.
+ALTER TABLE products ADD COLUMN weekly_only BOOLEAN NOT NULL DEFAULT 0;
+UPDATE products SET weekly_only = 1 WHERE lower(ingredient) = 'methotrexate';
