@@ -1683,3 +1683,89 @@ async fn doses_fall_due_as_their_schedule_says() {
         r.body
     );
 }
+
+/// Long-acting buprenorphine injections (Buvidal weekly and monthly) are given at a round like
+/// any supervised dose: witnessed, entered in the register, and with where they were injected.
+#[actix_web::test]
+async fn buvidal_is_witnessed_registered_and_its_site_recorded() {
+    use chrono::Datelike;
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let today = chrono::Utc::now().date_naive();
+    let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [today.weekday().num_days_from_monday() as usize];
+    let mut ids = Vec::new();
+    for (name, schedule) in [
+        (
+            "Buvidal 64mg/0.18ml weekly prolonged-release solution for injection pre-filled syringes",
+            json!({"kind": "weekly", "days": [weekday]}),
+        ),
+        (
+            "Buvidal 96mg/0.27ml monthly prolonged-release solution for injection pre-filled syringes",
+            json!({"kind": "monthly", "day_of_month": today.day().min(28)}),
+        ),
+    ] {
+        let product = stocked(&app, &w, name, "4").await;
+        let r = app
+            .post(
+                &format!("/api/v1/patients/{}/prescriptions", w.patient),
+                &w.technician.token,
+                json!({"product_id": product, "dose": "1", "dose_unit": "syringe", "route": "subcutaneous",
+                       "slots": ["morning"], "start_date": today, "possession": "supervised",
+                       "schedule": schedule, "prescriber": "Dr A Khan GMC 7012345"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_i64().unwrap();
+        let r = app
+            .post(
+                &format!("/api/v1/prescriptions/{id}/screening"),
+                &w.pharmacist.token,
+                json!({"decision": "approve", "override_reason": "both Buvidal strengths for the test"}),
+            )
+            .await;
+        assert_eq!(r.body["status"], "active", "{}", r.body);
+        ids.push(id);
+    }
+    let doses = format!("/api/v1/sites/{}/doses", w.fosse.id);
+    let give = |rx: i64| {
+        json!({"prescription_id": rx, "date": today, "slot": "morning", "outcome": "given",
+               "location_id": w.fosse.hatch, "witness": w.nurse2.as_witness()})
+    };
+    // Without its site the injection is not recorded.
+    let r = app.post(&doses, &w.nurse.token, give(ids[0])).await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("injection_site".into(), "required".into())
+    );
+    let mut weekly = give(ids[0]);
+    weekly["injection_site"] = json!("left_thigh");
+    let r = app.post(&doses, &w.nurse.token, weekly).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["injection_site"], "left_thigh");
+    assert_eq!(r.body["witness_id"], w.nurse2.id);
+    assert!(
+        r.body["stock"][0]["register_entry_id"].is_i64(),
+        "{}",
+        r.body
+    );
+    if today.day() <= 28 {
+        let mut monthly = give(ids[1]);
+        monthly["injection_site"] = json!("abdomen");
+        let r = app.post(&doses, &w.nurse.token, monthly).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert!(
+            r.body["stock"][0]["register_entry_id"].is_i64(),
+            "{}",
+            r.body
+        );
+    }
+    // A tablet has no injection site.
+    let mut tablet = dose(&w, w.levetiracetam_rx, "given");
+    tablet["injection_site"] = json!("abdomen");
+    let r = app.post(&doses, &w.nurse.token, tablet).await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("injection_site".into(), "only_for_injections".into())
+    );
+}

@@ -4,7 +4,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::auth::witness::WitnessCredentials;
-use crate::domain::administration::{AlertKind, AwayReason, DoseOutcome};
+use crate::domain::administration::{AlertKind, AwayReason, DoseOutcome, InjectionSite};
 use crate::domain::Quantity;
 use crate::prescribing::model::{Route, ScheduleKind, Slot};
 
@@ -94,6 +94,8 @@ pub struct RecordDose {
     pub occurred_at: Option<NaiveDateTime>,
     /// The second person, for schedule 2 and register-tracked doses.
     pub witness: Option<WitnessCredentials>,
+    /// Where an injection was given; required for a given subcutaneous or intramuscular dose.
+    pub injection_site: Option<InjectionSite>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -133,6 +135,7 @@ pub struct DoseView {
     #[serde(with = "crate::domain::time::utc")]
     pub recorded_at: NaiveDateTime,
     pub late_entry: bool,
+    pub injection_site: Option<InjectionSite>,
     pub stock: Vec<DrawnStock>,
     /// Set when the record was corrected (entered in error); the record itself stays.
     pub correction: Option<CorrectionView>,

@@ -628,6 +628,7 @@ diesel::table! {
         occurred_at -> Timestamp,
         recorded_at -> Timestamp,
         late -> Bool,
+        injection_site -> Nullable<Text>,
     }
 }
 

@@ -97,6 +97,14 @@ pub fn units_per_dose(
     dose: Quantity,
     dose_unit: &str,
 ) -> Option<Quantity> {
+    // Dosed in the product's own unit ("1 syringe" of pre-filled syringes): one for one.
+    let (unit, dosed_in) = (
+        product_unit.trim().to_lowercase(),
+        dose_unit.trim().to_lowercase(),
+    );
+    if !dosed_in.is_empty() && (unit == dosed_in || unit.ends_with(&format!(" {dosed_in}"))) {
+        return Some(dose);
+    }
     let s = parse_strength(strength)?;
     if !s.amount_unit.eq_ignore_ascii_case(dose_unit.trim()) {
         return None;
@@ -153,6 +161,19 @@ impl Default for MissedDoseRule {
     }
 }
 
+text_enum!(
+    /// Where an injection was given (the sites long-acting buprenorphine and depots use).
+    InjectionSite {
+        LeftUpperArm => "left_upper_arm",
+        RightUpperArm => "right_upper_arm",
+        LeftThigh => "left_thigh",
+        RightThigh => "right_thigh",
+        Abdomen => "abdomen",
+        LeftButtock => "left_buttock",
+        RightButtock => "right_buttock",
+    }
+);
+
 text_enum!(AlertKind {
     MissedOst => "missed_ost",
     MissedCritical => "missed_critical",
@@ -199,6 +220,22 @@ mod tests {
 
     fn q(s: &str) -> Quantity {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_dose_in_the_products_own_unit_is_one_for_one() {
+        assert_eq!(
+            units_per_dose("64 mg/0.18 ml", "pre-filled syringe", q("1"), "syringe"),
+            Some(q("1"))
+        );
+        assert_eq!(
+            units_per_dose("500 mg", "tablet", q("2"), "tablet"),
+            Some(q("2"))
+        );
+        assert_eq!(
+            units_per_dose("64 mg/0.18 ml", "pre-filled syringe", q("1"), "ringe"),
+            None
+        );
     }
 
     #[test]

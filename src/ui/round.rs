@@ -10,10 +10,10 @@ use super::layout::{self, page_with_status, plain_words, see_other};
 use super::session::{check_form, session, Session};
 use crate::administration::model::{RoundItem, RoundList, RoundQuery};
 use crate::auth::permissions::Action;
-use crate::domain::administration::{AwayReason, DoseOutcome};
+use crate::domain::administration::{AwayReason, DoseOutcome, InjectionSite};
 use crate::error::AppError;
 use crate::idempotency::IdempotencyKey;
-use crate::prescribing::model::Slot;
+use crate::prescribing::model::{Route, Slot};
 use crate::AppState;
 
 /// What the nurse has chosen; anything missing is chosen for them.
@@ -292,6 +292,15 @@ fn dose(
                             }
                         }
                     }
+                    @if matches!(item.route, Route::Subcutaneous | Route::Intramuscular) {
+                        label for={ "site-" (id) } { "Injection site" }
+                        select id={ "site-" (id) } name="injection_site" {
+                            option value="" { "—" }
+                            @for site in InjectionSite::ALL {
+                                option value=(site.as_str()) { (site.as_str().replace('_', " ")) }
+                            }
+                        }
+                    }
                     div class="buttons" {
                         @for o in [DoseOutcome::Given, DoseOutcome::Refused, DoseOutcome::DidNotAttend, DoseOutcome::NotAvailable] {
                             button type="submit" name="outcome" value=(o.as_str()) class={ @if o == DoseOutcome::Given { "primary" } } { (outcome_name(o)) }
@@ -336,6 +345,8 @@ pub struct DoseForm {
     witness_username: String,
     #[serde(default)]
     witness_password: String,
+    #[serde(default)]
+    injection_site: String,
 }
 
 /// Text a person left empty is no value at all.
@@ -379,6 +390,9 @@ pub async fn record(
         }
         if let Some(a) = given(&f.away_reason) {
             body["away_reason"] = a.into();
+        }
+        if let Some(site) = given(&f.injection_site) {
+            body["injection_site"] = site.into();
         }
         if let Some(u) = given(&f.witness_username) {
             body["witness"] = serde_json::json!({"username": u, "password": f.witness_password});

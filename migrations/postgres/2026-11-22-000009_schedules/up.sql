@@ -22,3 +22,6 @@ CREATE TRIGGER prescription_steps_append_only BEFORE UPDATE OR DELETE ON prescri
 -- Medicines taken once a week at most (methotrexate): prescribing them more often is blocked.
 ALTER TABLE products ADD COLUMN weekly_only BOOLEAN NOT NULL DEFAULT FALSE;
 UPDATE products SET weekly_only = TRUE WHERE lower(ingredient) = 'methotrexate';
+
+-- Where a long-acting injection (Buvidal, a depot) was given, recorded with the dose.
+ALTER TABLE dose_records ADD COLUMN injection_site TEXT;

@@ -1,3 +1,4 @@
+ALTER TABLE dose_records DROP COLUMN injection_site;
 ALTER TABLE products DROP COLUMN weekly_only;
 DROP TABLE prescription_steps;
 ALTER TABLE prescriptions DROP COLUMN min_interval_minutes;

@@ -24,3 +24,6 @@ BEGIN SELECT RAISE(ABORT, 'table prescription_steps is append-only: DELETE rejec
 -- Medicines taken once a week at most (methotrexate): prescribing them more often is blocked.
 ALTER TABLE products ADD COLUMN weekly_only BOOLEAN NOT NULL DEFAULT 0;
 UPDATE products SET weekly_only = 1 WHERE lower(ingredient) = 'methotrexate';
+
+-- Where a long-acting injection (Buvidal, a depot) was given, recorded with the dose.
+ALTER TABLE dose_records ADD COLUMN injection_site TEXT;

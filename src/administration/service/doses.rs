@@ -2,6 +2,7 @@
 //! the ledger), correcting one entered in error, and reading them back.
 
 use super::*;
+use crate::domain::administration::InjectionSite;
 use crate::domain::schedule::ScheduleKind;
 
 pub(super) type DoseRow = (
@@ -25,6 +26,7 @@ pub(super) type DoseRow = (
         NaiveDateTime,
         NaiveDateTime,
         bool,
+        Option<String>,
     ),
 );
 
@@ -53,6 +55,7 @@ pub(super) fn dose_rows(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Dos
                 dose_records::occurred_at,
                 dose_records::recorded_at,
                 dose_records::late,
+                dose_records::injection_site,
             ),
         ))
         .load(conn)?)
@@ -138,6 +141,7 @@ pub(super) fn dose_views(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Do
             occurred_at: b.5,
             recorded_at: b.6,
             late_entry: b.7,
+            injection_site: b.8.as_deref().map(InjectionSite::from_db),
         })
         .collect())
 }
@@ -392,6 +396,28 @@ pub fn record_dose(
     if rx.as_needed && req.outcome == DoseOutcome::Given {
         when_required_allows(conn, &rx, plan.min_interval_minutes, occurred_at)?;
     }
+    // An injection's site is part of the record of giving it; nothing else has one.
+    let injected = matches!(rx.route, Route::Subcutaneous | Route::Intramuscular);
+    let injection_site = match (
+        req.outcome == DoseOutcome::Given && injected,
+        req.injection_site,
+    ) {
+        (true, None) => {
+            return Err(AppError::invalid(
+                "injection_site",
+                "required",
+                "say where the injection was given",
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(AppError::invalid(
+                "injection_site",
+                "only_for_injections",
+                "only a given injection has a site",
+            ))
+        }
+        (_, site) => site,
+    };
 
     let given = req.outcome == DoseOutcome::Given;
     let (quantity, units, location_id) = if given {
@@ -460,6 +486,7 @@ pub fn record_dose(
                 dose_records::occurred_at.eq(occurred_at),
                 dose_records::recorded_at.eq(ts),
                 dose_records::late.eq(late),
+                dose_records::injection_site.eq(injection_site.map(|s| s.as_str())),
             ))
             .returning(dose_records::id)
             .get_result::<i64>(conn)
