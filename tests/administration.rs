@@ -1079,10 +1079,52 @@ async fn a_take_out_supply_on_release_is_a_witnessed_register_supply() {
         "500"
     );
 
+    // On methadone, the patient must be offered take-home naloxone; nothing is done until then.
     body["witness"] = json!({"username": "nurse2", "password": common::PASSWORD});
+    let r = app.post(&release, &w.pharmacist.token, body.clone()).await;
+    assert_eq!(first_issue(&r.body), ("naloxone".into(), "required".into()));
+    assert_eq!(app.count("release_supplies"), 0);
+    let (_, naloxone_batch) = stocked_batch(
+        &app,
+        &w,
+        "Naloxone 1.26mg/3.1ml (Prenoxad) solution for injection pre-filled syringes",
+        "5",
+    )
+    .await;
+    body["naloxone"] =
+        json!({"outcome": "accepted", "location_id": w.fosse.hatch, "batch_id": w.methadone_batch});
+    let r = app.post(&release, &w.pharmacist.token, body.clone()).await;
+    assert_eq!(
+        first_issue(&r.body),
+        ("naloxone.batch_id".into(), "naloxone".into())
+    );
+    body["naloxone"]["batch_id"] = json!(naloxone_batch);
     let r = app.post(&release, &w.pharmacist.token, body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["status"], "released");
+    // The kit left the hatch through the ledger, and the offer is in the month's report.
+    assert_eq!(stock_at(&app, &w, w.fosse.hatch, naloxone_batch).await, "4");
+    let year = chrono::Utc::now().format("%Y").to_string();
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let report = app
+        .get(
+            &format!("/api/v1/sites/{}/naloxone-report?year={year}", w.fosse.id),
+            &w.pharmacist.token,
+        )
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let this_month = report.body["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["month"] == month.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        this_month,
+        json!({"month": month, "eligible_releases": 1, "offered": 1, "accepted": 1, "declined": 0,
+               "already_has_kit": 0, "offer_rate_percent": "100"})
+    );
     // Three days of 60 mg of 1 mg/ml left the hatch's cabinet.
     assert_eq!(
         stock_at(&app, &w, w.fosse.hatch, w.methadone_batch).await,
@@ -1373,8 +1415,8 @@ async fn late_entries_count_in_their_own_place() {
     assert_eq!(open.body["items"].as_array().unwrap().len(), 2);
 }
 
-/// A medicine product of the demo formulary, added with a batch at the hatch.
-async fn stocked<S, B>(app: &TestApp<S>, w: &World, name: &str, quantity: &str) -> i64
+/// A medicine product of the demo formulary, added with a batch at the hatch: (product, batch).
+async fn stocked_batch<S, B>(app: &TestApp<S>, w: &World, name: &str, quantity: &str) -> (i64, i64)
 where
     S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
@@ -1407,7 +1449,16 @@ where
         quantity,
         w.technician.id,
     );
-    id
+    (id, batch)
+}
+
+/// A medicine product of the demo formulary, added with a batch at the hatch.
+async fn stocked<S, B>(app: &TestApp<S>, w: &World, name: &str, quantity: &str) -> i64
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    stocked_batch(app, w, name, quantity).await.0
 }
 
 /// Schedules beyond daily rounds: methotrexate only weekly; a weekly dose due on its day,

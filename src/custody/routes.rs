@@ -8,8 +8,10 @@ use crate::auth::access::on_patient;
 use crate::auth::permissions::Action;
 use crate::auth::AuthUser;
 use crate::error::{AppError, Problem};
-use crate::http::ValidJson;
-use crate::patients::model::{PatientView, ReleaseRequest, TransferRequest};
+use crate::http::{ValidJson, ValidQuery};
+use crate::patients::model::{
+    NaloxoneReport, NaloxoneReportQuery, PatientView, ReleaseRequest, TransferRequest,
+};
 use crate::AppState;
 
 /// Transfers the patient to another prison (prescriptions and possession state go with them;
@@ -80,7 +82,34 @@ pub async fn release(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// Take-home naloxone offered at releases, month by month through a year: eligible releases
+/// (patients with an opioid history), offers and their outcomes, and the offer rate.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/naloxone-report", tag = "patients",
+    params(("site_id" = i64, Path), NaloxoneReportQuery),
+    responses((status = 200, body = NaloxoneReport), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("patient.read"))))]
+pub async fn naloxone_report(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site: web::Path<i64>,
+    ValidQuery(q): ValidQuery<NaloxoneReportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site.into_inner();
+    user.authorize(Action::PatientRead, site_id)?;
+    let report = state
+        .db
+        .read(move |c| service::naloxone_report(c, site_id, q.year))
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
 /// The routes of this module, in the order the router tries them.
 pub fn routes() -> Vec<crate::api::Route> {
-    vec![crate::route!(transfer), crate::route!(release)]
+    vec![
+        crate::route!(transfer),
+        crate::route!(release),
+        crate::route!(naloxone_report),
+    ]
 }

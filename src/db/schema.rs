@@ -796,8 +796,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    naloxone_offers (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        site_id -> BigInt,
+        outcome -> Text,
+        movement_id -> Nullable<BigInt>,
+        offered_by -> BigInt,
+        offered_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
+    naloxone_offers,
     prescription_steps,
     sign_in_throttle,
     witness_redemptions,

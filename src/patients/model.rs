@@ -211,6 +211,53 @@ pub struct ReleaseSupply {
     pub batch_id: Option<i64>,
 }
 
+/// What became of take-home naloxone offered at release.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NaloxoneOffer {
+    pub outcome: NaloxoneOutcome,
+    /// Accepted: where the kit is handed over from, and its batch.
+    pub location_id: Option<i64>,
+    pub batch_id: Option<i64>,
+}
+
+text_enum!(NaloxoneOutcome {
+    Accepted => "accepted",
+    Declined => "declined",
+    AlreadyHasKit => "already_has_kit",
+});
+
+/// Take-home naloxone offered at releases of a month: of the releases of patients with an
+/// opioid history, how many were offered, and what became of the offers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NaloxoneMonth {
+    /// `2026-11`.
+    pub month: String,
+    pub eligible_releases: i64,
+    pub offered: i64,
+    pub accepted: i64,
+    pub declined: i64,
+    pub already_has_kit: i64,
+    /// Offered as a percentage of eligible releases, to two decimal places; absent without any.
+    pub offer_rate_percent: Option<crate::domain::Percent>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NaloxoneReport {
+    pub site_id: i64,
+    pub year: i32,
+    pub months: Vec<NaloxoneMonth>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NaloxoneReportQuery {
+    #[validate(range(min = 1900, max = 2199))]
+    #[param(minimum = 1900, maximum = 2199)]
+    pub year: i32,
+}
+
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
@@ -228,6 +275,10 @@ pub struct ReleaseRequest {
     pub identity_checked: Option<bool>,
     /// The second person, who authenticates: required when a register-tracked medicine is supplied.
     pub witness: Option<crate::auth::witness::WitnessCredentials>,
+    /// Take-home naloxone: required when the patient has an opioid history (an opioid
+    /// substitution or other opioid prescription on record).
+    #[validate(nested)]
+    pub naloxone: Option<NaloxoneOffer>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

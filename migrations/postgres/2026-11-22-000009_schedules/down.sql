@@ -1,3 +1,4 @@
+DROP TABLE naloxone_offers;
 ALTER TABLE dose_records DROP COLUMN injection_site;
 ALTER TABLE products DROP COLUMN weekly_only;
 DROP TABLE prescription_steps;

@@ -25,3 +25,17 @@ UPDATE products SET weekly_only = TRUE WHERE lower(ingredient) = 'methotrexate';
 
 -- Where a long-acting injection (Buvidal, a depot) was given, recorded with the dose.
 ALTER TABLE dose_records ADD COLUMN injection_site TEXT;
+
+-- Take-home naloxone offered at release to everyone with an opioid history, and the outcome.
+CREATE TABLE naloxone_offers (
+    id BIGSERIAL PRIMARY KEY,
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    site_id BIGINT NOT NULL REFERENCES sites(id),
+    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'declined', 'already_has_kit')),
+    movement_id BIGINT REFERENCES stock_movements(id),
+    offered_by BIGINT NOT NULL REFERENCES users(id),
+    offered_at TIMESTAMP NOT NULL
+);
+CREATE INDEX naloxone_offers_site ON naloxone_offers (site_id, offered_at);
+CREATE TRIGGER naloxone_offers_append_only BEFORE UPDATE OR DELETE ON naloxone_offers
+    FOR EACH ROW EXECUTE FUNCTION reject_append_only_change();

@@ -27,3 +27,19 @@ UPDATE products SET weekly_only = 1 WHERE lower(ingredient) = 'methotrexate';
 
 -- Where a long-acting injection (Buvidal, a depot) was given, recorded with the dose.
 ALTER TABLE dose_records ADD COLUMN injection_site TEXT;
+
+-- Take-home naloxone offered at release to everyone with an opioid history, and the outcome.
+CREATE TABLE naloxone_offers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    site_id BIGINT NOT NULL REFERENCES sites(id),
+    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'declined', 'already_has_kit')),
+    movement_id BIGINT REFERENCES stock_movements(id),
+    offered_by BIGINT NOT NULL REFERENCES users(id),
+    offered_at TIMESTAMP NOT NULL
+);
+CREATE INDEX naloxone_offers_site ON naloxone_offers (site_id, offered_at);
+CREATE TRIGGER naloxone_offers_no_update BEFORE UPDATE ON naloxone_offers
+BEGIN SELECT RAISE(ABORT, 'table naloxone_offers is append-only: UPDATE rejected'); END;
+CREATE TRIGGER naloxone_offers_no_delete BEFORE DELETE ON naloxone_offers
+BEGIN SELECT RAISE(ABORT, 'table naloxone_offers is append-only: DELETE rejected'); END;
