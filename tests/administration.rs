@@ -837,9 +837,62 @@ async fn fhir_export_is_a_bundle_of_administrations_and_dispenses() {
             "MedicationRequest",
             "MedicationAdministration",
             "MedicationAdministration",
-            "MedicationDispense"
+            "MedicationDispense",
+            "Practitioner",
+            "Practitioner",
+            "Practitioner"
         ]
     );
+    // The whole Bundle is valid FHIR R4 by the specification's own JSON schema.
+    let schema: Value = serde_json::from_str(include_str!("schemas/fhir-r4.schema.json")).unwrap();
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft6)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&b)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(5)
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    // (And it does reject what FHIR does not allow: a quantity's value as text.)
+    let mut broken = b.clone();
+    broken["entry"][5]["resource"]["quantity"]["value"] = json!("seven");
+    assert!(!validator.is_valid(&broken));
+    // Every entry has its full URL; every reference names an entry of the Bundle.
+    let urls: Vec<&str> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["fullUrl"].as_str().unwrap())
+        .collect();
+    assert!(urls
+        .iter()
+        .all(|u| u.starts_with("https://prison-pharmacy.example/fhir/")));
+    fn references(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("reference") {
+                    out.push(r.clone());
+                }
+                o.values().for_each(|x| references(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+            _ => {}
+        }
+    }
+    let mut refs = Vec::new();
+    references(&b, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        assert!(
+            urls.iter().any(|u| u.ends_with(&format!("/{r}"))),
+            "{r} is not in the Bundle"
+        );
+    }
+    // Prescriber, nurse and witness are Practitioners; the GMC number identifies the prescriber.
+    let prescriber = resources.iter().find(|r| r["id"] == "gmc-7012345").unwrap();
+    assert_eq!(prescriber["identifier"][0]["value"], "7012345");
     assert_eq!(resources[0]["identifier"][0]["value"], "A1234BC");
     let given = resources
         .iter()
@@ -849,17 +902,41 @@ async fn fhir_export_is_a_bundle_of_administrations_and_dispenses() {
         given["subject"]["reference"],
         "Patient/p".to_string() + &w.patient.to_string()
     );
-    assert_eq!(given["dosage"]["dose"]["value"], 60);
-    assert_eq!(given["dosage"]["dose"]["unit"], "mg");
+    assert_eq!(
+        given["dosage"]["dose"],
+        json!({"value": 60, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"})
+    );
     assert!(given.get("statusReason").is_none());
+    assert_eq!(
+        given["performer"][1],
+        json!({"function": {"text": "witness"}, "actor": {"reference": format!("Practitioner/u{}", w.nurse2.id)}})
+    );
+    // The methadone order's schedule is FHIR Timing: once a day, in the morning, from its start.
+    let request = resources
+        .iter()
+        .find(|r| r["id"] == format!("rx-{}", w.methadone_rx).as_str())
+        .unwrap();
+    let repeat = &request["dosageInstruction"][0]["timing"]["repeat"];
+    assert_eq!(repeat["when"], json!(["MORN"]));
+    assert_eq!(
+        (
+            repeat["frequency"].clone(),
+            repeat["period"].clone(),
+            repeat["periodUnit"].clone()
+        ),
+        (json!(1), json!(1), json!("d"))
+    );
+    assert!(repeat["boundsPeriod"]["start"].is_string());
     let not_done = resources
         .iter()
         .find(|r| r["status"] == "not-done")
         .unwrap();
     assert_eq!(not_done["statusReason"][0]["text"], "refused");
+    assert_eq!(not_done["statusReason"][0]["coding"][0]["code"], "refused");
     let dispense = resources[5];
     assert_eq!(dispense["status"], "completed");
     assert_eq!(dispense["quantity"]["value"], 7);
+    assert_eq!(dispense["quantity"]["code"], "{tablet}");
     assert_eq!(dispense["daysSupply"]["value"], 7);
     assert_eq!(
         dispense["authorizingPrescription"][0]["reference"],
