@@ -169,6 +169,25 @@ pub struct Config {
     )]
     pub cd_checkpoint_interval_secs: u64,
 
+    /// Round clock times, in the server's local time zone (run with `TZ=Europe/London`), for
+    /// time-critical medicines.
+    #[arg(
+        long,
+        env = "ROUND_TIMES",
+        default_value = "morning=08:00,lunchtime=12:00,teatime=17:00,night=21:00",
+        global = true
+    )]
+    pub round_times: String,
+
+    /// Minutes after its round a time-critical dose not yet recorded raises an alert.
+    #[arg(
+        long,
+        env = "TIME_CRITICAL_MINUTES",
+        default_value_t = 30,
+        global = true
+    )]
+    pub time_critical_minutes: i64,
+
     /// Password for the demo users when demo data is loaded; generated and printed once if unset.
     #[arg(long, env = "DEMO_PASSWORD", hide_env_values = true, global = true)]
     pub demo_password: Option<String>,
@@ -198,6 +217,8 @@ impl Config {
             compliance_tolerance_percent: 10,
             late_entry_minutes: 60,
             demo_password: None,
+            round_times: "morning=08:00,lunchtime=12:00,teatime=17:00,night=21:00".into(),
+            time_critical_minutes: 30,
             migration_database_url: None,
             cd_backdate_window_days: 7,
             // A fixed test key: tests never write key files.

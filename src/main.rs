@@ -389,6 +389,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let bind = config.bind_addr.clone();
             let state = web::Data::new(AppState::new(config, db)?);
             prison_pharmacy::cd_register::routes::schedule_checkpoints(state.clone());
+            prison_pharmacy::administration::routes::schedule_time_critical_checks(state.clone())?;
             tracing::info!(%bind, backend = state.db.backend().name(), "listening");
             HttpServer::new(move || build_app(state.clone()))
                 .bind(&bind)

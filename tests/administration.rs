@@ -1897,3 +1897,81 @@ async fn buvidal_is_witnessed_registered_and_its_site_recorded() {
         ("injection_site".into(), "only_for_injections".into())
     );
 }
+
+/// A time-critical medicine (levetiracetam, an anti-epileptic) not recorded 30 minutes after
+/// its round raises an alert, once; a dose recorded in time does not.
+#[actix_web::test]
+async fn a_late_time_critical_dose_raises_one_alert() {
+    use prison_pharmacy::administration::service::{alert_late_time_critical, parse_round_times};
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let round = app
+        .get(
+            &format!(
+                "/api/v1/sites/{}/rounds?date={}&slot=night&location_id={}",
+                w.fosse.id,
+                today(),
+                w.fosse.hatch
+            ),
+            &w.nurse.token,
+        )
+        .await;
+    assert_eq!(
+        round.body["items"][0]["time_critical"], true,
+        "{}",
+        round.body
+    );
+    // The morning dose is given in time; the night one is not recorded.
+    let r = app
+        .post(
+            &format!("/api/v1/sites/{}/doses", w.fosse.id),
+            &w.nurse.token,
+            dose(&w, w.levetiracetam_rx, "given"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let times = parse_round_times("morning=08:00,night=08:30").unwrap();
+    let at = |time: &str| {
+        chrono::NaiveDateTime::parse_from_str(&format!("{} {time}", today()), "%Y-%m-%d %H:%M")
+            .unwrap()
+    };
+    let mut conn = app.conn();
+    // Within the half hour nothing is late.
+    assert_eq!(
+        alert_late_time_critical(&mut conn, at("08:45"), &times, 30).unwrap(),
+        0
+    );
+    assert_eq!(
+        alert_late_time_critical(&mut conn, at("09:01"), &times, 30).unwrap(),
+        1
+    );
+    assert_eq!(
+        alert_late_time_critical(&mut conn, at("09:30"), &times, 30).unwrap(),
+        0
+    );
+    drop(conn);
+    let alerts = app
+        .get(
+            &format!("/api/v1/sites/{}/alerts", w.fosse.id),
+            &w.nurse.token,
+        )
+        .await;
+    let messages: Vec<&str> = alerts.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].contains("time-critical dose of Levetiracetam"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[0].contains("night round (08:30)"),
+        "{}",
+        messages[0]
+    );
+    assert!(parse_round_times("brunch=10:00").is_err());
+}

@@ -52,6 +52,8 @@ pub struct RoundItem {
     pub dose_unit: String,
     /// Schedule 2 or register-tracked: a second person must witness the dose.
     pub witness_required: bool,
+    /// Harmful when late: not recorded soon after the round, it raises an alert.
+    pub time_critical: bool,
     pub recent_outcomes: Vec<RecentOutcome>,
     pub open_alerts: i64,
     /// The outcome already recorded for this dose, if any.

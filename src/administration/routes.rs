@@ -239,6 +239,31 @@ pub async fn fhir(
         .body(bundle.to_string()))
 }
 
+/// Checks every minute for doses of time-critical medicines not recorded in time after their
+/// round, and alerts on each once.
+pub fn schedule_time_critical_checks(state: web::Data<AppState>) -> Result<(), AppError> {
+    let times = service::parse_round_times(&state.config.round_times)?;
+    let grace = state.config.time_critical_minutes;
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let times = times.clone();
+            let now_local = chrono::Local::now().naive_local();
+            let checked = state
+                .db
+                .write(move |c| service::alert_late_time_critical(c, now_local, &times, grace))
+                .await;
+            match checked {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(alerts = n, "time-critical doses not recorded in time"),
+                Err(e) => tracing::error!(error = %e, "time-critical check failed"),
+            }
+        }
+    });
+    Ok(())
+}
+
 /// The routes of this module, in the order the router tries them.
 pub fn routes() -> Vec<crate::api::Route> {
     vec![

@@ -83,6 +83,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         weekly_only -> Bool,
+        time_critical -> Bool,
     }
 }
 
@@ -808,8 +809,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    time_critical_alerts (prescription_id, scheduled_date, slot) {
+        prescription_id -> BigInt,
+        scheduled_date -> Date,
+        slot -> Text,
+        alert_id -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
+    time_critical_alerts,
     naloxone_offers,
     prescription_steps,
     sign_in_throttle,

@@ -33,6 +33,7 @@ pub struct ProductRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub weekly_only: bool,
+    pub time_critical: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -59,6 +60,10 @@ pub struct Product {
     pub therapeutic_class: String,
     pub critical: bool,
     pub opioid_substitution: bool,
+    /// Taken once a week at most.
+    pub weekly_only: bool,
+    /// Harmful when late: an unrecorded dose soon raises an alert.
+    pub time_critical: bool,
     pub status: ProductStatus,
     #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
@@ -86,6 +91,8 @@ impl From<ProductRow> for Product {
             dose_unit: r.dose_unit,
             therapeutic_class: r.therapeutic_class,
             critical: r.critical,
+            weekly_only: r.weekly_only,
+            time_critical: r.time_critical,
             opioid_substitution: r.opioid_substitution,
             status: ProductStatus::from_db(&r.status),
             created_at: r.created_at,
@@ -143,6 +150,13 @@ pub struct CreateProduct {
     pub critical: bool,
     #[serde(default)]
     pub opioid_substitution: bool,
+    /// Taken once a week at most: prescribing it more often is blocked (methotrexate always is).
+    #[serde(default)]
+    pub weekly_only: bool,
+    /// Harmful when late (Parkinson's, insulin, anti-epileptics): a dose not recorded soon
+    /// after its round raises an alert.
+    #[serde(default)]
+    pub time_critical: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
@@ -159,6 +173,8 @@ pub struct UpdateProduct {
     #[schema(min_length = 1, max_length = 100)]
     pub therapeutic_class: Option<String>,
     pub critical: Option<bool>,
+    pub weekly_only: Option<bool>,
+    pub time_critical: Option<bool>,
     /// Switching `cd_register` on while the product is in stock: the second person, who
     /// authenticates to the balances brought forward onto each cabinet's new page. (The route
     /// takes it out before the change is audited, so no credential reaches the audit log.)

@@ -90,6 +90,8 @@ pub fn create_product(
             products::dose_unit.eq(&req.dose_unit),
             products::therapeutic_class.eq(&req.therapeutic_class),
             products::critical.eq(req.critical),
+            products::weekly_only.eq(req.weekly_only),
+            products::time_critical.eq(req.time_critical),
             products::opioid_substitution.eq(req.opioid_substitution),
             products::status.eq("active"),
             products::created_at.eq(ts),
@@ -153,6 +155,8 @@ pub fn update_product(
                 .clone()
                 .unwrap_or(current.therapeutic_class)),
             products::critical.eq(req.critical.unwrap_or(current.critical)),
+            products::weekly_only.eq(req.weekly_only.unwrap_or(current.weekly_only)),
+            products::time_critical.eq(req.time_critical.unwrap_or(current.time_critical)),
             products::updated_at.eq(now()),
         ))
         .execute(conn)?;

@@ -39,3 +39,17 @@ CREATE TABLE naloxone_offers (
 CREATE INDEX naloxone_offers_site ON naloxone_offers (site_id, offered_at);
 CREATE TRIGGER naloxone_offers_append_only BEFORE UPDATE OR DELETE ON naloxone_offers
     FOR EACH ROW EXECUTE FUNCTION reject_append_only_change();
+
+-- Medicines that do harm when late (Parkinson's, insulin, anti-epileptics): a dose not
+-- recorded soon after its round raises an alert, once per due dose.
+ALTER TABLE products ADD COLUMN time_critical BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE products SET time_critical = TRUE
+    WHERE lower(therapeutic_class) LIKE '%epilep%' OR lower(therapeutic_class) LIKE '%parkinson%'
+       OR lower(ingredient) LIKE 'insulin%';
+CREATE TABLE time_critical_alerts (
+    prescription_id BIGINT NOT NULL REFERENCES prescriptions(id),
+    scheduled_date DATE NOT NULL,
+    slot TEXT NOT NULL,
+    alert_id BIGINT NOT NULL REFERENCES alerts(id),
+    PRIMARY KEY (prescription_id, scheduled_date, slot)
+);

@@ -1,3 +1,5 @@
+DROP TABLE time_critical_alerts;
+ALTER TABLE products DROP COLUMN time_critical;
 DROP TABLE naloxone_offers;
 ALTER TABLE dose_records DROP COLUMN injection_site;
 ALTER TABLE products DROP COLUMN weekly_only;

@@ -43,3 +43,17 @@ CREATE TRIGGER naloxone_offers_no_update BEFORE UPDATE ON naloxone_offers
 BEGIN SELECT RAISE(ABORT, 'table naloxone_offers is append-only: UPDATE rejected'); END;
 CREATE TRIGGER naloxone_offers_no_delete BEFORE DELETE ON naloxone_offers
 BEGIN SELECT RAISE(ABORT, 'table naloxone_offers is append-only: DELETE rejected'); END;
+
+-- Medicines that do harm when late (Parkinson's, insulin, anti-epileptics): a dose not
+-- recorded soon after its round raises an alert, once per due dose.
+ALTER TABLE products ADD COLUMN time_critical BOOLEAN NOT NULL DEFAULT 0;
+UPDATE products SET time_critical = 1
+    WHERE lower(therapeutic_class) LIKE '%epilep%' OR lower(therapeutic_class) LIKE '%parkinson%'
+       OR lower(ingredient) LIKE 'insulin%';
+CREATE TABLE time_critical_alerts (
+    prescription_id BIGINT NOT NULL REFERENCES prescriptions(id),
+    scheduled_date DATE NOT NULL,
+    slot TEXT NOT NULL,
+    alert_id BIGINT NOT NULL REFERENCES alerts(id),
+    PRIMARY KEY (prescription_id, scheduled_date, slot)
+);

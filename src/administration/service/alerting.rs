@@ -154,3 +154,101 @@ pub fn acknowledge(
         .pop()
         .ok_or_else(|| AppError::internal("alert vanished"))
 }
+
+/// Round clock times as configured: `morning=08:00,lunchtime=12:00,...`.
+pub fn parse_round_times(text: &str) -> Result<Vec<(Slot, chrono::NaiveTime)>, AppError> {
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (slot, time) = pair.trim().split_once('=').ok_or_else(|| {
+                AppError::internal(format!("ROUND_TIMES: {pair:?} is not round=HH:MM"))
+            })?;
+            let slot = Slot::parse(slot.trim())
+                .ok_or_else(|| AppError::internal(format!("ROUND_TIMES: no round {slot:?}")))?;
+            let time = chrono::NaiveTime::parse_from_str(time.trim(), "%H:%M")
+                .map_err(|_| AppError::internal(format!("ROUND_TIMES: {time:?} is not HH:MM")))?;
+            Ok((slot, time))
+        })
+        .collect()
+}
+
+/// Raises an alert for every dose of a time-critical medicine (Parkinson's, insulin,
+/// anti-epileptics) due today and not recorded `grace_minutes` after its round's clock time;
+/// once per due dose, however often it runs. Returns how many it raised.
+pub fn alert_late_time_critical(
+    conn: &mut AnyConnection,
+    now_local: NaiveDateTime,
+    round_times: &[(Slot, chrono::NaiveTime)],
+    grace_minutes: i64,
+) -> Result<usize, AppError> {
+    use crate::db::schema::time_critical_alerts as marks;
+    let today = now_local.date();
+    let grace = chrono::Duration::minutes(grace_minutes);
+    let site_ids: Vec<i64> = sites::table.select(sites::id).load(conn)?;
+    let mut raised = 0;
+    for (slot, at) in round_times {
+        let due = today.and_time(*at);
+        // Past the grace, and the same day's round (a restart does not alert on old rounds).
+        if now_local < due + grace || now_local > due + chrono::Duration::hours(12) {
+            continue;
+        }
+        for site_id in &site_ids {
+            let q = RoundQuery {
+                date: today,
+                slot: *slot,
+                location_id: None,
+                wing: None,
+            };
+            let late: Vec<RoundItem> = round(conn, *site_id, &q)?
+                .items
+                .into_iter()
+                .filter(|i| i.time_critical && i.recorded.is_none() && !i.overdue)
+                .collect();
+            for item in late {
+                let message = format!(
+                    "time-critical dose of {} for {} due at the {} round ({}) is not recorded {} minutes after it",
+                    item.product_name, item.prison_number, slot, at.format("%H:%M"), grace_minutes
+                );
+                let marked = crate::db::savepoint(conn, |c| {
+                    let alert: i64 = diesel::insert_into(alerts::table)
+                        .values((
+                            alerts::site_id.eq(site_id),
+                            alerts::patient_id.eq(item.patient_id),
+                            alerts::prescription_id.eq(item.prescription_id),
+                            alerts::kind.eq(AlertKind::MissedCritical.as_str()),
+                            alerts::message.eq(&message),
+                            alerts::raised_at.eq(now()),
+                        ))
+                        .returning(alerts::id)
+                        .get_result(c)?;
+                    diesel::insert_into(marks::table)
+                        .values((
+                            marks::prescription_id.eq(item.prescription_id),
+                            marks::scheduled_date.eq(today),
+                            marks::slot.eq(slot.as_str()),
+                            marks::alert_id.eq(alert),
+                        ))
+                        .execute(c)?;
+                    Ok(alert)
+                });
+                match marked {
+                    Ok(alert) => {
+                        audit::record_system(
+                            conn,
+                            "time-critical-check",
+                            Some(*site_id),
+                            "alert.time_critical_late",
+                            "alert",
+                            alert,
+                        )?;
+                        raised += 1;
+                    }
+                    // Already alerted for this dose.
+                    Err(e) if crate::db::is_duplicate(&e) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+    Ok(raised)
+}

@@ -57,7 +57,7 @@ pub(super) type RoundRow = (
         String,
     ),
     (i64, String, i64, String, String, String, bool),
-    (Option<NaiveDate>, bool, bool),
+    (Option<NaiveDate>, bool, bool, bool),
     (String, Option<i64>, Option<String>, Option<i64>, NaiveDate),
 );
 
@@ -120,6 +120,7 @@ pub fn round(
                 prescriptions::end_date,
                 prescriptions::as_needed,
                 products::critical,
+                products::time_critical,
             ),
             (
                 prescriptions::schedule,
@@ -228,7 +229,7 @@ pub fn round(
     let items = candidates
         .into_iter()
         .filter(|(r, _, date)| !(*date < q.date && settled.contains(&r.0 .0)))
-        .map(|((p, d, _, _), plan, date)| {
+        .map(|((p, d, e, _), plan, date)| {
             let schedule = CdSchedule::from_db(&d.5);
             RoundItem {
                 scheduled_date: date,
@@ -246,6 +247,7 @@ pub fn round(
                 dose: plan.dose_on(date, Quantity::from_scaled(d.2)),
                 dose_unit: d.3,
                 witness_required: schedule == CdSchedule::S2 || d.6,
+                time_critical: e.3,
                 recent_outcomes: recent.remove(&p.0).unwrap_or_default(),
                 open_alerts: open_alerts.get(&p.1).copied().unwrap_or(0),
                 recorded: recorded.remove(&p.0),
