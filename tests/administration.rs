@@ -1936,19 +1936,15 @@ async fn a_late_time_critical_dose_raises_one_alert() {
             .unwrap()
     };
     let mut conn = app.conn();
+    // As the service runs it: in a write transaction of its own.
+    let check = |c: &mut prison_pharmacy::db::AnyConnection, now: chrono::NaiveDateTime| {
+        prison_pharmacy::db::transaction(c, |c| alert_late_time_critical(c, now, &times, 30))
+            .unwrap()
+    };
     // Within the half hour nothing is late.
-    assert_eq!(
-        alert_late_time_critical(&mut conn, at("08:45"), &times, 30).unwrap(),
-        0
-    );
-    assert_eq!(
-        alert_late_time_critical(&mut conn, at("09:01"), &times, 30).unwrap(),
-        1
-    );
-    assert_eq!(
-        alert_late_time_critical(&mut conn, at("09:30"), &times, 30).unwrap(),
-        0
-    );
+    assert_eq!(check(&mut conn, at("08:45")), 0);
+    assert_eq!(check(&mut conn, at("09:01")), 1);
+    assert_eq!(check(&mut conn, at("09:30")), 0);
     drop(conn);
     let alerts = app
         .get(
