@@ -1179,6 +1179,7 @@ async fn a_take_out_supply_on_release_is_a_witnessed_register_supply() {
     let r = app.post(&release, &w.pharmacist.token, body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["status"], "released");
+    assert_eq!(app.count("audit_events WHERE action = 'naloxone.offer'"), 1);
     // The kit left the hatch through the ledger, and the offer is in the month's report.
     assert_eq!(stock_at(&app, &w, w.fosse.hatch, naloxone_batch).await, "4");
     let year = chrono::Utc::now().format("%Y").to_string();
@@ -1380,6 +1381,24 @@ async fn failed_witness_attempts_count_against_the_submitter() {
         first_issue(&r.body),
         ("witness.username".into(), "length".into())
     );
+    // So are a password and an assertion longer than the document allows.
+    for (field, witness) in [
+        (
+            "witness.password",
+            json!({"username": "nurse2", "password": "p".repeat(257)}),
+        ),
+        ("witness.assertion", json!({"assertion": "a".repeat(2049)})),
+    ] {
+        let mut body = dose(&w, w.levetiracetam_rx, "given");
+        body["witness"] = witness;
+        let r = app.post(&doses, &w.nurse.token, body).await;
+        assert_eq!(
+            first_issue(&r.body),
+            (field.into(), "length".into()),
+            "{}",
+            r.body
+        );
+    }
     // Six refusals on record (four wrong, the one that held, and the held attempt), none with a
     // password.
     use diesel::prelude::*;

@@ -241,7 +241,7 @@ async fn refused_requests_are_audited_and_auditors_see_only_their_prisons() {
     let app = spawn().await;
     let (fosse, lincoln) = (app.site("FWI"), app.site("LCI"));
     let fosse_admin = app.user("fosse.admin", "admin", &[fosse.id]);
-    let fosse_nurse = app.user("fosse.nurse", "nurse", &[fosse.id]);
+    app.user("fosse.nurse", "nurse", &[fosse.id]);
     let lincoln_nurse = app.user("lincoln.nurse", "nurse", &[lincoln.id]);
     let lincoln_auditor = app.user("lincoln.auditor", "auditor", &[lincoln.id]);
     let fosse_auditor = app.user("fosse.auditor", "auditor", &[fosse.id]);
@@ -379,7 +379,6 @@ async fn refused_requests_are_audited_and_auditors_see_only_their_prisons() {
     let csv = String::from_utf8(csv).unwrap();
     assert_eq!(csv.lines().count(), 2, "{csv}");
     assert!(csv.contains("203.0.113.5"), "{csv}");
-    let _ = fosse_nurse;
 }
 
 #[actix_web::test]

@@ -34,8 +34,7 @@ pub struct AuthUser {
     pub role: Role,
     pub site_ids: Vec<i64>,
     pub authorised_witness: bool,
-    pub request_id: String,
-    /// Where the request came from, for throttling and the security log.
+    /// The request's id, where it came from and its route, for the audit and security logs.
     pub caller: sign_in::Caller,
     span: Option<tracing::Span>,
 }
@@ -44,7 +43,7 @@ impl AuthUser {
     pub fn actor(&self) -> Actor {
         Actor {
             user_id: self.id,
-            request_id: self.request_id.clone(),
+            request_id: self.caller.request_id.clone(),
         }
     }
 
@@ -138,7 +137,6 @@ impl AuthUser {
             .cloned()
             .ok_or_else(|| AppError::internal("application state missing"))?;
         let caller = sign_in::Caller::of(req);
-        let request_id = caller.request_id.clone();
         let span = req
             .extensions()
             .get::<RootSpan>()
@@ -167,7 +165,6 @@ impl AuthUser {
             username: row.username,
             site_ids: sites.into_iter().map(|s| s.id).collect(),
             authorised_witness: row.authorised_witness,
-            request_id,
             caller,
             span,
         })

@@ -94,14 +94,19 @@ impl Rules {
     }
 }
 
-/// Seconds until the key may try again, if it is held back.
-pub fn held_for(conn: &mut AnyConnection, key: &Key) -> QueryResult<Option<u64>> {
+/// Until when the key is held back, if it is held at all.
+fn blocked_until(conn: &mut AnyConnection, key: &Key) -> QueryResult<Option<NaiveDateTime>> {
     let until: Option<Option<NaiveDateTime>> = sign_in_throttle::table
         .find(key.as_text())
         .select(sign_in_throttle::blocked_until)
         .first(conn)
         .optional()?;
-    Ok(remaining(until.flatten(), now()))
+    Ok(until.flatten())
+}
+
+/// Seconds until the key may try again, if it is held back.
+pub fn held_for(conn: &mut AnyConnection, key: &Key) -> QueryResult<Option<u64>> {
+    Ok(remaining(blocked_until(conn, key)?, now()))
 }
 
 fn remaining(until: Option<NaiveDateTime>, at: NaiveDateTime) -> Option<u64> {
@@ -191,12 +196,7 @@ pub fn account_locked_until(
     conn: &mut AnyConnection,
     user_id: i64,
 ) -> QueryResult<Option<NaiveDateTime>> {
-    let until: Option<Option<NaiveDateTime>> = sign_in_throttle::table
-        .find(Key::Account(user_id).as_text())
-        .select(sign_in_throttle::blocked_until)
-        .first(conn)
-        .optional()?;
-    Ok(until.flatten().filter(|u| *u > now()))
+    Ok(blocked_until(conn, &Key::Account(user_id))?.filter(|u| *u > now()))
 }
 
 #[cfg(test)]

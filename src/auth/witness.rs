@@ -161,7 +161,14 @@ pub async fn authenticate(
             "this act needs a second person to authenticate as witness",
         )
     })?;
-    // Checked before anything is counted or looked up, like a sign-in's.
+    // Checked before anything is counted or looked up, like a sign-in's: the lengths the
+    // document gives, named as the fields of `witness`.
+    if let Err(AppError::Validation(mut issues)) = credentials.validate().map_err(AppError::from) {
+        for issue in &mut issues {
+            issue.field = format!("witness.{}", issue.field);
+        }
+        return Err(AppError::Validation(issues));
+    }
     if let Some(username) = &credentials.username {
         check_length("witness.username", &normalise(username))?;
     }

@@ -256,7 +256,7 @@ fn offer_naloxone(
         }
         _ => None,
     };
-    diesel::insert_into(naloxone_offers::table)
+    let id: i64 = diesel::insert_into(naloxone_offers::table)
         .values((
             naloxone_offers::patient_id.eq(patient_id),
             naloxone_offers::site_id.eq(site_id),
@@ -265,8 +265,19 @@ fn offer_naloxone(
             naloxone_offers::offered_by.eq(actor.user_id),
             naloxone_offers::offered_at.eq(now()),
         ))
-        .execute(conn)?;
-    Ok(())
+        .returning(naloxone_offers::id)
+        .get_result(conn)?;
+    crate::audit::record(
+        conn,
+        actor,
+        Some(site_id),
+        "naloxone.offer",
+        "naloxone_offer",
+        id,
+        Some(
+            serde_json::json!({"patient_id": patient_id, "outcome": offer.outcome, "movement_id": movement_id}),
+        ),
+    )
 }
 
 /// Naloxone offers at releases of a prison, month by month through a year.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::layout::{self, page_with_status, plain_words, see_other};
 use super::round::{chooser, places};
-use super::session::{check_form, session, Session};
+use super::session::{form_session, session, Session};
 use crate::auth::permissions::Action;
 use crate::error::AppError;
 use crate::idempotency::IdempotencyKey;
@@ -175,15 +175,11 @@ pub async fn supply(
     req: HttpRequest,
     form: web::Form<SupplyForm>,
 ) -> HttpResponse {
-    let s = match session(&req).await {
+    let f = form.into_inner();
+    let s = match form_session(&req, &f.csrf).await {
         Ok(s) => s,
         Err(answer) => return answer,
     };
-    let f = form.into_inner();
-    // A form that is not this session's is refused outright, never re-rendered.
-    if let Err(e) = check_form(&req, &s.csrf, &f.csrf) {
-        return layout::failure(&e);
-    }
     let result = async {
         let mut body = serde_json::json!({"prescription_id": f.prescription_id,
             "location_id": f.from_location_id, "days": f.days});
@@ -215,15 +211,11 @@ pub async fn check(
     req: HttpRequest,
     form: web::Form<CheckForm>,
 ) -> HttpResponse {
-    let s = match session(&req).await {
+    let f = form.into_inner();
+    let s = match form_session(&req, &f.csrf).await {
         Ok(s) => s,
         Err(answer) => return answer,
     };
-    let f = form.into_inner();
-    // A form that is not this session's is refused outright, never re-rendered.
-    if let Err(e) = check_form(&req, &s.csrf, &f.csrf) {
-        return layout::failure(&e);
-    }
     let result = async {
         let mut body = serde_json::json!({"prescription_id": f.prescription_id,
             "counted_quantity": f.counted_quantity.trim()});

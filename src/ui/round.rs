@@ -7,7 +7,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{self, page_with_status, plain_words, see_other};
-use super::session::{check_form, session, Session};
+use super::session::{form_session, session, Session};
 use crate::administration::model::{RoundItem, RoundList, RoundQuery};
 use crate::auth::permissions::Action;
 use crate::domain::administration::{AwayReason, DoseOutcome, InjectionSite};
@@ -361,11 +361,11 @@ pub async fn record(
     req: HttpRequest,
     form: web::Form<DoseForm>,
 ) -> HttpResponse {
-    let s = match session(&req).await {
+    let f = form.into_inner();
+    let s = match form_session(&req, &f.csrf).await {
         Ok(s) => s,
         Err(answer) => return answer,
     };
-    let f = form.into_inner();
     let choice = Choice {
         site_id: Some(f.site_id),
         location_id: Some(f.location_id),
@@ -376,10 +376,6 @@ pub async fn record(
         "/ui/round?site_id={}&location_id={}&date={}&slot={}#dose-{}",
         f.site_id, f.location_id, f.date, f.slot, f.prescription_id
     );
-    // A form that is not this session's is refused outright, never re-rendered.
-    if let Err(e) = check_form(&req, &s.csrf, &f.csrf) {
-        return layout::failure(&e);
-    }
     let result = async {
         let mut body = serde_json::json!({
             "prescription_id": f.prescription_id, "date": f.date, "slot": f.slot,

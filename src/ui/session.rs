@@ -62,6 +62,15 @@ pub async fn session(req: &HttpRequest) -> Result<Session, HttpResponse> {
     }
 }
 
+/// The session behind a posted form whose token matches it, or the answer to give instead: to
+/// sign in, or a refusal. A form that is not this session's is refused outright, never
+/// re-rendered.
+pub async fn form_session(req: &HttpRequest, token: &str) -> Result<Session, HttpResponse> {
+    let s = session(req).await?;
+    check_form(req, &s.csrf, token).map_err(|e| layout::failure(&e))?;
+    Ok(s)
+}
+
 /// 403 unless a form's token matches the session's and the request comes from this origin.
 pub fn check_form(req: &HttpRequest, expected: &str, given: &str) -> Result<(), AppError> {
     use subtle::ConstantTimeEq;

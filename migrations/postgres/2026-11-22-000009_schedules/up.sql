@@ -6,6 +6,9 @@ ALTER TABLE prescriptions ADD COLUMN weekdays TEXT;
 ALTER TABLE prescriptions ADD COLUMN day_of_month BIGINT;
 ALTER TABLE prescriptions ADD COLUMN min_interval_minutes BIGINT;
 UPDATE prescriptions SET schedule = 'as_needed' WHERE as_needed;
+-- The schedule is part of the prescription's content: never rewritten, like the rest.
+CREATE TRIGGER prescriptions_schedule_fixed BEFORE UPDATE OF schedule, every_days, weekdays, day_of_month, min_interval_minutes ON prescriptions
+    FOR EACH ROW EXECUTE FUNCTION reject_append_only_change();
 
 -- A stepped plan's dose by date, written with the prescription and never changed.
 CREATE TABLE prescription_steps (
