@@ -117,8 +117,8 @@ pub fn all() -> &'static [Route] {
     ROUTES.get_or_init(|| {
         let mut all = crate::routes();
         use crate::{
-            administration, auditing, auth, cd_register, custody, formulary, openapi, patients,
-            prescribing, procurement, sites, stock, users,
+            administration, auditing, auth, cd_register, custody, emergency_kits, formulary,
+            openapi, outbreaks, patients, prescribing, procurement, sites, stock, users,
         };
         for module in [
             auth::routes::routes(),
@@ -133,6 +133,8 @@ pub fn all() -> &'static [Route] {
             prescribing::routes::routes(),
             administration::routes::routes(),
             custody::routes::routes(),
+            emergency_kits::routes::routes(),
+            outbreaks::routes::routes(),
             openapi::routes(),
         ] {
             all.extend(module);

@@ -44,6 +44,8 @@ impl Modify for BearerAuth {
         (name = "patients", description = "Patients, allergies, in-possession risk assessments, transfer and release"),
         (name = "prescribing", description = "Prescriptions and the pharmacist's clinical screen"),
         (name = "administration", description = "Medication rounds, doses, in-possession supplies, compliance checks, alerts, FHIR export"),
+        (name = "emergency_kits", description = "Wing emergency bags, naloxone and anaphylaxis kits: contents, seal checks, openings, restocks, expiry"),
+        (name = "outbreaks", description = "Outbreaks, vaccinations, and who received a batch"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

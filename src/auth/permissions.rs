@@ -61,6 +61,18 @@ text_enum!(Action {
     AlertRead => "alert.read",
     AlertAcknowledge => "alert.acknowledge",
     FhirRead => "fhir.read",
+    EmergencyKitRead => "emergency_kit.read",
+    EmergencyKitManage => "emergency_kit.manage",
+    EmergencyKitCheck => "emergency_kit.check",
+    EmergencyKitOpen => "emergency_kit.open",
+    EmergencyKitRestock => "emergency_kit.restock",
+    OutbreakRead => "outbreak.read",
+    OutbreakManage => "outbreak.manage",
+    VaccinationRecord => "vaccination.record",
+    BatchRecipientsRead => "batch_recipients.read",
+    BudgetRead => "budget.read",
+    BudgetManage => "budget.manage",
+    AdjustmentRecord => "adjustment.record",
 });
 
 use Role::{Admin, Auditor, Nurse, Pharmacist, PharmacyTechnician};
@@ -173,6 +185,34 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
     (Action::AlertRead, &[Pharmacist, Nurse, Auditor]),
     (Action::AlertAcknowledge, &[Pharmacist, Nurse]),
     (Action::FhirRead, &[Pharmacist, Nurse, Auditor]),
+    (
+        Action::EmergencyKitRead,
+        &[Pharmacist, PharmacyTechnician, Nurse, Auditor],
+    ),
+    (Action::EmergencyKitManage, &[Pharmacist, PharmacyTechnician]),
+    (
+        Action::EmergencyKitCheck,
+        &[Pharmacist, PharmacyTechnician, Nurse],
+    ),
+    // Opening a kit records medicines given in an emergency, as a dose is recorded.
+    (Action::EmergencyKitOpen, &[Pharmacist, Nurse]),
+    (Action::EmergencyKitRestock, &[Pharmacist, PharmacyTechnician]),
+    (
+        Action::OutbreakRead,
+        &[Pharmacist, PharmacyTechnician, Nurse, Auditor],
+    ),
+    (Action::OutbreakManage, &[Pharmacist, Nurse]),
+    (Action::VaccinationRecord, &[Pharmacist, Nurse]),
+    (
+        Action::BatchRecipientsRead,
+        &[Pharmacist, PharmacyTechnician, Auditor],
+    ),
+    (
+        Action::BudgetRead,
+        &[Pharmacist, PharmacyTechnician, Auditor, Admin],
+    ),
+    (Action::BudgetManage, &[Pharmacist, Admin]),
+    (Action::AdjustmentRecord, &[Pharmacist, Nurse]),
 ];
 
 pub fn allowed(role: Role, action: Action) -> bool {

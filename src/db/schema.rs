@@ -84,6 +84,7 @@ diesel::table! {
         updated_at -> Timestamp,
         weekly_only -> Bool,
         time_critical -> Bool,
+        service_line -> Text,
     }
 }
 
@@ -550,6 +551,8 @@ diesel::table! {
         weekdays -> Nullable<Text>,
         day_of_month -> Nullable<BigInt>,
         min_interval_minutes -> Nullable<BigInt>,
+        outbreak_id -> Nullable<BigInt>,
+        outbreak_purpose -> Nullable<Text>,
     }
 }
 
@@ -818,8 +821,164 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    emergency_kits (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        location_id -> BigInt,
+        kind -> Text,
+        check_interval_days -> BigInt,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    emergency_kit_contents (kit_id, product_id) {
+        kit_id -> BigInt,
+        product_id -> BigInt,
+        quantity -> BigInt,
+    }
+}
+
+diesel::table! {
+    emergency_kit_checks (id) {
+        id -> BigInt,
+        kit_id -> BigInt,
+        site_id -> BigInt,
+        seal_number -> Text,
+        seal_intact -> Bool,
+        complete -> Bool,
+        note -> Nullable<Text>,
+        checked_by -> BigInt,
+        checked_at -> Timestamp,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    emergency_kit_check_items (check_id, product_id) {
+        check_id -> BigInt,
+        product_id -> BigInt,
+        present -> Bool,
+        in_date -> Bool,
+    }
+}
+
+diesel::table! {
+    emergency_kit_events (id) {
+        id -> BigInt,
+        kit_id -> BigInt,
+        site_id -> BigInt,
+        kind -> Text,
+        seal_number -> Text,
+        patient_id -> Nullable<BigInt>,
+        note -> Nullable<Text>,
+        recorded_by -> BigInt,
+        occurred_at -> Timestamp,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    emergency_kit_event_movements (event_id, movement_id) {
+        event_id -> BigInt,
+        movement_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbreaks (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        condition -> Text,
+        declared_on -> Date,
+        wings -> Text,
+        note -> Nullable<Text>,
+        declared_by -> BigInt,
+        declared_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbreak_closures (outbreak_id) {
+        outbreak_id -> BigInt,
+        closed_on -> Date,
+        note -> Nullable<Text>,
+        closed_by -> BigInt,
+        closed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    vaccinations (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        patient_id -> BigInt,
+        product_id -> BigInt,
+        batch_id -> BigInt,
+        location_id -> BigInt,
+        quantity -> BigInt,
+        movement_id -> BigInt,
+        injection_site -> Text,
+        outbreak_id -> Nullable<BigInt>,
+        given_by -> BigInt,
+        given_at -> Timestamp,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    budgets (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        financial_year -> BigInt,
+        service_line -> Text,
+        amount -> BigInt,
+        note -> Nullable<Text>,
+        set_by -> BigInt,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reasonable_adjustments (id) {
+        id -> BigInt,
+        patient_id -> BigInt,
+        category -> Text,
+        text -> Text,
+        recorded_by -> BigInt,
+        recorded_at -> Timestamp,
+        retracts_id -> Nullable<BigInt>,
+        retraction_reason -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(emergency_kits -> locations (location_id));
+diesel::joinable!(emergency_kit_contents -> emergency_kits (kit_id));
+diesel::joinable!(emergency_kit_contents -> products (product_id));
+diesel::joinable!(emergency_kit_check_items -> emergency_kit_checks (check_id));
+diesel::joinable!(emergency_kit_event_movements -> emergency_kit_events (event_id));
+diesel::joinable!(emergency_kit_event_movements -> stock_movements (movement_id));
+diesel::joinable!(outbreak_closures -> outbreaks (outbreak_id));
+diesel::joinable!(vaccinations -> patients (patient_id));
+diesel::joinable!(vaccinations -> batches (batch_id));
+diesel::joinable!(vaccinations -> products (product_id));
+diesel::joinable!(reasonable_adjustments -> patients (patient_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     sites,
+    emergency_kits,
+    emergency_kit_contents,
+    emergency_kit_checks,
+    emergency_kit_check_items,
+    emergency_kit_events,
+    emergency_kit_event_movements,
+    outbreaks,
+    outbreak_closures,
+    vaccinations,
+    budgets,
+    reasonable_adjustments,
     time_critical_alerts,
     naloxone_offers,
     prescription_steps,

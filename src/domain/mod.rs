@@ -3,6 +3,7 @@
 pub mod administration;
 pub mod decimal;
 pub mod input;
+pub mod outbreak;
 pub mod patient;
 pub mod procurement;
 pub mod register;

@@ -1,0 +1,15 @@
+DROP TABLE reasonable_adjustments;
+ALTER TABLE products DROP COLUMN service_line;
+DROP TABLE budgets;
+DROP TABLE vaccinations;
+DROP TRIGGER prescriptions_outbreak_fixed ON prescriptions;
+ALTER TABLE prescriptions DROP COLUMN outbreak_purpose;
+ALTER TABLE prescriptions DROP COLUMN outbreak_id;
+DROP TABLE outbreak_closures;
+DROP TABLE outbreaks;
+DROP TABLE emergency_kit_event_movements;
+DROP TABLE emergency_kit_events;
+DROP TABLE emergency_kit_check_items;
+DROP TABLE emergency_kit_checks;
+DROP TABLE emergency_kit_contents;
+DROP TABLE emergency_kits;
