@@ -18,6 +18,38 @@ crate::text_enum!(
     }
 );
 
+crate::text_enum!(
+    /// What a reasonable adjustment is for (Equality Act 2010; the neurodiversity pathway).
+    AdjustmentCategory {
+        EasyRead => "easy_read",
+        NeedsReminders => "needs_reminders",
+        ExplainChanges => "explain_changes",
+        HearingImpairment => "hearing_impairment",
+        VisualImpairment => "visual_impairment",
+        LearningDisability => "learning_disability",
+        Autism => "autism",
+        Adhd => "adhd",
+        Other => "other",
+    }
+);
+
+impl AdjustmentCategory {
+    /// How the category reads on a label, a round card or a record.
+    pub fn label(self) -> &'static str {
+        match self {
+            AdjustmentCategory::EasyRead => "Easy-read labels",
+            AdjustmentCategory::NeedsReminders => "Needs reminders",
+            AdjustmentCategory::ExplainChanges => "Explain any change of medicine",
+            AdjustmentCategory::HearingImpairment => "Hearing impairment",
+            AdjustmentCategory::VisualImpairment => "Visual impairment",
+            AdjustmentCategory::LearningDisability => "Learning disability",
+            AdjustmentCategory::Autism => "Autism",
+            AdjustmentCategory::Adhd => "ADHD",
+            AdjustmentCategory::Other => "Other adjustment",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,3 +106,55 @@ mod tests {
         assert!(!OrderStatus::Received.receivable());
     }
 }
+
+text_enum!(
+    /// The budget a medicine's cost falls on: opioid substitution and naloxone on the
+    /// ring-fenced substance misuse funding, the rest on general pharmacy.
+    ServiceLine {
+        GeneralPharmacy => "general_pharmacy",
+        SubstanceMisuse => "substance_misuse",
+    }
+);
+
+/// The NHS financial year that starts on 1 April of `year`: (first day, last day).
+pub fn financial_year(year: i32) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    Some((
+        chrono::NaiveDate::from_ymd_opt(year, 4, 1)?,
+        chrono::NaiveDate::from_ymd_opt(year + 1, 3, 31)?,
+    ))
+}
+
+/// A straight-line forecast of the year's spend: what was spent in the days elapsed, carried
+/// over the whole year, in the ten-thousandths money is kept in (half away from zero). Nothing
+/// elapsed forecasts nothing.
+pub fn straight_line_forecast(spent: i64, days_elapsed: i64, days_in_year: i64) -> i64 {
+    if days_elapsed <= 0 {
+        return 0;
+    }
+    let num = spent as i128 * days_in_year as i128;
+    let den = days_elapsed as i128;
+    let q = (2 * num + den) / (2 * den);
+    q.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn the_financial_year_runs_april_to_march() {
+        let (from, to) = financial_year(2026).unwrap();
+        assert_eq!(from.to_string(), "2026-04-01");
+        assert_eq!(to.to_string(), "2027-03-31");
+    }
+
+    #[test]
+    fn the_forecast_carries_spend_over_the_year() {
+        // £1,000.00 in 73 of 365 days is £5,000.00 a year.
+        assert_eq!(straight_line_forecast(10_000_000, 73, 365), 50_000_000);
+        assert_eq!(straight_line_forecast(10_000_000, 365, 365), 10_000_000);
+        assert_eq!(straight_line_forecast(10_000_000, 0, 365), 0);
+        // A third of a ten-thousandth rounds to the nearest one.
+        assert_eq!(straight_line_forecast(1, 3, 4), 1);
+    }
+}

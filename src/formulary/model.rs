@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
+use crate::domain::procurement::ServiceLine;
+
 use crate::db::schema::{batches, products};
 use crate::domain::stock::{BatchStatus, CdSchedule, DmdType, Possession, ProductStatus};
 use crate::domain::Quantity;
@@ -34,6 +36,7 @@ pub struct ProductRow {
     pub updated_at: NaiveDateTime,
     pub weekly_only: bool,
     pub time_critical: bool,
+    pub service_line: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -64,6 +67,8 @@ pub struct Product {
     pub weekly_only: bool,
     /// Harmful when late: an unrecorded dose soon raises an alert.
     pub time_critical: bool,
+    /// The budget its cost falls on.
+    pub service_line: ServiceLine,
     pub status: ProductStatus,
     #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
@@ -93,6 +98,7 @@ impl From<ProductRow> for Product {
             critical: r.critical,
             weekly_only: r.weekly_only,
             time_critical: r.time_critical,
+            service_line: ServiceLine::from_db(&r.service_line),
             opioid_substitution: r.opioid_substitution,
             status: ProductStatus::from_db(&r.status),
             created_at: r.created_at,
@@ -157,6 +163,9 @@ pub struct CreateProduct {
     /// after its round raises an alert.
     #[serde(default)]
     pub time_critical: bool,
+    /// The budget its cost falls on: substance misuse for opioid substitution and naloxone,
+    /// general pharmacy otherwise, when absent.
+    pub service_line: Option<ServiceLine>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
@@ -175,6 +184,7 @@ pub struct UpdateProduct {
     pub critical: Option<bool>,
     pub weekly_only: Option<bool>,
     pub time_critical: Option<bool>,
+    pub service_line: Option<ServiceLine>,
     /// Switching `cd_register` on while the product is in stock: the second person, who
     /// authenticates to the balances brought forward onto each cabinet's new page. (The route
     /// takes it out before the change is audited, so no credential reaches the audit log.)

@@ -6,6 +6,7 @@ use crate::audit::{self, Actor};
 use crate::db::schema::products;
 use crate::db::{conflict_on_duplicate, now, AnyConnection};
 use crate::domain::stock::{BatchStatus, CdSchedule, Possession};
+use crate::domain::procurement::ServiceLine;
 use crate::error::AppError;
 
 /// Schedule 2 CDs are register-tracked by law; buprenorphine by near-universal prison practice.
@@ -92,6 +93,16 @@ pub fn create_product(
             products::critical.eq(req.critical),
             products::weekly_only.eq(req.weekly_only),
             products::time_critical.eq(req.time_critical),
+            products::service_line.eq(req
+                .service_line
+                .unwrap_or(
+                    if req.opioid_substitution || req.ingredient.eq_ignore_ascii_case("naloxone") {
+                        ServiceLine::SubstanceMisuse
+                    } else {
+                        ServiceLine::GeneralPharmacy
+                    },
+                )
+                .as_str()),
             products::opioid_substitution.eq(req.opioid_substitution),
             products::status.eq("active"),
             products::created_at.eq(ts),
@@ -157,6 +168,10 @@ pub fn update_product(
             products::critical.eq(req.critical.unwrap_or(current.critical)),
             products::weekly_only.eq(req.weekly_only.unwrap_or(current.weekly_only)),
             products::time_critical.eq(req.time_critical.unwrap_or(current.time_critical)),
+            products::service_line.eq(req
+                .service_line
+                .unwrap_or(current.service_line)
+                .as_str()),
             products::updated_at.eq(now()),
         ))
         .execute(conn)?;

@@ -1,5 +1,7 @@
-//! Patients: identity, location, allergies, in-possession risk assessments, transfer and release.
+//! Patients: identity, location, allergies, reasonable adjustments, in-possession risk
+//! assessments.
 
+pub mod adjustments;
 pub mod model;
 pub mod routes;
 pub mod service;

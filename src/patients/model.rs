@@ -6,7 +6,7 @@ use validator::Validate;
 use crate::domain::screening::{AllergyKind, IpOutcome};
 use crate::text_enum;
 
-pub use crate::domain::patient::PatientStatus;
+pub use crate::domain::patient::{AdjustmentCategory, PatientStatus};
 
 text_enum!(AllergySeverity {
     Mild => "mild",
@@ -170,6 +170,39 @@ pub struct PatientView {
     pub status: PatientStatus,
     pub allergies: Vec<AllergyView>,
     pub current_assessment: Option<AssessmentView>,
+    /// Reasonable adjustments in force.
+    pub adjustments: Vec<AdjustmentView>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentRequest {
+    pub category: AdjustmentCategory,
+    /// What to do, in words staff act on, e.g. "Read the label aloud and check understanding".
+    #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetractAdjustment {
+    #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AdjustmentView {
+    pub id: i64,
+    pub category: AdjustmentCategory,
+    /// How the category reads, e.g. "Easy-read labels".
+    pub label: String,
+    pub text: String,
+    pub recorded_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: NaiveDateTime,
 }
 
 #[derive(Debug, Deserialize, IntoParams, Validate)]

@@ -139,6 +139,51 @@ pub async fn retract_allergy(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// Records a reasonable adjustment (easy-read labels, reminders, hearing impairment, ADHD ...),
+/// shown on round lists, the round screen, in-possession labels and the FHIR record.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/adjustments", tag = "patients", params(("id" = i64, Path)),
+    request_body = AdjustmentRequest,
+    responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("adjustment.record"))))]
+pub async fn add_adjustment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    ValidJson(body): ValidJson<AdjustmentRequest>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = on_patient(&state, &user, id, Action::AdjustmentRecord).await?;
+    let view = state
+        .db
+        .write(move |c| super::adjustments::add(c, &actor, id, &body))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Retracts a reasonable adjustment with a new linked record; the original stays.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/adjustments/{adjustment_id}/retraction", tag = "patients",
+    params(("id" = i64, Path), ("adjustment_id" = i64, Path)), request_body = RetractAdjustment,
+    responses((status = 201, body = PatientView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("adjustment.record"))))]
+pub async fn retract_adjustment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+    ValidJson(body): ValidJson<RetractAdjustment>,
+) -> Result<HttpResponse, AppError> {
+    let (id, adjustment_id) = path.into_inner();
+    let actor = on_patient(&state, &user, id, Action::AdjustmentRecord).await?;
+    let view = state
+        .db
+        .write(move |c| super::adjustments::retract(c, &actor, id, adjustment_id, &body.reason))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
 /// The patient's in-possession risk assessments, newest first.
 #[utoipa::path(get, path = "/api/v1/patients/{id}/ip-assessments", tag = "patients", params(PageQuery, ("id" = i64, Path)),
     responses((status = 200, body = Paged<AssessmentView>), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -282,6 +327,8 @@ pub fn routes() -> Vec<crate::api::Route> {
         crate::route!(set_location),
         crate::route!(add_allergy),
         crate::route!(retract_allergy),
+        crate::route!(add_adjustment),
+        crate::route!(retract_adjustment),
         crate::route!(assessments),
         crate::route!(assess),
         crate::route!(trigger_review),

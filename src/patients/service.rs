@@ -187,6 +187,9 @@ fn view_of(conn: &mut AnyConnection, r: PatientRow) -> Result<PatientView, AppEr
     Ok(PatientView {
         allergies: active_allergies(conn, r.0)?,
         current_assessment: latest_assessment(conn, r.0)?,
+        adjustments: super::adjustments::in_force(conn, &[r.0])?
+            .remove(&r.0)
+            .unwrap_or_default(),
         id: r.0,
         prison_number: r.1,
         given_name: r.2,

@@ -3,6 +3,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
+pub use crate::domain::outbreak::OutbreakPurpose;
+
 pub use crate::domain::schedule::{Day, ScheduleKind};
 use crate::domain::screening::{CheckKind, Severity};
 use crate::domain::stock::Possession;
@@ -139,6 +141,10 @@ pub struct CreatePrescription {
     #[validate(length(max = 500))]
     #[schema(max_length = 500)]
     pub indication: Option<String>,
+    /// An open outbreak at the patient's prison this course treats or prevents; with
+    /// `outbreak_purpose`.
+    pub outbreak_id: Option<i64>,
+    pub outbreak_purpose: Option<OutbreakPurpose>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -200,6 +206,9 @@ pub struct PrescriptionView {
     pub created_by: i64,
     #[serde(with = "crate::domain::time::utc")]
     pub created_at: NaiveDateTime,
+    /// The outbreak the course belongs to, and whether it treats or prevents.
+    pub outbreak_id: Option<i64>,
+    pub outbreak_purpose: Option<OutbreakPurpose>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

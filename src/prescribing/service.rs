@@ -194,7 +194,13 @@ pub fn prescription(conn: &mut AnyConnection, id: i64) -> Result<PrescriptionVie
         .collect();
     let slots = parse_slots(&a.8);
     let plan = schedule(conn, id)?;
+    let (outbreak_id, outbreak_purpose): (Option<i64>, Option<String>) = prescriptions::table
+        .find(id)
+        .select((prescriptions::outbreak_id, prescriptions::outbreak_purpose))
+        .first(conn)?;
     Ok(PrescriptionView {
+        outbreak_id,
+        outbreak_purpose: outbreak_purpose.as_deref().map(OutbreakPurpose::from_db),
         schedule: schedule_view(&plan),
         daily_dose: Quantity::from_scaled(daily_dose(a.5, slots.len(), a.9, a.10)),
         id: a.0,
@@ -579,6 +585,20 @@ pub fn create(
         ));
     }
     let plan = schedule_of(req)?;
+    match (req.outbreak_id, req.outbreak_purpose) {
+        (Some(outbreak), Some(_)) => {
+            crate::outbreaks::service::require_open(conn, patient.site_id, outbreak, "outbreak_id")?
+        }
+        (None, None) => {}
+        (None, Some(_)) => return Err(AppError::invalid("outbreak_id", "required", "names the outbreak")),
+        (Some(_), None) => {
+            return Err(AppError::invalid(
+                "outbreak_purpose",
+                "required",
+                "treatment or prophylaxis",
+            ))
+        }
+    }
     if req.as_needed {
         if !req.slots.is_empty() {
             return Err(AppError::invalid(
@@ -733,6 +753,8 @@ pub fn create(
             prescriptions::weekdays.eq(plan.days_text()),
             prescriptions::day_of_month.eq(plan.day_of_month),
             prescriptions::min_interval_minutes.eq(plan.min_interval_minutes),
+            prescriptions::outbreak_id.eq(req.outbreak_id),
+            prescriptions::outbreak_purpose.eq(req.outbreak_purpose.map(|p| p.as_str())),
         ))
         .returning(prescriptions::id)
         .get_result(conn)?;

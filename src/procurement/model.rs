@@ -359,3 +359,89 @@ pub struct SpendReport {
     pub vat_total: Money,
     pub gross_total: Money,
 }
+
+pub use crate::domain::procurement::ServiceLine;
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetBudget {
+    /// The financial year by the year it starts: 2026 runs from 1 April 2026 to 31 March 2027.
+    #[validate(range(min = 2000, max = 2198))]
+    #[schema(minimum = 2000, maximum = 2198)]
+    pub financial_year: i64,
+    pub service_line: ServiceLine,
+    /// The year's budget in GBP, at net prices.
+    pub amount: Money,
+    #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BudgetView {
+    pub id: i64,
+    pub site_id: i64,
+    pub financial_year: i64,
+    pub service_line: ServiceLine,
+    pub amount: Money,
+    pub note: Option<String>,
+    pub set_by: i64,
+    #[serde(with = "crate::domain::time::utc")]
+    #[schema(value_type = String, format = DateTime)]
+    pub set_at: NaiveDateTime,
+    /// A later revision replaced this one.
+    pub superseded: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetQuery {
+    /// The financial year by the year it starts.
+    #[validate(range(min = 2000, max = 2198))]
+    #[param(minimum = 2000, maximum = 2198)]
+    pub year: i64,
+    #[param(inline)]
+    pub format: Option<SpendFormat>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BudgetMonth {
+    pub service_line: ServiceLine,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Goods received in the month, at net prices.
+    pub spent: Money,
+    /// What is still to be received on open orders approved in the month.
+    pub committed: Money,
+    /// The budget less everything spent and committed up to the end of the month.
+    pub remaining: Money,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BudgetLine {
+    pub service_line: ServiceLine,
+    /// The latest budget set for the year; zero when none was set.
+    pub budget: Money,
+    pub spent: Money,
+    pub committed: Money,
+    /// Budget less spent less committed.
+    pub remaining: Money,
+    /// The year's spend forecast in a straight line from the spend so far.
+    pub forecast: Money,
+    /// Budget less forecast: negative when the line is heading for an overspend.
+    pub forecast_variance: Money,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BudgetReport {
+    pub site_id: i64,
+    pub financial_year: i64,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    /// The day the report was made, from which the forecast runs.
+    pub as_of: NaiveDate,
+    pub lines: Vec<BudgetLine>,
+    /// Twelve months for each service line, April first.
+    pub months: Vec<BudgetMonth>,
+}

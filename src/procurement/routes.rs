@@ -407,6 +407,84 @@ pub async fn spend(
     })
 }
 
+/// Budgets set for a financial year, newest first; revisions are kept, the latest of each
+/// service line in force.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/budgets", tag = "procurement",
+    params(BudgetQuery, PageQuery, ("site_id" = i64, Path)),
+    responses((status = 200, body = Paged<BudgetView>), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("budget.read"))))]
+pub async fn budgets(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    paging: PageQuery,
+    site_id: web::Path<i64>,
+    ValidQuery(q): ValidQuery<BudgetQuery>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site_id.into_inner();
+    user.authorize(Action::BudgetRead, site_id)?;
+    let items = state
+        .db
+        .read(move |c| service::budgets_of(c, site_id, q.year))
+        .await?;
+    Ok(HttpResponse::Ok().json(Paged::of(items, paging.request())))
+}
+
+/// Sets a service line's budget for a financial year (April to March). Setting it again
+/// revises it: the earlier figure is kept, superseded.
+#[utoipa::path(post, path = "/api/v1/sites/{site_id}/budgets", tag = "procurement",
+    params(("site_id" = i64, Path)), request_body = SetBudget,
+    responses((status = 201, body = BudgetView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("budget.manage"))))]
+pub async fn set_budget(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site_id: web::Path<i64>,
+    ValidJson(req): ValidJson<SetBudget>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site_id.into_inner();
+    let actor = user.authorize(Action::BudgetManage, site_id)?;
+    let view = state
+        .db
+        .write(move |c| service::set_budget(c, &actor, site_id, &req))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The year's spend against budget per service line and month: received (spent, at net
+/// prices), still to come on open orders (committed, by the month each was approved), the
+/// remaining budget, and a straight-line forecast of the year; JSON or CSV.
+#[utoipa::path(get, path = "/api/v1/sites/{site_id}/budget-report", tag = "procurement",
+    params(BudgetQuery, ("site_id" = i64, Path)),
+    responses((status = 200, description = "The budget report as JSON, or CSV with format=csv", content((BudgetReport = "application/json"), (String = "text/csv"))),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])),
+    extensions(("x-access" = json!("budget.read"))))]
+pub async fn budget_report(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    site_id: web::Path<i64>,
+    ValidQuery(q): ValidQuery<BudgetQuery>,
+) -> Result<HttpResponse, AppError> {
+    let site_id = site_id.into_inner();
+    user.authorize(Action::BudgetRead, site_id)?;
+    let format = q.format.unwrap_or(SpendFormat::Json);
+    let report = state
+        .db
+        .read(move |c| service::budget_report(c, site_id, q.year))
+        .await?;
+    Ok(match format {
+        SpendFormat::Json => HttpResponse::Ok().json(report),
+        SpendFormat::Csv => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(service::budget_report_csv(&report)?),
+    })
+}
+
 /// The routes of this module, in the order the router tries them.
 pub fn routes() -> Vec<crate::api::Route> {
     vec![
@@ -428,5 +506,8 @@ pub fn routes() -> Vec<crate::api::Route> {
         crate::route!(receipt),
         crate::route!(record_invoice),
         crate::route!(spend),
+        crate::route!(budgets),
+        crate::route!(set_budget),
+        crate::route!(budget_report),
     ]
 }

@@ -2,12 +2,14 @@
 //! through the ledger (and so into the CD register for register-tracked products) in the same
 //! transaction as the receipt itself: all of it or none of it.
 
+mod budgets;
 mod invoice_matching;
 mod orders;
 mod receipts;
 mod spend;
 mod supplier_listings;
 
+pub use budgets::*;
 pub use invoice_matching::*;
 pub use orders::*;
 pub use receipts::*;
