@@ -1,6 +1,8 @@
 //! The demo data set in `fixtures/`, compiled into the binary. Loading is idempotent:
 //! records are matched by their natural keys and never loaded twice.
 
+mod services;
+
 use serde::Deserialize;
 
 use crate::audit::{self, Actor};
@@ -28,6 +30,39 @@ const DEMO_SUPPLIER: (&str, &str) = (
 
 /// Opening stock at HMP Fosse Way's pharmacy store: (product, batch, expiry, quantity, reorder level, reorder quantity).
 const OPENING_STOCK: &[(&str, &str, &str, &str, &str, &str)] = &[
+    ("Oseltamivir 75mg capsules", "OSL2610A", "2028-02-29", "200", "50", "100"),
+    (
+        "Salbutamol 100micrograms/dose inhaler CFC free",
+        "SAL2611R",
+        "2028-04-30",
+        "20",
+        "5",
+        "10",
+    ),
+    (
+        "Influenza vaccine (surface antigen, inactivated) suspension for injection 0.5ml pre-filled syringes",
+        "FLU2609V",
+        "2027-06-30",
+        "100",
+        "20",
+        "50",
+    ),
+    (
+        "Adrenaline (epinephrine) 300micrograms/0.3ml auto-injector",
+        "ADR2607E",
+        "2027-01-31",
+        "12",
+        "6",
+        "6",
+    ),
+    (
+        "Naloxone 1.26mg/3.1ml (Prenoxad) solution for injection pre-filled syringes",
+        "NLX2608P",
+        "2028-08-31",
+        "40",
+        "10",
+        "20",
+    ),
     (
         "Methadone 1mg/ml oral solution sugar free",
         "MTH2611A",
@@ -168,6 +203,8 @@ struct PatientFixture {
     allergies: Vec<crate::patients::model::AllergyRequest>,
     ip_assessment: Option<AssessmentFixture>,
     prescriptions: Vec<PrescriptionFixture>,
+    #[serde(default)]
+    adjustments: Vec<crate::patients::model::AdjustmentRequest>,
 }
 
 #[derive(Deserialize)]
@@ -313,6 +350,7 @@ pub fn load(conn: &mut AnyConnection, demo_password: Option<&str>) -> Result<Loa
         }
         report.suppliers = load_suppliers(conn, &admin)?;
         report.patients = load_patients(conn)?;
+        services::load(conn)?;
         if report.users > 0 && demo_password.is_none() {
             report.generated_password = plain.clone();
         }
@@ -352,7 +390,7 @@ fn load_suppliers(conn: &mut AnyConnection, actor: &Actor) -> Result<usize, AppE
     Ok(added)
 }
 
-fn demo_actor(conn: &mut AnyConnection, username: &str) -> Result<Actor, AppError> {
+pub(crate) fn demo_actor(conn: &mut AnyConnection, username: &str) -> Result<Actor, AppError> {
     let user = users::by_username(conn, username)?
         .ok_or_else(|| AppError::internal(format!("demo user {username} missing")))?;
     Ok(Actor {
@@ -387,6 +425,9 @@ fn load_patients(conn: &mut AnyConnection) -> Result<usize, AppError> {
         let id = patients::admit(conn, &nurse, site.id, &f.admit)?.id;
         for a in &f.allergies {
             patients::add_allergy(conn, &nurse, id, a)?;
+        }
+        for a in &f.adjustments {
+            crate::patients::adjustments::add(conn, &nurse, id, a)?;
         }
         if let Some(a) = &f.ip_assessment {
             let mut product_ids = Vec::new();

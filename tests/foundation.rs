@@ -564,11 +564,21 @@ async fn demo_fixtures_load_once() {
     let app = spawn().await;
     let mut c = app.conn();
     let first = prison_pharmacy::fixtures::load(&mut c, Some(common::DEMO_PASSWORD)).unwrap();
-    assert_eq!((first.sites, first.users, first.products), (10, 8, 60));
+    assert_eq!((first.sites, first.users, first.products), (10, 8, 63));
     assert!(first.locations >= 40);
     let second = prison_pharmacy::fixtures::load(&mut c, Some(common::DEMO_PASSWORD)).unwrap();
     assert_eq!(second, prison_pharmacy::fixtures::LoadReport::default());
     drop(c);
+    // The kits, outbreak, vaccinations and budgets are made once.
+    for (table, rows) in [
+        ("emergency_kits", 3),
+        ("outbreaks", 1),
+        ("vaccinations", 2),
+        ("budgets", 2),
+        ("reasonable_adjustments", 3),
+    ] {
+        assert_eq!(app.count(table), rows, "{table}");
+    }
     let r = app
         .call(
             Method::POST,

@@ -82,6 +82,7 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
         administration::Rules::from_config(&prison_pharmacy::config::Config::for_database(""));
 
     let mut per_site = Vec::new();
+    let mut extra = Vec::new();
     for (site, number, carer) in [
         (fosse, "G1111AA", &nurse),
         (lincoln, "H2222BB", &lincoln_nurse),
@@ -213,6 +214,43 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
             dose.id,
             dose.alert_ids[0],
         ));
+        // An emergency kit, an outbreak and a reasonable adjustment.
+        let kit_location = sites::insert_location(conn, site, "MATRIX-KIT", "Kit", "treatment_room", false)
+            .unwrap();
+        let naloxone = prison_pharmacy::formulary::queries::product_by_name(
+            conn,
+            "Naloxone 1.26mg/3.1ml (Prenoxad) solution for injection pre-filled syringes",
+        )
+        .unwrap()
+        .unwrap()
+        .id;
+        let kit = prison_pharmacy::emergency_kits::service::create_kit(
+            conn,
+            &pharmacist,
+            site,
+            &req(json!({"location_id": kit_location, "kind": "naloxone_kit",
+                        "contents": [{"product_id": naloxone, "quantity": "2"}]})),
+        )
+        .unwrap()
+        .id;
+        let outbreak = prison_pharmacy::outbreaks::service::declare(
+            conn,
+            carer,
+            site,
+            &req(json!({"condition": "Norovirus", "wings": ["A"]})),
+        )
+        .unwrap()
+        .id;
+        let adjustment = prison_pharmacy::patients::adjustments::add(
+            conn,
+            carer,
+            patient,
+            &req(json!({"category": "easy_read", "text": "Easy-read labels"})),
+        )
+        .unwrap()
+        .adjustments[0]
+            .id;
+        extra.push((kit, outbreak, adjustment));
     }
     // A reconciliation task at each prison: a patient moves each way.
     let to_lincoln = patients::admit(
@@ -275,6 +313,9 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
     ids.insert("check_id", (a.9, b.9));
     ids.insert("return_id", (a.10, b.10));
     ids.insert("patients", (a.11, b.11));
+    ids.insert("kit_id", (extra[0].0, extra[1].0));
+    ids.insert("outbreak_id", (extra[0].1, extra[1].1));
+    ids.insert("adjustment_id", (extra[0].2, extra[1].2));
     ids.insert("allergy_id", (a.12, b.12));
     ids.insert("prescriptions", (a.13, b.13));
     ids.insert("doses", (a.14, b.14));

@@ -30,6 +30,8 @@ pub const FHIR_BASE: &str = "https://prison-pharmacy.example/fhir";
 const UCUM: &str = "http://unitsofmeasure.org";
 /// Dose outcomes as this service records them, for not-given reasons.
 const OUTCOME_SYSTEM: &str = "https://prison-pharmacy.example/fhir/CodeSystem/dose-outcome";
+/// Reasonable adjustment categories, as the service names them (no national code set fits yet).
+const ADJUSTMENT_SYSTEM: &str = "https://prison-pharmacy.example/fhir/CodeSystem/reasonable-adjustment";
 const USER_SYSTEM: &str = "https://prison-pharmacy.example/fhir/sid/username";
 const GMC_SYSTEM: &str = "https://fhir.hl7.org.uk/Id/gmc-number";
 
@@ -331,6 +333,23 @@ pub fn bundle(
         "name": [{"family": patient.family_name, "given": [patient.given_name]}],
         "birthDate": patient.date_of_birth.to_string(),
     }))];
+    let mut users = BTreeSet::new();
+    // Each reasonable adjustment in force is a Flag on the patient, so a receiving service
+    // sees it beside the medicines.
+    for a in &patient.adjustments {
+        users.insert(a.recorded_by);
+        entries.push(entry(json!({
+            "resourceType": "Flag",
+            "id": format!("adjustment-{}", a.id),
+            "status": "active",
+            "category": [{"coding": [{"system": ADJUSTMENT_SYSTEM, "code": a.category.as_str(),
+                "display": a.label}], "text": "Reasonable adjustment"}],
+            "code": {"text": format!("{}: {}", a.label, a.text)},
+            "subject": {"reference": patient_ref},
+            "period": {"start": instant(a.recorded_at)},
+            "author": user_ref(a.recorded_by),
+        })));
+    }
     let mut practitioners = std::collections::BTreeMap::new();
     let mut products = std::collections::HashMap::new();
     for id in &rx_ids {
@@ -345,7 +364,6 @@ pub fn bundle(
             &prescriber_id,
         )?));
     }
-    let mut users = BTreeSet::new();
     for d in &doses {
         let (product_id, unit) = products
             .get(&d.prescription_id)

@@ -56,6 +56,8 @@ pub struct RoundItem {
     pub time_critical: bool,
     pub recent_outcomes: Vec<RecentOutcome>,
     pub open_alerts: i64,
+    /// The patient's reasonable adjustments: how to give and explain this dose.
+    pub adjustments: Vec<crate::patients::model::AdjustmentView>,
     /// The outcome already recorded for this dose, if any.
     pub recorded: Option<DoseView>,
 }

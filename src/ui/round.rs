@@ -258,6 +258,11 @@ fn dose(
                 @if item.overdue { " " span class="badge alert" { "Overdue since " (item.scheduled_date.format("%-d %b")) } }
                 @if item.open_alerts > 0 { " " span class="badge alert" { (item.open_alerts) " open alert" @if item.open_alerts > 1 { "s" } } }
             }
+            @if !item.adjustments.is_empty() {
+                ul class="adjustments" aria-label="Reasonable adjustments" {
+                    @for a in &item.adjustments { li { strong { (a.label) } ": " (a.text) } }
+                }
+            }
             @if !item.recent_outcomes.is_empty() {
                 div class="recent" { "Last: "
                     @for (i, o) in item.recent_outcomes.iter().take(3).enumerate() {

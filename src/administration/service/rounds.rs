@@ -226,6 +226,8 @@ pub fn round(
         .load::<(i64, i64)>(conn)?
         .into_iter()
         .collect();
+    // Fixed count of queries: every patient's adjustments at once.
+    let adjustments = crate::patients::adjustments::in_force(conn, &patient_ids)?;
     let items = candidates
         .into_iter()
         .filter(|(r, _, date)| !(*date < q.date && settled.contains(&r.0 .0)))
@@ -250,6 +252,7 @@ pub fn round(
                 time_critical: e.3,
                 recent_outcomes: recent.remove(&p.0).unwrap_or_default(),
                 open_alerts: open_alerts.get(&p.1).copied().unwrap_or(0),
+                adjustments: adjustments.get(&p.1).cloned().unwrap_or_default(),
                 recorded: recorded.remove(&p.0),
             }
         })

@@ -133,7 +133,7 @@ pub fn supply(
     let ts = now();
     let product =
         formulary::product(conn, rx.product_id)?.ok_or_else(|| AppError::not_found("product"))?;
-    let label = format!(
+    let mut label = format!(
         "{}. Take {} {} {}. {} {}. {} {} for {} days. Supplied {} by {}.",
         rx.product_name,
         Quantity::from_scaled(rx.dose),
@@ -149,6 +149,14 @@ pub fn supply(
             .counterparty_address
             .unwrap_or_default(),
     );
+    // The label carries the patient's reasonable adjustments, so whoever hands it over and
+    // whoever reads it knows them (an easy-read label, reminders, someone to explain).
+    let adjustments = crate::patients::adjustments::in_force(conn, &[rx.patient_id])?
+        .remove(&rx.patient_id)
+        .unwrap_or_default();
+    for line in crate::patients::adjustments::summary_lines(&adjustments) {
+        label.push_str(&format!(" Adjustment - {line}."));
+    }
     let id: i64 = diesel::insert_into(ip_supplies::table)
         .values((
             ip_supplies::prescription_id.eq(rx.id),
