@@ -169,7 +169,12 @@ async fn emergency_kits_are_checked_opened_and_restocked_through_the_ledger() {
     ];
     for (body, (field, rule)) in bad {
         let r = app.post(&kits_path, &d.technician, body.clone()).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
         assert_eq!(first_issue(&r.body), (field.to_string(), rule.to_string()));
     }
     let nurse_try = app
@@ -307,10 +312,18 @@ async fn emergency_kits_are_checked_opened_and_restocked_through_the_ledger() {
     let bag = app.get(&format!("{kits_path}/{bag_id}"), &d.nurse).await;
     assert_eq!(bag.body["state"], "sealed");
     assert_eq!(bag.body["seal_number"], "FW-005000");
-    let events = app.get(&format!("{kits_path}/{bag_id}/events"), &d.auditor).await;
-    assert_eq!(events.body["total"], 3, "the demo restock, the opening and this restock");
+    let events = app
+        .get(&format!("{kits_path}/{bag_id}/events"), &d.auditor)
+        .await;
+    assert_eq!(
+        events.body["total"], 3,
+        "the demo restock, the opening and this restock"
+    );
     assert_eq!(events.body["items"][0]["kind"], "restocked");
-    assert_eq!(app.count("audit_events WHERE action = 'emergency_kit.open'"), 1);
+    assert_eq!(
+        app.count("audit_events WHERE action = 'emergency_kit.open'"),
+        1
+    );
 
     // Expiry: a short-dated batch restocked into the kit shows within its days, not a day before.
     let short = (chrono::Utc::now().date_naive() + chrono::Duration::days(20)).to_string();
@@ -332,7 +345,13 @@ async fn emergency_kits_are_checked_opened_and_restocked_through_the_ledger() {
             user_id: 1,
             request_id: "test".into(),
         };
-        let p = Posting::new(d.site, store, batch, "1".parse().unwrap(), MovementReason::Receipt);
+        let p = Posting::new(
+            d.site,
+            store,
+            batch,
+            "1".parse().unwrap(),
+            MovementReason::Receipt,
+        );
         ledger::post(&mut c, &actor, &p).unwrap();
     }
     let r = app
@@ -343,7 +362,10 @@ async fn emergency_kits_are_checked_opened_and_restocked_through_the_ledger() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert_eq!(r.body["movements"][0]["batch_id"], batch, "first expiry first out");
+    assert_eq!(
+        r.body["movements"][0]["batch_id"], batch,
+        "first expiry first out"
+    );
     let expiring = |days: i64| format!("{kits_path}/expiring?days={days}");
     let r = app.get(&expiring(20), &d.pharmacist).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -368,9 +390,11 @@ async fn emergency_kits_are_checked_opened_and_restocked_through_the_ledger() {
 
     // Checks and openings are evidence: the database refuses to change them.
     let mut c = app.conn();
-    assert!(diesel::sql_query("UPDATE emergency_kit_checks SET complete = TRUE")
-        .execute(&mut *c)
-        .is_err());
+    assert!(
+        diesel::sql_query("UPDATE emergency_kit_checks SET complete = TRUE")
+            .execute(&mut *c)
+            .is_err()
+    );
     assert!(diesel::sql_query("DELETE FROM emergency_kit_events")
         .execute(&mut *c)
         .is_err());
@@ -434,7 +458,10 @@ async fn outbreaks_tag_courses_and_vaccinations_and_a_batch_finds_its_recipients
             course(json!({"outbreak_id": 999_999, "outbreak_purpose": "prophylaxis"})),
         )
         .await;
-    assert_eq!(first_issue(&r.body), ("outbreak_id".into(), "exists".into()));
+    assert_eq!(
+        first_issue(&r.body),
+        ("outbreak_id".into(), "exists".into())
+    );
     assert_eq!(app.count("prescriptions"), rx_before);
     let r = app
         .post(
@@ -467,9 +494,7 @@ async fn outbreaks_tag_courses_and_vaccinations_and_a_batch_finds_its_recipients
         .post(&vaccinations, &d.technician, vaccination.clone())
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = app
-        .post(&vaccinations, &d.nurse, vaccination.clone())
-        .await;
+    let r = app.post(&vaccinations, &d.nurse, vaccination.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["batch_number"], "FLU2609V");
     assert_eq!(r.body["injection_site"], "right_upper_arm");
@@ -481,14 +506,17 @@ async fn outbreaks_tag_courses_and_vaccinations_and_a_batch_finds_its_recipients
     let mut wrong = vaccination.clone();
     wrong["product_id"] = json!(oseltamivir);
     let r = app.post(&vaccinations, &d.nurse, wrong).await;
-    assert_eq!(first_issue(&r.body), ("batch_id".into(), "same_product".into()));
+    assert_eq!(
+        first_issue(&r.body),
+        ("batch_id".into(), "same_product".into())
+    );
 
     // Who received the batch, for a recall: everyone vaccinated with it.
-    let recipients = format!(
-        "/api/v1/sites/{}/batch-recipients?batch_id={batch}",
-        d.site
+    let recipients = format!("/api/v1/sites/{}/batch-recipients?batch_id={batch}", d.site);
+    assert_eq!(
+        app.get(&recipients, &d.nurse).await.status,
+        StatusCode::FORBIDDEN
     );
-    assert_eq!(app.get(&recipients, &d.nurse).await.status, StatusCode::FORBIDDEN);
     let r = app.get(&recipients, &d.auditor).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let mut numbers: Vec<&str> = r.body["items"]
@@ -525,11 +553,11 @@ async fn outbreaks_tag_courses_and_vaccinations_and_a_batch_finds_its_recipients
 
     // The tag is part of the prescription, fixed like the rest of it.
     let mut c = app.conn();
-    assert!(
-        diesel::sql_query("UPDATE prescriptions SET outbreak_id = NULL WHERE outbreak_id IS NOT NULL")
-            .execute(&mut *c)
-            .is_err()
-    );
+    assert!(diesel::sql_query(
+        "UPDATE prescriptions SET outbreak_id = NULL WHERE outbreak_id IS NOT NULL"
+    )
+    .execute(&mut *c)
+    .is_err());
     assert!(diesel::sql_query("DELETE FROM vaccinations")
         .execute(&mut *c)
         .is_err());
@@ -549,7 +577,8 @@ async fn budgets_report_spend_commitments_and_a_straight_line_forecast() {
     let budgets = format!("/api/v1/sites/{}/budgets", d.site);
 
     // Revised: the earlier figure is kept, superseded.
-    let set = json!({"financial_year": year, "service_line": "general_pharmacy", "amount": "1000.00"});
+    let set =
+        json!({"financial_year": year, "service_line": "general_pharmacy", "amount": "1000.00"});
     assert_eq!(
         app.post(&budgets, &d.technician, set.clone()).await.status,
         StatusCode::FORBIDDEN
@@ -561,15 +590,21 @@ async fn budgets_report_spend_commitments_and_a_straight_line_forecast() {
             json!({"financial_year": year, "service_line": "general_pharmacy", "amount": "-1"}),
         )
         .await;
-    assert_eq!(first_issue(&r.body), ("amount".into(), "non_negative".into()));
+    assert_eq!(
+        first_issue(&r.body),
+        ("amount".into(), "non_negative".into())
+    );
     let r = app.post(&budgets, &d.pharmacist, set).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let list = app
-        .get(&format!("{budgets}?year={year}"), &d.auditor)
-        .await;
+    let list = app.get(&format!("{budgets}?year={year}"), &d.auditor).await;
     assert_eq!(list.body["total"], 3);
     assert_eq!(list.body["items"][0]["superseded"], false);
-    assert_eq!(list.body["items"][0]["amount"].as_str().map(|a| a.parse::<Decimal>().unwrap()), Some(Decimal::from(1000)));
+    assert_eq!(
+        list.body["items"][0]["amount"]
+            .as_str()
+            .map(|a| a.parse::<Decimal>().unwrap()),
+        Some(Decimal::from(1000))
+    );
     let superseded: Vec<bool> = list.body["items"]
         .as_array()
         .unwrap()
@@ -677,7 +712,10 @@ async fn budgets_report_spend_commitments_and_a_straight_line_forecast() {
 
     let (status, content_type, bytes) = app
         .download(
-            &format!("/api/v1/sites/{}/budget-report?year={year}&format=csv", d.site),
+            &format!(
+                "/api/v1/sites/{}/budget-report?year={year}&format=csv",
+                d.site
+            ),
             &d.auditor,
         )
         .await;
@@ -763,11 +801,17 @@ async fn reasonable_adjustments_reach_rounds_labels_and_the_fhir_record() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["adjustments"].as_array().unwrap().len(), 3);
     let hearing = r.body["adjustments"][2]["id"].as_i64().unwrap();
-    assert_eq!(app.count("audit_events WHERE action = 'adjustment.record'"), 4);
+    assert_eq!(
+        app.count("audit_events WHERE action = 'adjustment.record'"),
+        4
+    );
 
     // On the in-possession label.
     let rx = app
-        .get(&format!("/api/v1/patients/{archer}/prescriptions"), &d.nurse)
+        .get(
+            &format!("/api/v1/patients/{archer}/prescriptions"),
+            &d.nurse,
+        )
         .await;
     let sertraline = rx.body["items"]
         .as_array()
@@ -790,7 +834,10 @@ async fn reasonable_adjustments_reach_rounds_labels_and_the_fhir_record() {
         label.contains("Adjustment - Easy-read labels: Picture labels; read the label aloud"),
         "{label}"
     );
-    assert!(label.contains("Adjustment - Hearing impairment: Face him"), "{label}");
+    assert!(
+        label.contains("Adjustment - Hearing impairment: Face him"),
+        "{label}"
+    );
 
     // In the FHIR record, as Flags on the patient.
     let fhir = app
@@ -806,12 +853,19 @@ async fn reasonable_adjustments_reach_rounds_labels_and_the_fhir_record() {
         .collect();
     assert_eq!(flags.len(), 3);
     assert_eq!(flags[0]["category"][0]["coding"][0]["code"], "easy_read");
-    assert_eq!(flags[0]["subject"]["reference"], format!("Patient/p{archer}"));
+    assert_eq!(
+        flags[0]["subject"]["reference"],
+        format!("Patient/p{archer}")
+    );
 
     // Retracted by a linked record: gone from view, the original kept.
     let retract = format!("/api/v1/patients/{archer}/adjustments/{hearing}/retraction");
     let r = app
-        .post(&retract, &d.nurse, json!({"reason": "entered on the wrong patient"}))
+        .post(
+            &retract,
+            &d.nurse,
+            json!({"reason": "entered on the wrong patient"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["adjustments"].as_array().unwrap().len(), 2);

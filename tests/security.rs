@@ -215,8 +215,9 @@ fn build_records(conn: &mut AnyConnection) -> Ids {
             dose.alert_ids[0],
         ));
         // An emergency kit, an outbreak and a reasonable adjustment.
-        let kit_location = sites::insert_location(conn, site, "MATRIX-KIT", "Kit", "treatment_room", false)
-            .unwrap();
+        let kit_location =
+            sites::insert_location(conn, site, "MATRIX-KIT", "Kit", "treatment_room", false)
+                .unwrap();
         let naloxone = prison_pharmacy::formulary::queries::product_by_name(
             conn,
             "Naloxone 1.26mg/3.1ml (Prenoxad) solution for injection pre-filled syringes",

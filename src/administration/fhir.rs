@@ -31,7 +31,8 @@ const UCUM: &str = "http://unitsofmeasure.org";
 /// Dose outcomes as this service records them, for not-given reasons.
 const OUTCOME_SYSTEM: &str = "https://prison-pharmacy.example/fhir/CodeSystem/dose-outcome";
 /// Reasonable adjustment categories, as the service names them (no national code set fits yet).
-const ADJUSTMENT_SYSTEM: &str = "https://prison-pharmacy.example/fhir/CodeSystem/reasonable-adjustment";
+const ADJUSTMENT_SYSTEM: &str =
+    "https://prison-pharmacy.example/fhir/CodeSystem/reasonable-adjustment";
 const USER_SYSTEM: &str = "https://prison-pharmacy.example/fhir/sid/username";
 const GMC_SYSTEM: &str = "https://fhir.hl7.org.uk/Id/gmc-number";
 

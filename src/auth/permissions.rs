@@ -189,14 +189,20 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
         Action::EmergencyKitRead,
         &[Pharmacist, PharmacyTechnician, Nurse, Auditor],
     ),
-    (Action::EmergencyKitManage, &[Pharmacist, PharmacyTechnician]),
+    (
+        Action::EmergencyKitManage,
+        &[Pharmacist, PharmacyTechnician],
+    ),
     (
         Action::EmergencyKitCheck,
         &[Pharmacist, PharmacyTechnician, Nurse],
     ),
     // Opening a kit records medicines given in an emergency, as a dose is recorded.
     (Action::EmergencyKitOpen, &[Pharmacist, Nurse]),
-    (Action::EmergencyKitRestock, &[Pharmacist, PharmacyTechnician]),
+    (
+        Action::EmergencyKitRestock,
+        &[Pharmacist, PharmacyTechnician],
+    ),
     (
         Action::OutbreakRead,
         &[Pharmacist, PharmacyTechnician, Nurse, Auditor],

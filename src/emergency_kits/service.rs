@@ -190,8 +190,10 @@ pub fn create_kit(
         "emergency_kit.create",
         "emergency_kit",
         id,
-        Some(serde_json::json!({"kind": req.kind, "location_id": req.location_id,
-            "check_interval_days": interval, "contents": contents_json(&req.contents)})),
+        Some(
+            serde_json::json!({"kind": req.kind, "location_id": req.location_id,
+            "check_interval_days": interval, "contents": contents_json(&req.contents)}),
+        ),
     )?;
     kit(conn, site_id, id)
 }
@@ -308,11 +310,8 @@ fn kit_view(
         (None, Some((_, seal, _))) => (KitState::Sealed, Some(seal.clone())),
         (None, None) => (KitState::Unchecked, None),
     };
-    let next_check_due = last_check
-        .as_ref()
-        .map(|c| c.1)
-        .unwrap_or(created_at)
-        + Duration::days(interval);
+    let next_check_due =
+        last_check.as_ref().map(|c| c.1).unwrap_or(created_at) + Duration::days(interval);
     Ok(KitView {
         id,
         site_id,
@@ -440,7 +439,9 @@ pub fn record_check(
         "emergency_kit.check",
         "emergency_kit",
         kit_id,
-        Some(serde_json::json!({"check_id": id, "complete": complete, "seal_number": req.seal_number})),
+        Some(
+            serde_json::json!({"check_id": id, "complete": complete, "seal_number": req.seal_number}),
+        ),
     )?;
     Ok(checks_by_id(conn, &[id])?.remove(0))
 }
@@ -547,7 +548,10 @@ fn fefo(
             ),
         ));
     }
-    Ok(a.picks.into_iter().map(|p| (p.batch_id, p.quantity)).collect())
+    Ok(a.picks
+        .into_iter()
+        .map(|p| (p.batch_id, p.quantity))
+        .collect())
 }
 
 struct NewEvent<'a> {
@@ -639,8 +643,20 @@ pub fn open_kit(
         },
     )?;
     for (i, item) in req.items_used.iter().enumerate() {
-        for (batch, quantity) in fefo(conn, site_id, location_id, &format!("items_used[{i}]"), item)? {
-            let mut p = Posting::new(site_id, location_id, batch, -quantity, MovementReason::DoseGiven);
+        for (batch, quantity) in fefo(
+            conn,
+            site_id,
+            location_id,
+            &format!("items_used[{i}]"),
+            item,
+        )? {
+            let mut p = Posting::new(
+                site_id,
+                location_id,
+                batch,
+                -quantity,
+                MovementReason::DoseGiven,
+            );
             p.reason_code = Some("emergency_kit".into());
             p.occurred_at = Some(occurred_at);
             post_linked(conn, actor, id, p)?;
@@ -653,8 +669,10 @@ pub fn open_kit(
         "emergency_kit.open",
         "emergency_kit",
         kit_id,
-        Some(serde_json::json!({"event_id": id, "seal_number": req.seal_number,
-            "patient_id": req.patient_id, "items_used": contents_json(&req.items_used)})),
+        Some(
+            serde_json::json!({"event_id": id, "seal_number": req.seal_number,
+            "patient_id": req.patient_id, "items_used": contents_json(&req.items_used)}),
+        ),
     )?;
     event(conn, site_id, kit_id, id)
 }
@@ -669,7 +687,11 @@ pub fn restock_kit(
 ) -> Result<KitEventView, AppError> {
     let (_, _, location_id, ..) = kit_row(conn, site_id, kit_id)?;
     location_at(conn, site_id, req.from_location_id).map_err(|_| {
-        AppError::invalid("from_location_id", "at_site", "no location of this prison has this id")
+        AppError::invalid(
+            "from_location_id",
+            "at_site",
+            "no location of this prison has this id",
+        )
     })?;
     if req.from_location_id == location_id {
         return Err(AppError::invalid(
@@ -694,7 +716,13 @@ pub fn restock_kit(
         },
     )?;
     for (i, item) in req.items.iter().enumerate() {
-        let picks = fefo(conn, site_id, req.from_location_id, &format!("items[{i}]"), item)?;
+        let picks = fefo(
+            conn,
+            site_id,
+            req.from_location_id,
+            &format!("items[{i}]"),
+            item,
+        )?;
         for (batch, quantity) in picks {
             for (location, signed, reason) in [
                 (req.from_location_id, -quantity, MovementReason::TransferOut),
@@ -713,8 +741,10 @@ pub fn restock_kit(
         "emergency_kit.restock",
         "emergency_kit",
         kit_id,
-        Some(serde_json::json!({"event_id": id, "seal_number": req.seal_number,
-            "items": contents_json(&req.items)})),
+        Some(
+            serde_json::json!({"event_id": id, "seal_number": req.seal_number,
+            "items": contents_json(&req.items)}),
+        ),
     )?;
     event(conn, site_id, kit_id, id)
 }
@@ -818,16 +848,32 @@ pub fn expiring(
 ) -> Result<Vec<ExpiringKitItem>, AppError> {
     let today = now().date();
     let until = today + Duration::days(days);
-    type Row = (i64, String, String, i64, String, i64, String, chrono::NaiveDate, i64);
+    type Row = (
+        i64,
+        String,
+        String,
+        i64,
+        String,
+        i64,
+        String,
+        chrono::NaiveDate,
+        i64,
+    );
     let rows: Vec<Row> = stock_balances::table
-        .inner_join(emergency_kits::table.on(emergency_kits::location_id.eq(stock_balances::location_id)))
+        .inner_join(
+            emergency_kits::table.on(emergency_kits::location_id.eq(stock_balances::location_id)),
+        )
         .inner_join(locations::table.on(locations::id.eq(stock_balances::location_id)))
         .inner_join(batches::table.on(batches::id.eq(stock_balances::batch_id)))
         .inner_join(products::table.on(products::id.eq(stock_balances::product_id)))
         .filter(emergency_kits::site_id.eq(site_id))
         .filter(stock_balances::quantity.gt(0))
         .filter(batches::expiry_date.le(until))
-        .order((batches::expiry_date.asc(), locations::code.asc(), batches::id.asc()))
+        .order((
+            batches::expiry_date.asc(),
+            locations::code.asc(),
+            batches::id.asc(),
+        ))
         .select((
             emergency_kits::id,
             emergency_kits::kind,

@@ -5,8 +5,8 @@ use super::queries;
 use crate::audit::{self, Actor};
 use crate::db::schema::products;
 use crate::db::{conflict_on_duplicate, now, AnyConnection};
-use crate::domain::stock::{BatchStatus, CdSchedule, Possession};
 use crate::domain::procurement::ServiceLine;
+use crate::domain::stock::{BatchStatus, CdSchedule, Possession};
 use crate::error::AppError;
 
 /// Schedule 2 CDs are register-tracked by law; buprenorphine by near-universal prison practice.
@@ -168,10 +168,7 @@ pub fn update_product(
             products::critical.eq(req.critical.unwrap_or(current.critical)),
             products::weekly_only.eq(req.weekly_only.unwrap_or(current.weekly_only)),
             products::time_critical.eq(req.time_critical.unwrap_or(current.time_critical)),
-            products::service_line.eq(req
-                .service_line
-                .unwrap_or(current.service_line)
-                .as_str()),
+            products::service_line.eq(req.service_line.unwrap_or(current.service_line).as_str()),
             products::updated_at.eq(now()),
         ))
         .execute(conn)?;

@@ -117,11 +117,9 @@ pub fn require_open(
             "exists",
             "no outbreak of this prison has this id",
         )),
-        Some(o) if o.status == OutbreakStatus::Closed => Err(AppError::invalid(
-            field,
-            "open",
-            "the outbreak is closed",
-        )),
+        Some(o) if o.status == OutbreakStatus::Closed => {
+            Err(AppError::invalid(field, "open", "the outbreak is closed"))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -320,8 +318,10 @@ pub fn vaccinate(
         "vaccination.record",
         "vaccination",
         id,
-        Some(serde_json::json!({"patient_id": req.patient_id, "batch_id": req.batch_id,
-            "outbreak_id": req.outbreak_id})),
+        Some(
+            serde_json::json!({"patient_id": req.patient_id, "batch_id": req.batch_id,
+            "outbreak_id": req.outbreak_id}),
+        ),
     )?;
     let filter = VaccinationFilter {
         outbreak_id: None,
@@ -359,7 +359,16 @@ fn vaccinations_where(
     }
     type Row = (
         (i64, i64, i64, String, i64, String, i64, String),
-        (i64, i64, i64, String, Option<i64>, i64, NaiveDateTime, NaiveDateTime),
+        (
+            i64,
+            i64,
+            i64,
+            String,
+            Option<i64>,
+            i64,
+            NaiveDateTime,
+            NaiveDateTime,
+        ),
     );
     let rows: Vec<Row> = q
         .order(vaccinations::id.desc())
@@ -424,12 +433,20 @@ fn wing_of(wing: Option<String>) -> String {
 
 /// How many patients were treated, given prophylaxis or vaccinated, per wing (by where each
 /// patient is now), each patient counted once per measure.
-pub fn summary(conn: &mut AnyConnection, site_id: i64, id: i64) -> Result<OutbreakSummary, AppError> {
+pub fn summary(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    id: i64,
+) -> Result<OutbreakSummary, AppError> {
     let outbreak = outbreak(conn, site_id, id)?;
     let courses: Vec<(i64, Option<String>, Option<String>)> = prescriptions::table
         .inner_join(patients::table)
         .filter(prescriptions::outbreak_id.eq(id))
-        .select((patients::id, patients::wing, prescriptions::outbreak_purpose))
+        .select((
+            patients::id,
+            patients::wing,
+            prescriptions::outbreak_purpose,
+        ))
         .load(conn)?;
     let vaccinated: Vec<(i64, Option<String>)> = vaccinations::table
         .inner_join(patients::table)

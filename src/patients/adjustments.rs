@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{AdjustmentCategory, AdjustmentView, AdjustmentRequest, PatientView};
+use super::model::{AdjustmentCategory, AdjustmentRequest, AdjustmentView, PatientView};
 use super::service::{patient, patient_site};
 use crate::audit::{self, Actor};
 use crate::db::schema::reasonable_adjustments as ra;

@@ -590,7 +590,13 @@ pub fn create(
             crate::outbreaks::service::require_open(conn, patient.site_id, outbreak, "outbreak_id")?
         }
         (None, None) => {}
-        (None, Some(_)) => return Err(AppError::invalid("outbreak_id", "required", "names the outbreak")),
+        (None, Some(_)) => {
+            return Err(AppError::invalid(
+                "outbreak_id",
+                "required",
+                "names the outbreak",
+            ))
+        }
         (Some(_), None) => {
             return Err(AppError::invalid(
                 "outbreak_purpose",

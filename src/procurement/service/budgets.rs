@@ -60,7 +60,16 @@ pub fn budgets_of(
     site_id: i64,
     year: i64,
 ) -> Result<Vec<BudgetView>, AppError> {
-    type Row = (i64, i64, i64, String, i64, Option<String>, i64, chrono::NaiveDateTime);
+    type Row = (
+        i64,
+        i64,
+        i64,
+        String,
+        i64,
+        Option<String>,
+        i64,
+        chrono::NaiveDateTime,
+    );
     let rows: Vec<Row> = budgets::table
         .filter(budgets::site_id.eq(site_id))
         .filter(budgets::financial_year.eq(year))
@@ -137,7 +146,13 @@ pub fn budget_report(
         OrderStatus::Sent.as_str(),
         OrderStatus::PartlyReceived.as_str(),
     ];
-    type OpenLine = (i64, Option<chrono::NaiveDateTime>, chrono::NaiveDateTime, String, i64);
+    type OpenLine = (
+        i64,
+        Option<chrono::NaiveDateTime>,
+        chrono::NaiveDateTime,
+        String,
+        i64,
+    );
     let open_lines: Vec<OpenLine> = purchase_order_lines::table
         .inner_join(purchase_orders::table)
         .inner_join(products::table)
@@ -155,7 +170,10 @@ pub fn budget_report(
     let mut delivered: BTreeMap<i64, i64> = BTreeMap::new();
     for (line, net) in goods_receipt_lines::table
         .filter(goods_receipt_lines::order_line_id.eq_any(&ids))
-        .select((goods_receipt_lines::order_line_id, goods_receipt_lines::value_net))
+        .select((
+            goods_receipt_lines::order_line_id,
+            goods_receipt_lines::value_net,
+        ))
         .load::<(i64, i64)>(conn)?
     {
         *delivered.entry(line).or_insert(0) += net;
@@ -233,7 +251,10 @@ pub fn budget_report_csv(report: &BudgetReport) -> Result<Vec<u8>, AppError> {
     ])
     .map_err(err)?;
     for m in &report.months {
-        let line = report.lines.iter().find(|l| l.service_line == m.service_line);
+        let line = report
+            .lines
+            .iter()
+            .find(|l| l.service_line == m.service_line);
         w.write_record([
             report.financial_year.to_string(),
             m.service_line.to_string(),
