@@ -93,21 +93,26 @@ fn check_items(conn: &mut AnyConnection, field: &str, items: &[KitItem]) -> Resu
     Ok(())
 }
 
-/// 422 unless every product listed is on the kit's contents list.
-fn require_on_list(
-    conn: &mut AnyConnection,
-    kit_id: i64,
-    field: &str,
-    items: &[KitItem],
-) -> Result<(), AppError> {
-    let listed: HashSet<i64> = emergency_kit_contents::table
+/// The products on a kit's contents list.
+fn listed_products(conn: &mut AnyConnection, kit_id: i64) -> Result<HashSet<i64>, AppError> {
+    Ok(emergency_kit_contents::table
         .filter(emergency_kit_contents::kit_id.eq(kit_id))
         .select(emergency_kit_contents::product_id)
         .load::<i64>(conn)?
         .into_iter()
-        .collect();
-    for (i, item) in items.iter().enumerate() {
-        if !listed.contains(&item.product_id) {
+        .collect())
+}
+
+/// 422 unless every product named is on the kit's contents list.
+fn require_on_list(
+    conn: &mut AnyConnection,
+    kit_id: i64,
+    field: &str,
+    products: impl IntoIterator<Item = i64>,
+) -> Result<HashSet<i64>, AppError> {
+    let listed = listed_products(conn, kit_id)?;
+    for (i, product) in products.into_iter().enumerate() {
+        if !listed.contains(&product) {
             return Err(AppError::invalid(
                 format!("{field}[{i}].product_id"),
                 "in_kit",
@@ -115,7 +120,7 @@ fn require_on_list(
             ));
         }
     }
-    Ok(())
+    Ok(listed)
 }
 
 fn write_contents(
@@ -377,19 +382,14 @@ pub fn record_check(
     req: &KitCheckRequest,
 ) -> Result<KitCheckView, AppError> {
     kit_row(conn, site_id, kit_id)?;
-    let listed: Vec<i64> = emergency_kit_contents::table
-        .filter(emergency_kit_contents::kit_id.eq(kit_id))
-        .select(emergency_kit_contents::product_id)
-        .load(conn)?;
+    let listed = require_on_list(
+        conn,
+        kit_id,
+        "items",
+        req.items.iter().map(|i| i.product_id),
+    )?;
     let mut seen = HashSet::new();
     for (i, item) in req.items.iter().enumerate() {
-        if !listed.contains(&item.product_id) {
-            return Err(AppError::invalid(
-                format!("items[{i}].product_id"),
-                "in_kit",
-                "not on this kit's contents list",
-            ));
-        }
         if !seen.insert(item.product_id) {
             return Err(AppError::invalid(
                 format!("items[{i}].product_id"),
@@ -613,20 +613,14 @@ pub fn open_kit(
 ) -> Result<KitEventView, AppError> {
     let (_, _, location_id, ..) = kit_row(conn, site_id, kit_id)?;
     check_items(conn, "items_used", &req.items_used)?;
-    require_on_list(conn, kit_id, "items_used", &req.items_used)?;
+    require_on_list(
+        conn,
+        kit_id,
+        "items_used",
+        req.items_used.iter().map(|i| i.product_id),
+    )?;
     if let Some(patient) = req.patient_id {
-        let at: Option<i64> = crate::db::schema::patients::table
-            .find(patient)
-            .select(crate::db::schema::patients::site_id)
-            .first(conn)
-            .optional()?;
-        if at != Some(site_id) {
-            return Err(AppError::invalid(
-                "patient_id",
-                "at_site",
-                "no patient of this prison has this id",
-            ));
-        }
+        crate::patients::service::patient_named_at(conn, site_id, patient, "patient_id")?;
     }
     let occurred_at = occurred("occurred_at", req.occurred_at)?;
     let id = insert_event(
@@ -701,7 +695,12 @@ pub fn restock_kit(
         ));
     }
     check_items(conn, "items", &req.items)?;
-    require_on_list(conn, kit_id, "items", &req.items)?;
+    require_on_list(
+        conn,
+        kit_id,
+        "items",
+        req.items.iter().map(|i| i.product_id),
+    )?;
     let id = insert_event(
         conn,
         actor,

@@ -108,7 +108,7 @@ pub struct VaccinationView {
     pub recorded_at: NaiveDateTime,
 }
 
-#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[derive(Debug, Default, Deserialize, IntoParams, Validate)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VaccinationFilter {

@@ -20,6 +20,8 @@ use crate::domain::stock::MovementReason;
 use crate::domain::Quantity;
 use crate::error::AppError;
 use crate::ledger::{self, Posting};
+use crate::patients::model::PatientStatus;
+use crate::patients::service::patient_named_at;
 use crate::stock::service::{location_at, require_positive};
 
 /// How far back a vaccination may be entered.
@@ -233,33 +235,12 @@ pub fn vaccinate(
     site_id: i64,
     req: &VaccinationRequest,
 ) -> Result<VaccinationView, AppError> {
-    let patient: Option<(i64, String)> = patients::table
-        .find(req.patient_id)
-        .select((patients::site_id, patients::status))
-        .first(conn)
-        .optional()?;
-    match patient {
-        Some((site, _)) if site != site_id => {
-            return Err(AppError::invalid(
-                "patient_id",
-                "at_site",
-                "no patient of this prison has this id",
-            ))
-        }
-        None => {
-            return Err(AppError::invalid(
-                "patient_id",
-                "at_site",
-                "no patient of this prison has this id",
-            ))
-        }
-        Some((_, status)) if status != "in_custody" => {
-            return Err(AppError::conflict(
-                "patient_not_in_custody",
-                format!("the patient is {status}"),
-            ))
-        }
-        _ => {}
+    let status = patient_named_at(conn, site_id, req.patient_id, "patient_id")?;
+    if status != PatientStatus::InCustody {
+        return Err(AppError::conflict(
+            "patient_not_in_custody",
+            format!("the patient is {status}"),
+        ));
     }
     let batch_product: Option<i64> = batches::table
         .find(req.batch_id)
@@ -323,12 +304,7 @@ pub fn vaccinate(
             "outbreak_id": req.outbreak_id}),
         ),
     )?;
-    let filter = VaccinationFilter {
-        outbreak_id: None,
-        patient_id: None,
-        batch_id: None,
-    };
-    vaccinations_where(conn, site_id, &filter, Some(id))?
+    vaccinations_where(conn, site_id, &VaccinationFilter::default(), Some(id))?
         .pop()
         .ok_or_else(|| AppError::internal("vaccination vanished after insert"))
 }

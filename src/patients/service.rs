@@ -63,6 +63,29 @@ pub fn patient_site(conn: &mut AnyConnection, id: i64) -> Result<i64, AppError> 
         .ok_or_else(|| AppError::not_found("patient"))
 }
 
+/// The status of a patient a request names in a field, who must be at this prison: 422 on
+/// the field otherwise, so a record never names another prison's patient.
+pub fn patient_named_at(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    patient_id: i64,
+    field: &str,
+) -> Result<PatientStatus, AppError> {
+    let row: Option<(i64, String)> = patients::table
+        .find(patient_id)
+        .select((patients::site_id, patients::status))
+        .first(conn)
+        .optional()?;
+    match row {
+        Some((site, status)) if site == site_id => Ok(PatientStatus::from_db(&status)),
+        _ => Err(AppError::invalid(
+            field,
+            "at_site",
+            "no patient of this prison has this id",
+        )),
+    }
+}
+
 /// (id, substance, kind, reaction, severity, recorded by, recorded at, retracts)
 type AllergyRow = (
     i64,

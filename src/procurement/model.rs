@@ -396,6 +396,16 @@ pub struct BudgetView {
 #[derive(Debug, Deserialize, IntoParams, Validate)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
+pub struct BudgetYear {
+    /// The financial year by the year it starts.
+    #[validate(range(min = 2000, max = 2198))]
+    #[param(minimum = 2000, maximum = 2198)]
+    pub year: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct BudgetQuery {
     /// The financial year by the year it starts.
     #[validate(range(min = 2000, max = 2198))]

@@ -410,7 +410,7 @@ pub async fn spend(
 /// Budgets set for a financial year, newest first; revisions are kept, the latest of each
 /// service line in force.
 #[utoipa::path(get, path = "/api/v1/sites/{site_id}/budgets", tag = "procurement",
-    params(BudgetQuery, PageQuery, ("site_id" = i64, Path)),
+    params(BudgetYear, PageQuery, ("site_id" = i64, Path)),
     responses((status = 200, body = Paged<BudgetView>), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])),
@@ -420,7 +420,7 @@ pub async fn budgets(
     user: AuthUser,
     paging: PageQuery,
     site_id: web::Path<i64>,
-    ValidQuery(q): ValidQuery<BudgetQuery>,
+    ValidQuery(q): ValidQuery<BudgetYear>,
 ) -> Result<HttpResponse, AppError> {
     let site_id = site_id.into_inner();
     user.authorize(Action::BudgetRead, site_id)?;
