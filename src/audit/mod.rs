@@ -39,6 +39,59 @@ pub fn record(
     )
 }
 
+/// An event to be recorded with others of the same request in one statement.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub site_id: Option<i64>,
+    pub action: String,
+    pub entity: &'static str,
+    pub entity_id: i64,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Appends several events of one actor in the caller's transaction, in one statement.
+pub fn record_all(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    events: &[Event],
+) -> Result<(), AppError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    let rows: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                audit_events::occurred_at.eq(at),
+                audit_events::user_id.eq(Some(actor.user_id)),
+                audit_events::site_id.eq(e.site_id),
+                audit_events::action.eq(&e.action),
+                audit_events::entity.eq(e.entity),
+                audit_events::entity_id.eq(e.entity_id.to_string()),
+                audit_events::request_id.eq(&actor.request_id),
+                audit_events::detail.eq(e.detail.as_ref().map(|d| d.to_string())),
+            )
+        })
+        .collect();
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            diesel::insert_into(audit_events::table)
+                .values(&rows)
+                .execute(c)?;
+        }
+        // SQLite runs in process: a statement per row costs no round trip.
+        AnyConnection::Sqlite(c) => {
+            for row in rows {
+                diesel::insert_into(audit_events::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// An event done by the service itself (loading demo data, migrations), with no user behind it.
 pub fn record_system(
     conn: &mut AnyConnection,

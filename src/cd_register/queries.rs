@@ -9,8 +9,8 @@ use crate::db::schema::{
 };
 use crate::db::{placeholder, AnyConnection};
 pub use crate::ledger::queries::{
-    cabinet_page, claim_next, close_page, holdings, insert_entry, legacy_open_pages,
-    location_stock, open_page, page, pages_in_use, set_head, Claimed, MAX_BALANCE,
+    cabinet_page, close_page, holdings, insert_entry, legacy_open_pages, location_stock, open_page,
+    page, page_for_append, pages_in_use, PageKey, MAX_BALANCE,
 };
 
 /// Movements of a page's product at its cabinet since the page opened that have no matching

@@ -1,6 +1,7 @@
 //! Storage: one connection type over PostgreSQL and SQLite, chosen at run time from the URL.
 
 pub mod schema;
+pub mod statements;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -150,6 +151,7 @@ pub struct Db {
 
 impl Db {
     pub fn connect(url: &str, max_size: u32) -> Result<Db, AppError> {
+        statements::count_from_now();
         let backend = Backend::of_url(url);
         if backend == Backend::Sqlite {
             // Switching a new file to WAL needs the file to itself; do it once before the
@@ -309,6 +311,13 @@ pub fn savepoint<T>(
 fn is_retryable(e: &DieselError) -> bool {
     match e {
         DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        // Two transactions appended the same next entry of a register page (each locked only
+        // the balance it moves): the later one starts again from the new head.
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some("cd_register_entries_page_id_seq_key") =>
+        {
+            true
+        }
         DieselError::DatabaseError(_, info) => info.message().contains("deadlock detected"),
         _ => false,
     }

@@ -1,23 +1,24 @@
 //! The stock ledger: the one function through which every change of stock passes, and the CD
 //! register's chain that it appends to. Capability folders use it; it uses none of them.
 
+pub mod facts;
 pub mod model;
 pub mod queries;
 pub mod register;
+mod writes;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::audit::{self, Actor};
-use crate::db::schema::{
-    batches, cd_register_entries, locations, products, stock_balances, stock_movements,
-};
+use crate::db::schema::{batches, cd_register_entries, locations};
 use crate::db::{now, placeholder, AnyConnection};
 use crate::domain::register::bounded_occurred_at;
 use crate::domain::stock::{issue_blocked, BatchStatus, CdSchedule, MovementReason};
 use crate::domain::Quantity;
 use crate::error::AppError;
-use model::{EntryDraft, RegisterDetail};
+pub use facts::StockFacts;
+use model::{EntryDraft, EntryRow, RegisterDetail};
 use queries::MAX_BALANCE;
 
 /// One change of one batch at one location.
@@ -74,12 +75,76 @@ pub struct Posted {
     pub register_entry_id: Option<i64>,
 }
 
-/// Writes the movement, moves the balance of (location, batch) with a guarded update that can
-/// never take it below zero, appends the CD register entry for register-tracked products, and
-/// writes the audit event, all in the caller's transaction. Because these writes happen
-/// together, a balance always equals the sum of its movements and a register page's balance
-/// equals the stock of its product at the site.
+/// Writes the movement, moves the balance of (location, batch), appends the CD register entry
+/// for register-tracked products, and writes the audit event, all in the caller's transaction.
+/// Because these writes happen together, a balance always equals the sum of its movements and a
+/// register page's balance equals the stock of its product at the site.
 pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Posted, AppError> {
+    let mut events = Vec::with_capacity(1);
+    let posted = post_with_events(conn, actor, p, &mut events)?;
+    audit::record_all(conn, actor, &events)?;
+    Ok(posted)
+}
+
+/// As `post`, but its audit event is added to `events`, for the caller to record in the same
+/// transaction together with its own: one statement for all of a request's events.
+pub fn post_with_events(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    p: &Posting,
+    events: &mut Vec<audit::Event>,
+) -> Result<Posted, AppError> {
+    let facts = match StockFacts::of_batch(conn, p.location_id, p.batch_id)? {
+        Some(facts) => facts,
+        None => {
+            // The location has never held the batch: a receipt opens its balance at zero.
+            let (location_site, product_id) = location_and_batch(conn, p)?;
+            if p.quantity.is_positive() {
+                ensure_balance_row(conn, location_site, p.location_id, p.batch_id, product_id)?;
+            }
+            StockFacts::of_batch(conn, p.location_id, p.batch_id)?.ok_or_else(|| {
+                AppError::conflict(
+                    "insufficient_stock",
+                    format!(
+                        "none of this batch is held at this location; {} requested",
+                        -p.quantity
+                    ),
+                )
+            })?
+        }
+    };
+    post_from(conn, actor, p, &facts, events)
+}
+
+/// 404 naming whichever of the location (at the posting's site) and the batch does not exist;
+/// otherwise the location's site and the batch's product.
+fn location_and_batch(conn: &mut AnyConnection, p: &Posting) -> Result<(i64, i64), AppError> {
+    let site = locations::table
+        .find(p.location_id)
+        .select(locations::site_id)
+        .first::<i64>(conn)
+        .optional()?
+        .filter(|site| *site == p.site_id)
+        .ok_or_else(|| AppError::not_found("location"))?;
+    let product = batches::table
+        .find(p.batch_id)
+        .select(batches::product_id)
+        .first::<i64>(conn)
+        .optional()?
+        .ok_or_else(|| AppError::not_found("batch"))?;
+    Ok((site, product))
+}
+
+/// Posts with the facts already read (`StockFacts::of_batch` or `StockFacts::held`): checks the
+/// rules, then writes the balance, the movement and any register entry. On PostgreSQL these are
+/// one statement; on SQLite, in process, three.
+pub fn post_from(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    p: &Posting,
+    facts: &StockFacts,
+    events: &mut Vec<audit::Event>,
+) -> Result<Posted, AppError> {
     let delta = p.quantity.scaled();
     if delta == 0 {
         return Err(AppError::invalid(
@@ -113,41 +178,19 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
         ),
         None => None,
     };
-    let (location_site, cabinet): (i64, bool) = locations::table
-        .find(p.location_id)
-        .select((locations::site_id, locations::cd_cabinet))
-        .first(conn)
-        .optional()?
-        .filter(|(site, _)| *site == p.site_id)
-        .ok_or_else(|| AppError::not_found("location"))?;
-    let (product_id, status, expiry, batch_number, schedule, tracked): (
-        i64,
-        String,
-        chrono::NaiveDate,
-        String,
-        String,
-        bool,
-    ) = batches::table
-        .inner_join(products::table)
-        .filter(batches::id.eq(p.batch_id))
-        .select((
-            batches::product_id,
-            batches::status,
-            batches::expiry_date,
-            batches::batch_number,
-            products::cd_schedule,
-            products::cd_register,
-        ))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| AppError::not_found("batch"))?;
-    controlled_drug_rules(actor, p, CdSchedule::from_db(&schedule), tracked)?;
-    if tracked {
-        register_custody_rules(conn, p, product_id, cabinet)?;
+    if facts.location_site != p.site_id || facts.batch_id != p.batch_id {
+        return Err(AppError::not_found("location"));
     }
+    let tracked = facts.tracked;
+    controlled_drug_rules(actor, p, CdSchedule::from_db(&facts.schedule), tracked)?;
+    if tracked {
+        register_custody_rules(conn, p, facts.product_id, facts.cabinet)?;
+    }
+    let batch_number = &facts.batch_number;
     if delta < 0 && p.reason.is_issue() && !p.allow_unusable {
         let today = now().date();
-        if let Some(code) = issue_blocked(BatchStatus::from_db(&status), expiry, today) {
+        let status = BatchStatus::from_db(&facts.status);
+        if let Some(code) = issue_blocked(status, facts.expiry, today) {
             return Err(AppError::conflict(
                 code,
                 format!(
@@ -157,107 +200,93 @@ pub fn post(conn: &mut AnyConnection, actor: &Actor, p: &Posting) -> Result<Post
             ));
         }
     }
-
-    ensure_balance_row(conn, location_site, p.location_id, p.batch_id, product_id)?;
-    let ts = now();
-    let balance_after: Option<i64> = diesel::update(
-        stock_balances::table
-            .filter(stock_balances::location_id.eq(p.location_id))
-            .filter(stock_balances::batch_id.eq(p.batch_id))
-            .filter(stock_balances::quantity.ge(-delta))
-            .filter(stock_balances::quantity.le(MAX_BALANCE - delta.max(0))),
-    )
-    .set((
-        stock_balances::quantity.eq(stock_balances::quantity + delta),
-        stock_balances::updated_at.eq(ts),
-    ))
-    .returning(stock_balances::quantity)
-    .get_result(conn)
-    .optional()?;
-    let Some(balance_after) = balance_after else {
-        let held: i64 = stock_balances::table
-            .filter(stock_balances::location_id.eq(p.location_id))
-            .filter(stock_balances::batch_id.eq(p.batch_id))
-            .select(stock_balances::quantity)
-            .first(conn)?;
-        if delta > 0 {
-            return Err(AppError::conflict(
-                "quantity_range",
-                format!(
-                    "{} of batch {batch_number} held here already; the largest balance kept is {}",
-                    Quantity::from_scaled(held),
-                    Quantity::from_scaled(MAX_BALANCE)
-                ),
-            ));
-        }
+    let balance_after = facts.held + delta;
+    if balance_after < 0 {
         return Err(AppError::conflict(
             "insufficient_stock",
             format!(
                 "{} of batch {batch_number} held at this location; {} requested",
-                Quantity::from_scaled(held),
+                Quantity::from_scaled(facts.held),
                 Quantity::from_scaled(-delta)
             ),
         ));
+    }
+    if balance_after > MAX_BALANCE {
+        return Err(AppError::conflict(
+            "quantity_range",
+            format!(
+                "{} of batch {batch_number} held here already; the largest balance kept is {}",
+                Quantity::from_scaled(facts.held),
+                Quantity::from_scaled(MAX_BALANCE)
+            ),
+        ));
+    }
+    let ts = now();
+    let occurred_at = occurred_at.unwrap_or(ts);
+    // The page the entry goes on; opening it is the rare first entry of a cabinet and product.
+    let page = match (tracked, facts.page()) {
+        (false, _) => None,
+        (true, Some(page)) => Some(page),
+        (true, None) => Some(register::open_for_movement(
+            conn,
+            p.site_id,
+            p.location_id,
+            facts.product_id,
+        )?),
     };
-
-    let movement_id: i64 = diesel::insert_into(stock_movements::table)
-        .values((
-            stock_movements::occurred_at.eq(occurred_at.unwrap_or(ts)),
-            stock_movements::recorded_at.eq(ts),
-            stock_movements::site_id.eq(p.site_id),
-            stock_movements::location_id.eq(p.location_id),
-            stock_movements::batch_id.eq(p.batch_id),
-            stock_movements::product_id.eq(product_id),
-            stock_movements::reason.eq(p.reason.as_str()),
-            stock_movements::reason_code.eq(&p.reason_code),
-            stock_movements::quantity.eq(delta),
-            stock_movements::balance_after.eq(balance_after),
-            stock_movements::actor_id.eq(actor.user_id),
-            stock_movements::request_id.eq(&actor.request_id),
-            stock_movements::reference_type.eq(p.reference.map(|r| r.0)),
-            stock_movements::reference_id.eq(p.reference.map(|r| r.1)),
-            stock_movements::note.eq(&p.note),
-        ))
-        .returning(stock_movements::id)
-        .get_result(conn)?;
-
-    let register_entry_id = if tracked {
+    let movement = writes::Movement {
+        occurred_at,
+        recorded_at: ts,
+        site_id: p.site_id,
+        location_id: p.location_id,
+        batch_id: p.batch_id,
+        product_id: facts.product_id,
+        reason: p.reason.as_str(),
+        reason_code: p.reason_code.as_deref(),
+        quantity: delta,
+        balance_before: facts.held,
+        balance_after,
+        actor_id: actor.user_id,
+        request_id: &actor.request_id,
+        reference_type: p.reference.map(|r| r.0),
+        reference_id: p.reference.map(|r| r.1),
+        note: p.note.as_deref(),
+    };
+    let entry = |movement_id: i64| -> Result<Option<EntryRow>, AppError> {
+        let Some(page) = &page else { return Ok(None) };
         let draft = EntryDraft {
             site_id: p.site_id,
-            product_id,
+            product_id: facts.product_id,
             entry_type: p.reason.as_str().to_string(),
             movement_id: Some(movement_id),
-            occurred_at: occurred_at.unwrap_or(ts),
+            occurred_at,
             quantity: delta,
             location_id: p.location_id,
             batch_id: Some(p.batch_id),
             reason: p.note.clone(),
             detail: p.register.clone(),
         };
-        Some(register::append(conn, actor, &draft)?)
-    } else {
-        None
+        register::next_entry(actor, page, &draft, ts).map(Some)
     };
-
-    audit::record(
-        conn,
-        actor,
-        Some(p.site_id),
-        &format!("stock.{}", p.reason),
-        "stock_movement",
-        movement_id,
-        Some(serde_json::json!({
+    let (movement_id, register_entry_id) =
+        writes::movement(conn, &movement, facts.next_movement_id, entry)?;
+    events.push(audit::Event {
+        site_id: Some(p.site_id),
+        action: format!("stock.{}", p.reason),
+        entity: "stock_movement",
+        entity_id: movement_id,
+        detail: Some(serde_json::json!({
             "location_id": p.location_id,
             "batch_id": p.batch_id,
-            "product_id": product_id,
+            "product_id": facts.product_id,
             "quantity": p.quantity,
             "balance_after": Quantity::from_scaled(balance_after),
             "register_entry_id": register_entry_id,
         })),
-    )?;
+    });
     Ok(Posted {
         movement_id,
-        product_id,
+        product_id: facts.product_id,
         balance_after: Quantity::from_scaled(balance_after),
         register_entry_id,
     })

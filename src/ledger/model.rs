@@ -68,7 +68,7 @@ pub struct EntryRow {
 }
 /// A register page: one CD cabinet's record of one drug, strength and form. Pages without a
 /// cabinet are site pages kept from before cabinets, closed when carried forward.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = cd_register_pages)]
 pub struct Page {
     pub id: i64,

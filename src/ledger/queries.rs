@@ -5,10 +5,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamp};
 
-use super::model::{EntryRow, Page, CABINET_CHAIN};
-use crate::db::schema::{cd_register_entries, cd_register_pages, stock_balances};
+use super::model::{Page, CABINET_CHAIN};
+use crate::db::schema::{cd_register_pages, stock_balances};
 use crate::db::{placeholder, AnyConnection};
 use crate::domain::register::GENESIS_HASH;
+
+pub use super::writes::insert_entry;
 
 /// The most a page or a batch's balance may hold, in thousandths: far beyond any real stock,
 /// and small enough that sums of many balances stay inside `i64` on both backends.
@@ -43,44 +45,43 @@ pub fn open_page(
     Ok(inserted == 1)
 }
 
-/// What claiming the next entry of a page returns: (page id, seq, balance after, previous head
-/// hash, the page's heading).
-pub type Claimed = (i64, i64, i64, String, Page);
+/// Which page to read for appending.
+#[derive(Debug, Clone, Copy)]
+pub enum PageKey {
+    Id(i64),
+    /// The page of a cabinet (location) and product.
+    Cabinet(i64, i64),
+}
 
-/// Claims the next sequence number of an open page and moves its balance in one guarded
-/// statement, which also locks the page row until the transaction ends. None when the balance
-/// would leave [0, MAX_BALANCE] or the page is closed.
-pub fn claim_next(
-    conn: &mut AnyConnection,
-    page_id: i64,
-    quantity: i64,
-) -> QueryResult<Option<Claimed>> {
-    let claimed: Option<(i64, i64, String)> = diesel::update(
-        cd_register_pages::table
-            .filter(cd_register_pages::id.eq(page_id))
-            .filter(cd_register_pages::closed_at.is_null())
-            .filter(cd_register_pages::balance.ge(-quantity.min(0)))
-            .filter(cd_register_pages::balance.le(MAX_BALANCE - quantity.max(0))),
-    )
-    .set((
-        cd_register_pages::entry_count.eq(cd_register_pages::entry_count + 1),
-        cd_register_pages::balance.eq(cd_register_pages::balance + quantity),
-    ))
-    .returning((
-        cd_register_pages::entry_count,
-        cd_register_pages::balance,
-        cd_register_pages::head_hash,
-    ))
-    .get_result(conn)
-    .optional()?;
-    let Some((seq, balance, head)) = claimed else {
-        return Ok(None);
+/// A page as it stands before an entry is appended. On PostgreSQL the row stays locked until
+/// the transaction ends, so appends to one page queue behind each other; SQLite's writers are
+/// already one at a time.
+pub fn page_for_append(conn: &mut AnyConnection, key: PageKey) -> QueryResult<Option<Page>> {
+    let lock = match conn {
+        AnyConnection::Postgresql(_) => " FOR UPDATE",
+        AnyConnection::Sqlite(_) => "",
     };
-    let page = cd_register_pages::table
-        .find(page_id)
-        .select(Page::as_select())
-        .first(conn)?;
-    Ok(Some((page_id, seq, balance, head, page)))
+    let columns =
+        "id, site_id, product_id, location_id, drug, strength, form, unit, chain_version, \
+                   entry_count, balance, head_hash, opened_at, last_entry_at, \
+                   opened_after_movement_id, closed_at";
+    let query = match key {
+        PageKey::Id(id) => diesel::sql_query(format!(
+            "SELECT {columns} FROM cd_register_pages WHERE id = {}{lock}",
+            placeholder(conn, 1)
+        ))
+        .into_boxed()
+        .bind::<BigInt, _>(id),
+        PageKey::Cabinet(location_id, product_id) => diesel::sql_query(format!(
+            "SELECT {columns} FROM cd_register_pages WHERE location_id = {} AND product_id = {}{lock}",
+            placeholder(conn, 1),
+            placeholder(conn, 2)
+        ))
+        .into_boxed()
+        .bind::<BigInt, _>(location_id)
+        .bind::<BigInt, _>(product_id),
+    };
+    query.get_result(conn).optional()
 }
 
 /// The page of a cabinet and product, if open.
@@ -95,21 +96,6 @@ pub fn cabinet_page(
         .select(Page::as_select())
         .first(conn)
         .optional()
-}
-
-pub fn set_head(
-    conn: &mut AnyConnection,
-    page_id: i64,
-    hash: &str,
-    at: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(cd_register_pages::table.find(page_id))
-        .set((
-            cd_register_pages::head_hash.eq(hash),
-            cd_register_pages::last_entry_at.eq(at),
-        ))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// Stock of a product held at one location, by the ledger.
@@ -188,36 +174,4 @@ pub fn close_page(conn: &mut AnyConnection, page_id: i64, at: NaiveDateTime) -> 
         .set(cd_register_pages::closed_at.eq(at))
         .execute(conn)?;
     Ok(())
-}
-
-pub fn insert_entry(conn: &mut AnyConnection, e: &EntryRow) -> QueryResult<i64> {
-    diesel::insert_into(cd_register_entries::table)
-        .values((
-            cd_register_entries::page_id.eq(e.page_id),
-            cd_register_entries::seq.eq(e.seq),
-            cd_register_entries::site_id.eq(e.site_id),
-            cd_register_entries::product_id.eq(e.product_id),
-            cd_register_entries::entry_type.eq(&e.entry_type),
-            cd_register_entries::movement_id.eq(e.movement_id),
-            cd_register_entries::occurred_at.eq(e.occurred_at),
-            cd_register_entries::recorded_at.eq(e.recorded_at),
-            cd_register_entries::quantity.eq(e.quantity),
-            cd_register_entries::balance_after.eq(e.balance_after),
-            cd_register_entries::location_id.eq(e.location_id),
-            cd_register_entries::batch_id.eq(e.batch_id),
-            cd_register_entries::counterparty.eq(&e.counterparty),
-            cd_register_entries::counterparty_address.eq(&e.counterparty_address),
-            cd_register_entries::patient_identifier.eq(&e.patient_identifier),
-            cd_register_entries::prescriber.eq(&e.prescriber),
-            cd_register_entries::collected_by.eq(&e.collected_by),
-            cd_register_entries::identity_checked.eq(e.identity_checked),
-            cd_register_entries::author_id.eq(e.author_id),
-            cd_register_entries::witness_id.eq(e.witness_id),
-            cd_register_entries::corrects_entry_id.eq(e.corrects_entry_id),
-            cd_register_entries::reason.eq(&e.reason),
-            cd_register_entries::prev_hash.eq(&e.prev_hash),
-            cd_register_entries::hash.eq(&e.hash),
-        ))
-        .returning(cd_register_entries::id)
-        .get_result(conn)
 }

@@ -3,8 +3,9 @@
 
 use chrono::NaiveDateTime;
 
-use super::model::{EntryDraft, EntryRow, RegisterDetail};
+use super::model::{EntryDraft, EntryRow, Page, RegisterDetail};
 use super::queries;
+use super::queries::MAX_BALANCE;
 use crate::audit::Actor;
 use crate::db::{now, AnyConnection};
 use crate::error::AppError;
@@ -21,24 +22,32 @@ pub fn append(
     draft: &EntryDraft,
 ) -> Result<i64, AppError> {
     let ts = now();
-    if queries::open_page(conn, draft.site_id, draft.location_id, draft.product_id, ts)? {
-        let already_moved = if draft.movement_id.is_some() {
-            draft.quantity
-        } else {
-            0
-        };
-        let held = queries::location_stock(conn, draft.location_id, draft.product_id)?;
-        if held - already_moved != 0 {
-            return Err(AppError::conflict(
-                "cd_page_missing",
-                "this cabinet holds stock of the product that no register page records; \
-                 switch register tracking on with a witnessed count first",
-            ));
-        }
+    let key = queries::PageKey::Cabinet(draft.location_id, draft.product_id);
+    let page = match queries::page_for_append(conn, key)? {
+        Some(page) => page,
+        None => open_for_movement(conn, draft.site_id, draft.location_id, draft.product_id)?,
+    };
+    append_at_head(conn, actor, &page, draft, ts)
+}
+
+/// Opens the page of a cabinet and product for its first entry, before the movement it records
+/// is written. Stock already there without a page went round the register, and is refused.
+pub fn open_for_movement(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    location_id: i64,
+    product_id: i64,
+) -> Result<Page, AppError> {
+    queries::open_page(conn, site_id, location_id, product_id, now())?;
+    if queries::location_stock(conn, location_id, product_id)? != 0 {
+        return Err(AppError::conflict(
+            "cd_page_missing",
+            "this cabinet holds stock of the product that no register page records; \
+             switch register tracking on with a witnessed count first",
+        ));
     }
-    let page = queries::cabinet_page(conn, draft.location_id, draft.product_id)?
-        .ok_or_else(|| AppError::internal("register page vanished after opening"))?;
-    append_to_page(conn, actor, page.id, draft, ts)
+    queries::page_for_append(conn, queries::PageKey::Cabinet(location_id, product_id))?
+        .ok_or_else(|| AppError::internal("register page vanished after opening"))
 }
 
 /// Appends an entry to a given page (a correction of details, or the closing entry of a site
@@ -50,14 +59,55 @@ pub fn append_to_page(
     d: &EntryDraft,
     ts: NaiveDateTime,
 ) -> Result<i64, AppError> {
-    let claimed = queries::claim_next(conn, page_id, d.quantity)?;
-    let Some((page_id, seq, balance_after, prev_hash, page)) = claimed else {
-        return Err(refusal(conn, page_id, d.quantity)?);
-    };
+    let page = queries::page_for_append(conn, queries::PageKey::Id(page_id))?
+        .ok_or_else(|| AppError::not_found("register page"))?;
+    append_at_head(conn, actor, &page, d, ts)
+}
+
+/// Chains an entry to the head of a page read (and, on PostgreSQL, locked) for appending. The
+/// database moves the head with the insert, and refuses an entry that is not its next link.
+fn append_at_head(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    page: &Page,
+    d: &EntryDraft,
+    ts: NaiveDateTime,
+) -> Result<i64, AppError> {
+    let row = next_entry(actor, page, d, ts)?;
+    Ok(super::writes::insert_entry(conn, &row)?)
+}
+
+/// The entry that follows a page's head: refused on a closed page or outside the balance kept,
+/// otherwise numbered, chained and hashed.
+pub fn next_entry(
+    actor: &Actor,
+    page: &Page,
+    d: &EntryDraft,
+    ts: NaiveDateTime,
+) -> Result<EntryRow, AppError> {
+    if page.closed_at.is_some() {
+        return Err(AppError::conflict(
+            "cd_page_closed",
+            "this site page was carried forward to cabinet pages; nothing more is entered on it",
+        ));
+    }
+    let balance_after = page.balance + d.quantity;
+    if balance_after < 0 {
+        return Err(AppError::conflict(
+            "register_balance",
+            "the register balance would go below zero",
+        ));
+    }
+    if balance_after > MAX_BALANCE {
+        return Err(AppError::conflict(
+            "quantity_range",
+            "the register balance would exceed the largest quantity kept",
+        ));
+    }
     let mut row = EntryRow {
         id: 0,
-        page_id,
-        seq,
+        page_id: page.id,
+        seq: page.entry_count + 1,
         site_id: d.site_id,
         product_id: d.product_id,
         entry_type: d.entry_type.clone(),
@@ -78,34 +128,11 @@ pub fn append_to_page(
         witness_id: d.detail.witness_id,
         corrects_entry_id: d.detail.corrects_entry_id,
         reason: d.reason.clone(),
-        prev_hash,
+        prev_hash: page.head_hash.clone(),
         hash: String::new(),
     };
     row.hash = row.content(page.heading()).hash(&row.prev_hash);
-    let id = queries::insert_entry(conn, &row)?;
-    queries::set_head(conn, page_id, &row.hash, ts)?;
-    Ok(id)
-}
-
-/// Why a page refused an entry: closed, below zero, or past the largest balance kept.
-fn refusal(conn: &mut AnyConnection, page_id: i64, quantity: i64) -> Result<AppError, AppError> {
-    let page = queries::page(conn, page_id)?.ok_or_else(|| AppError::not_found("register page"))?;
-    Ok(if page.closed_at.is_some() {
-        AppError::conflict(
-            "cd_page_closed",
-            "this site page was carried forward to cabinet pages; nothing more is entered on it",
-        )
-    } else if quantity < 0 {
-        AppError::conflict(
-            "register_balance",
-            "the register balance would go below zero",
-        )
-    } else {
-        AppError::conflict(
-            "quantity_range",
-            "the register balance would exceed the largest quantity kept",
-        )
-    })
+    Ok(row)
 }
 
 /// Stock a cabinet already holds, brought forward onto a new page.
@@ -136,7 +163,7 @@ pub fn open_with_balance(
     } = o;
     let ts = now();
     queries::open_page(conn, site_id, location_id, product_id, ts)?;
-    let page = queries::cabinet_page(conn, location_id, product_id)?
+    let page = queries::page_for_append(conn, queries::PageKey::Cabinet(location_id, product_id))?
         .ok_or_else(|| AppError::internal("register page vanished after opening"))?;
     if page.entry_count > 0 {
         return Err(AppError::conflict(
@@ -156,7 +183,7 @@ pub fn open_with_balance(
         reason: Some(reason),
         detail,
     };
-    append_to_page(conn, actor, page.id, &draft, ts)
+    append_at_head(conn, actor, &page, &draft, ts)
 }
 
 /// Carries every site page kept from before cabinets forward: each cabinet holding the product

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use diesel::prelude::*;
 
 use super::model::*;
+pub use super::stored_schedule::{schedule, schedule_from, StoredSchedule};
 use crate::audit::{self, Actor};
 use crate::db::schema::{
     patients, prescription_status_events, prescription_steps, prescriptions, products,
@@ -470,60 +471,6 @@ fn schedule_of(req: &CreatePrescription) -> Result<Schedule, AppError> {
         day_of_month: spec.day_of_month,
         steps,
         min_interval_minutes: spec.min_interval_minutes,
-    })
-}
-
-/// A prescription's schedule as stored.
-pub fn schedule(conn: &mut AnyConnection, id: i64) -> Result<Schedule, AppError> {
-    type Row = (
-        String,
-        Option<i64>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        chrono::NaiveDate,
-        Option<chrono::NaiveDate>,
-    );
-    let (kind, every_days, days, day_of_month, min_interval, start, end): Row =
-        prescriptions::table
-            .find(id)
-            .select((
-                prescriptions::schedule,
-                prescriptions::every_days,
-                prescriptions::weekdays,
-                prescriptions::day_of_month,
-                prescriptions::min_interval_minutes,
-                prescriptions::start_date,
-                prescriptions::end_date,
-            ))
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| AppError::not_found("prescription"))?;
-    let steps = prescription_steps::table
-        .filter(prescription_steps::prescription_id.eq(id))
-        .order(prescription_steps::seq.asc())
-        .select((
-            prescription_steps::from_date,
-            prescription_steps::to_date,
-            prescription_steps::dose,
-        ))
-        .load::<(chrono::NaiveDate, chrono::NaiveDate, i64)>(conn)?
-        .into_iter()
-        .map(|(from, to, dose)| Step {
-            from,
-            to,
-            dose: Quantity::from_scaled(dose),
-        })
-        .collect();
-    Ok(Schedule {
-        kind: ScheduleKind::from_db(&kind),
-        start,
-        end,
-        every_days,
-        days: Schedule::parse_days(days.as_deref()),
-        day_of_month,
-        steps,
-        min_interval_minutes: min_interval,
     })
 }
 

@@ -347,7 +347,7 @@ pub fn record_dose(
             "no dose is prescribed at this time",
         ));
     }
-    let plan = crate::prescribing::service::schedule(conn, rx.id)?;
+    let plan = rx.schedule(conn)?;
     if !rx.as_needed && !plan.due_on(req.date) {
         return Err(AppError::invalid(
             "date",
@@ -429,12 +429,13 @@ pub fn record_dose(
                 "must be greater than zero",
             ));
         }
+        // The ledger finds the location with the stock it reads, and answers 404 for one at
+        // another prison.
         let location_id = AppError::required(
             "location_id",
             req.location_id,
             "a given dose is drawn from the round's location",
         )?;
-        location_at(conn, site_id, location_id)?;
         let units = match req.stock_quantity {
             Some(u) if u.is_positive() => u,
             Some(_) => {
@@ -460,55 +461,63 @@ pub fn record_dose(
         (None, None, None)
     };
 
-    let attempt = match latest_attempt(conn, rx.id, req.date, req.slot)? {
-        // A when-required medicine may be given again and again, each a dose of its own.
-        Some((_, attempt, _)) if rx.as_needed => attempt + 1,
-        Some((id, _, false)) => return Err(already_recorded(conn, id)),
-        Some((_, attempt, true)) => attempt + 1,
-        None => 1,
+    let witness_id = witness_id.filter(|_| given);
+    let record = |attempt: i64| NewDose {
+        prescription_id: rx.id,
+        patient_id: rx.patient_id,
+        site_id,
+        scheduled_date: req.date,
+        slot: req.slot.as_str(),
+        attempt,
+        outcome: req.outcome.as_str(),
+        reason: reason.as_deref(),
+        quantity: quantity.map(|q| q.scaled()),
+        stock_quantity: units.map(|q| q.scaled()),
+        location_id,
+        witness_id,
+        nurse_id: actor.user_id,
+        occurred_at,
+        recorded_at: ts,
+        late,
+        injection_site: injection_site.map(|s| s.as_str()),
     };
-    let inserted = crate::db::savepoint(conn, |conn| {
-        diesel::insert_into(dose_records::table)
-            .values((
-                dose_records::prescription_id.eq(rx.id),
-                dose_records::patient_id.eq(rx.patient_id),
-                dose_records::site_id.eq(site_id),
-                dose_records::scheduled_date.eq(req.date),
-                dose_records::slot.eq(req.slot.as_str()),
-                dose_records::attempt.eq(attempt),
-                dose_records::outcome.eq(req.outcome.as_str()),
-                dose_records::reason.eq(&reason),
-                dose_records::quantity.eq(quantity.map(|q| q.scaled())),
-                dose_records::stock_quantity.eq(units.map(|q| q.scaled())),
-                dose_records::location_id.eq(location_id),
-                dose_records::witness_id.eq(witness_id.filter(|_| given)),
-                dose_records::nurse_id.eq(actor.user_id),
-                dose_records::occurred_at.eq(occurred_at),
-                dose_records::recorded_at.eq(ts),
-                dose_records::late.eq(late),
-                dose_records::injection_site.eq(injection_site.map(|s| s.as_str())),
-            ))
-            .returning(dose_records::id)
-            .get_result::<i64>(conn)
-    });
-    let id = match inserted {
-        Ok(id) => id,
-        // Two nurses at once: the other record won.
-        Err(e) if crate::db::is_duplicate(&e) => {
-            return Err(match latest_attempt(conn, rx.id, req.date, req.slot)? {
-                Some((existing, _, _)) => already_recorded(conn, existing),
-                None => {
-                    AppError::conflict("dose_already_recorded", "this dose was already recorded")
-                }
-            })
+    let already = |conn: &mut AnyConnection| -> AppError {
+        match latest_attempt(conn, rx.id, req.date, req.slot) {
+            Ok(Some((existing, _, _))) => already_recorded(conn, existing),
+            Ok(None) => {
+                AppError::conflict("dose_already_recorded", "this dose was already recorded")
+            }
+            Err(e) => e,
         }
-        Err(e) => return Err(e.into()),
+    };
+    // The first record of a scheduled dose is written straight away; the latest attempt is read
+    // only when there is one (a dose entered in error is recorded again as the next attempt).
+    let (id, attempt) = if rx.as_needed {
+        // A when-required medicine may be given again and again, each a dose of its own.
+        let attempt = latest_attempt(conn, rx.id, req.date, req.slot)?.map_or(1, |l| l.1 + 1);
+        match insert_dose(conn, &record(attempt))? {
+            Some(id) => (id, attempt),
+            None => return Err(already(conn)),
+        }
+    } else {
+        match insert_dose(conn, &record(1))? {
+            Some(id) => (id, 1),
+            None => match latest_attempt(conn, rx.id, req.date, req.slot)? {
+                Some((_, attempt, true)) => match insert_dose(conn, &record(attempt + 1))? {
+                    Some(id) => (id, attempt + 1),
+                    None => return Err(already(conn)),
+                },
+                _ => return Err(already(conn)),
+            },
+        }
     };
 
+    let mut events = Vec::with_capacity(2);
+    let mut stock = Vec::new();
     if let (Some(units), Some(location_id)) = (units, location_id) {
-        let mut detail = rx.register_detail(conn)?;
+        let mut detail = rx.register_detail();
         detail.witness_id = witness_id;
-        let drawn = draw(
+        stock = draw(
             conn,
             actor,
             &rx,
@@ -521,8 +530,9 @@ pub fn record_dose(
                 detail,
                 occurred_at: Some(occurred_at),
             },
+            &mut events,
         )?;
-        for d in &drawn {
+        for d in &stock {
             diesel::insert_into(dose_movements::table)
                 .values((
                     dose_movements::dose_record_id.eq(id),
@@ -535,38 +545,118 @@ pub fn record_dose(
         }
     }
 
-    let (before, after) = outcomes_around(conn, rx.id, req.date, req.slot)?;
-    if let Some(kind) = rules.missed.evaluate(
-        req.outcome,
-        &before,
-        &after,
-        rx.opioid_substitution,
-        rx.critical,
-    ) {
-        let message = match kind {
-            AlertKind::MissedOst => format!(
-                "missed opioid substitution dose ({}) of {}: {} on {} {}; prescriber review is needed after 3 missed days",
-                req.outcome, rx.product_name, rx.prison_number, req.date, req.slot
-            ),
-            _ => format!(
-                "{} consecutive missed doses of {}, a critical medicine, for {}",
-                rules.missed.consecutive_critical, rx.product_name, rx.prison_number
-            ),
-        };
-        raise_alert(conn, actor, &rx, kind, message, Some(id), None)?;
+    let mut alert_ids = Vec::new();
+    // Only a missed dose can make a run of missed doses.
+    if req.outcome.is_missed() {
+        let (before, after) = outcomes_around(conn, rx.id, req.date, req.slot)?;
+        if let Some(kind) = rules.missed.evaluate(
+            req.outcome,
+            &before,
+            &after,
+            rx.opioid_substitution,
+            rx.critical,
+        ) {
+            let message = match kind {
+                AlertKind::MissedOst => format!(
+                    "missed opioid substitution dose ({}) of {}: {} on {} {}; prescriber review is needed after 3 missed days",
+                    req.outcome, rx.product_name, rx.prison_number, req.date, req.slot
+                ),
+                _ => format!(
+                    "{} consecutive missed doses of {}, a critical medicine, for {}",
+                    rules.missed.consecutive_critical, rx.product_name, rx.prison_number
+                ),
+            };
+            alert_ids.push(raise_alert(
+                conn,
+                actor,
+                &rx,
+                kind,
+                message,
+                Some(id),
+                None,
+            )?);
+        }
     }
-    audit::record(
-        conn,
-        actor,
-        Some(site_id),
-        &format!("dose.{}", req.outcome),
-        "dose_record",
-        id,
-        Some(
+    events.push(audit::Event {
+        site_id: Some(site_id),
+        action: format!("dose.{}", req.outcome),
+        entity: "dose_record",
+        entity_id: id,
+        detail: Some(
             serde_json::json!({"prescription_id": rx.id, "date": req.date, "slot": req.slot, "late": late}),
         ),
-    )?;
-    dose(conn, id)
+    });
+    audit::record_all(conn, actor, &events)?;
+    // The record as written: nothing else can have changed it within this transaction.
+    Ok(DoseView {
+        id,
+        prescription_id: rx.id,
+        patient_id: rx.patient_id,
+        site_id,
+        date: req.date,
+        slot: req.slot,
+        attempt,
+        outcome: req.outcome,
+        reason,
+        quantity,
+        stock_quantity: units,
+        location_id,
+        witness_id,
+        nurse_id: actor.user_id,
+        occurred_at,
+        recorded_at: ts,
+        late_entry: late,
+        injection_site,
+        stock,
+        correction: None,
+        alert_ids,
+    })
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = dose_records)]
+struct NewDose<'a> {
+    prescription_id: i64,
+    patient_id: i64,
+    site_id: i64,
+    scheduled_date: NaiveDate,
+    slot: &'a str,
+    attempt: i64,
+    outcome: &'a str,
+    reason: Option<&'a str>,
+    quantity: Option<i64>,
+    stock_quantity: Option<i64>,
+    location_id: Option<i64>,
+    witness_id: Option<i64>,
+    nurse_id: i64,
+    occurred_at: NaiveDateTime,
+    recorded_at: NaiveDateTime,
+    late: bool,
+    injection_site: Option<&'a str>,
+}
+
+/// Writes a dose record; None when that attempt of the dose is already recorded (two nurses at
+/// once: the other record won). PostgreSQL skips the conflicting row rather than abort the
+/// transaction; SQLite refuses the one statement and the transaction goes on.
+fn insert_dose(conn: &mut AnyConnection, record: &NewDose) -> Result<Option<i64>, AppError> {
+    let inserted = match conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(dose_records::table)
+            .values(record)
+            .on_conflict_do_nothing()
+            .returning(dose_records::id)
+            .get_result(c)
+            .optional(),
+        AnyConnection::Sqlite(c) => diesel::insert_into(dose_records::table)
+            .values(record)
+            .returning(dose_records::id)
+            .get_result(c)
+            .map(Some),
+    };
+    match inserted {
+        Ok(id) => Ok(id),
+        Err(e) if crate::db::is_duplicate(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Marks a dose record entered in error with a linked record. A given dose's stock (and its

@@ -29,7 +29,9 @@ use crate::domain::administration::{
     compliance_discrepancy, expected_remaining, units_per_dose, AlertKind, DoseOutcome,
     MissedDoseRule,
 };
-use crate::domain::stock::{CdSchedule, MovementReason, Possession};
+use crate::domain::stock::{
+    allocate_fefo, BatchStatus, CdSchedule, FefoCandidate, MovementReason, Possession,
+};
 use crate::domain::Quantity;
 use crate::error::AppError;
 use crate::formulary::queries as formulary;
@@ -37,8 +39,7 @@ use crate::ledger::{self, Posting};
 use crate::patients::model::{PatientStatus, ReviewTrigger};
 use crate::patients::service as patients_service;
 use crate::prescribing::model::{RequestStatus, Route, ScreeningState, Slot};
-use crate::stock::model::AllocationQuery;
-use crate::stock::service::{allocation, location_at};
+use crate::stock::service::location_at;
 
 /// The configurable rules of rounds and compliance.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +94,8 @@ struct RxFacts {
     critical: bool,
     /// Taken once a week at most (methotrexate, or as the formulary flags).
     weekly_only: bool,
+    site_name: String,
+    stored_schedule: crate::prescribing::service::StoredSchedule,
 }
 
 type RxRow = (
@@ -117,12 +120,20 @@ type RxRow = (
         bool,
         bool,
         String,
+        String,
+    ),
+    (
+        String,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
     ),
 );
 
 fn rx_facts(conn: &mut AnyConnection, id: i64) -> Result<RxFacts, AppError> {
-    let (p, d, r, e): RxRow = prescriptions::table
-        .inner_join(patients::table)
+    let (p, d, r, e, k): RxRow = prescriptions::table
+        .inner_join(patients::table.inner_join(sites::table))
         .inner_join(products::table)
         .filter(prescriptions::id.eq(id))
         .select((
@@ -161,6 +172,14 @@ fn rx_facts(conn: &mut AnyConnection, id: i64) -> Result<RxFacts, AppError> {
                 products::critical,
                 products::weekly_only,
                 products::ingredient,
+                sites::name,
+            ),
+            (
+                prescriptions::schedule,
+                prescriptions::every_days,
+                prescriptions::weekdays,
+                prescriptions::day_of_month,
+                prescriptions::min_interval_minutes,
             ),
         ))
         .first(conn)
@@ -198,6 +217,8 @@ fn rx_facts(conn: &mut AnyConnection, id: i64) -> Result<RxFacts, AppError> {
         opioid_substitution: e.3,
         critical: e.4,
         weekly_only: e.5 || e.6.eq_ignore_ascii_case("methotrexate"),
+        site_name: e.7,
+        stored_schedule: (k.0, k.1, k.2, k.3, k.4, e.0, e.1),
     })
 }
 
@@ -252,21 +273,22 @@ impl RxFacts {
         units_per_dose(&self.strength, &self.unit, dose, &self.dose_unit)
     }
 
-    fn register_detail(
-        &self,
-        conn: &mut AnyConnection,
-    ) -> Result<crate::cd_register::model::RegisterDetail, AppError> {
-        let site: String = sites::table
-            .find(self.site_id)
-            .select(sites::name)
-            .first(conn)?;
-        Ok(crate::cd_register::model::RegisterDetail {
+    fn register_detail(&self) -> crate::cd_register::model::RegisterDetail {
+        crate::cd_register::model::RegisterDetail {
             counterparty: Some(self.patient_name.clone()),
-            counterparty_address: Some(site),
+            counterparty_address: Some(self.site_name.clone()),
             patient_identifier: Some(self.prison_number.clone()),
             prescriber: Some(self.prescriber.clone()),
             ..Default::default()
-        })
+        }
+    }
+
+    /// When its doses fall due; the steps of a stepped plan are read only for one.
+    fn schedule(
+        &self,
+        conn: &mut AnyConnection,
+    ) -> Result<crate::domain::schedule::Schedule, AppError> {
+        crate::prescribing::service::schedule_from(conn, self.id, self.stored_schedule.clone())
     }
 }
 
@@ -282,55 +304,75 @@ struct Draw {
 }
 
 /// Draws a quantity of the product from a location, first expiry first out unless a batch is
-/// named, through the ledger. Returns what each batch gave.
+/// named, through the ledger. Returns what each batch gave; the ledger's audit events are added
+/// to `events` for the caller to record with its own.
 fn draw(
     conn: &mut AnyConnection,
     actor: &Actor,
     rx: &RxFacts,
     d: Draw,
+    events: &mut Vec<audit::Event>,
 ) -> Result<Vec<DrawnStock>, AppError> {
-    let picks: Vec<(i64, Quantity)> = match d.batch_id {
+    let held: Vec<ledger::StockFacts> = match d.batch_id {
         Some(b) => {
-            let batch = formulary::batch(conn, b)?
-                .filter(|row| row.product_id == rx.product_id)
-                .ok_or_else(|| {
-                    AppError::invalid(
-                        "batch_id",
-                        "same_product",
-                        "not a batch of the prescribed product",
-                    )
-                })?;
-            vec![(batch.id, d.units)]
-        }
-        None => {
-            let q = AllocationQuery {
-                location_id: d.location_id,
-                product_id: rx.product_id,
-                quantity: d.units,
+            let facts = ledger::StockFacts::of_batch(conn, d.location_id, b)?;
+            let product = match &facts {
+                Some(f) => Some(f.product_id),
+                None => formulary::batch(conn, b)?.map(|row| row.product_id),
             };
-            let a = allocation(conn, rx.site_id, &q)?;
-            if a.shortfall.is_positive() {
-                return Err(AppError::conflict(
-                    "insufficient_stock",
-                    format!(
-                        "{} short of {} {} at this location: record the dose as not available",
-                        a.shortfall, rx.product_name, rx.unit
-                    ),
+            if product != Some(rx.product_id) {
+                return Err(AppError::invalid(
+                    "batch_id",
+                    "same_product",
+                    "not a batch of the prescribed product",
                 ));
             }
-            a.picks
-                .into_iter()
-                .map(|p| (p.batch_id, p.quantity))
-                .collect()
+            facts.into_iter().collect()
         }
+        None => ledger::StockFacts::held(conn, d.location_id, rx.product_id)?,
     };
+    let candidates = held
+        .iter()
+        .filter(|f| d.batch_id.is_none() || Some(f.batch_id) == d.batch_id)
+        .map(|f| FefoCandidate {
+            batch_id: f.batch_id,
+            expiry: f.expiry,
+            status: match d.batch_id {
+                // A named batch is the nurse's choice; the ledger still refuses an unusable one.
+                Some(_) => BatchStatus::Available,
+                None => BatchStatus::from_db(&f.status),
+            },
+            available: f.held,
+        })
+        .collect();
+    let (picks, shortfall) = allocate_fefo(candidates, d.units.scaled(), now().date());
+    if shortfall > 0 {
+        // Nothing here may be a location of another prison: that is not found, not short.
+        location_at(conn, rx.site_id, d.location_id)?;
+        return Err(AppError::conflict(
+            "insufficient_stock",
+            format!(
+                "{} short of {} {} at this location: record the dose as not available",
+                Quantity::from_scaled(shortfall),
+                rx.product_name,
+                rx.unit
+            ),
+        ));
+    }
     let mut drawn = Vec::with_capacity(picks.len());
-    for (batch, quantity) in picks {
+    for (i, (batch, quantity)) in picks.into_iter().enumerate() {
+        let quantity = Quantity::from_scaled(quantity);
         let mut posting = Posting::new(rx.site_id, d.location_id, batch, -quantity, d.reason);
         posting.reference = Some(d.reference);
         posting.occurred_at = d.occurred_at;
         posting.register = d.detail.clone();
-        let posted = ledger::post(conn, actor, &posting)?;
+        let facts = held.iter().find(|f| f.batch_id == batch);
+        let posted = match facts {
+            // The first batch posts from what was read; a second one of the same page reads
+            // the page's new head.
+            Some(facts) if i == 0 => ledger::post_from(conn, actor, &posting, facts, events)?,
+            _ => ledger::post_with_events(conn, actor, &posting, events)?,
+        };
         drawn.push(DrawnStock {
             batch_id: batch,
             quantity,

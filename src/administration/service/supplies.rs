@@ -145,7 +145,7 @@ pub fn supply(
         product.unit,
         days,
         ts.date(),
-        rx.register_detail(conn)?
+        rx.register_detail()
             .counterparty_address
             .unwrap_or_default(),
     );
@@ -172,10 +172,11 @@ pub fn supply(
         ))
         .returning(ip_supplies::id)
         .get_result(conn)?;
-    let mut detail = rx.register_detail(conn)?;
+    let mut detail = rx.register_detail();
     detail.collected_by = Some(format!("{} (in person)", rx.patient_name));
     detail.identity_checked = req.identity_checked;
     detail.witness_id = witness_id;
+    let mut events = Vec::with_capacity(1);
     let drawn = draw(
         conn,
         actor,
@@ -189,7 +190,9 @@ pub fn supply(
             detail,
             occurred_at: None,
         },
+        &mut events,
     )?;
+    audit::record_all(conn, actor, &events)?;
     for d in &drawn {
         diesel::insert_into(ip_supply_movements::table)
             .values((
@@ -248,7 +251,7 @@ pub fn supply_on_release(
         )
     })?;
     let (_, quantity) = supply_quantity(&rx, item.days.max(1))?;
-    let mut detail = rx.register_detail(conn)?;
+    let mut detail = rx.register_detail();
     detail.collected_by = Some(
         handover
             .collected_by
@@ -257,6 +260,7 @@ pub fn supply_on_release(
     );
     detail.identity_checked = handover.identity_checked;
     detail.witness_id = handover.witness_id;
+    let mut events = Vec::with_capacity(1);
     draw(
         conn,
         actor,
@@ -270,7 +274,9 @@ pub fn supply_on_release(
             detail,
             occurred_at: None,
         },
+        &mut events,
     )?;
+    audit::record_all(conn, actor, &events)?;
     Ok(())
 }
 

@@ -1,0 +1,1 @@
+DROP TRIGGER cd_register_entries_advance_page;
