@@ -13,6 +13,12 @@ pub struct Config {
     )]
     pub database_url: String,
 
+    /// A read replica of the database (PostgreSQL streaming replication) that register
+    /// exports, reports and verification read from, to keep their load off the writer. Unset:
+    /// they read from the primary.
+    #[arg(long, env = "DATABASE_READ_URL", global = true)]
+    pub database_read_url: Option<String>,
+
     /// Address and port to listen on.
     #[arg(
         long,
@@ -198,6 +204,7 @@ impl Config {
     pub fn for_database(url: &str) -> Config {
         Config {
             database_url: url.to_string(),
+            database_read_url: None,
             bind_addr: "127.0.0.1:0".into(),
             jwt_secret: Some("test-secret-test-secret-test-secret-0123".into()),
             jwt_previous_secrets: vec![],

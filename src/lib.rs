@@ -52,6 +52,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, db: Db) -> Result<AppState, AppError> {
+        let db = match &config.database_read_url {
+            Some(url) => db.with_replica(url, config.db_pool_size)?,
+            None => db,
+        };
         Ok(AppState {
             jwt: JwtKeys::from_config(&config)?,
             throttle: auth::throttle::Rules::from_config(&config),

@@ -118,6 +118,17 @@ fn open_db(config: &Config) -> Result<Db, AppError> {
     Ok(db)
 }
 
+/// Where the command line's exports and verification read: DATABASE_READ_URL when set.
+fn reports_db(db: &Db, config: &Config) -> Result<Db, AppError> {
+    Ok(match &config.database_read_url {
+        Some(url) => db
+            .clone()
+            .with_replica(url, config.db_pool_size)?
+            .for_reports(),
+        None => db.clone(),
+    })
+}
+
 fn migrate(config: &Config) -> Result<usize, AppError> {
     let url = config
         .migration_database_url
@@ -318,7 +329,9 @@ fn cd_export(
         from: None,
         to: None,
     };
-    let mut export = RegisterExport::new(&mut conn, site, &query)?.read_ahead(db);
+    let db = reports_db(db, config)?;
+    let mut conn = db.get()?;
+    let mut export = RegisterExport::new(&mut conn, site, &query)?.read_ahead(&db);
     let mut out = std::io::stdout().lock();
     while let Some(chunk) = export.next_chunk(&mut conn)? {
         out.write_all(&chunk)
@@ -361,7 +374,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         Command::User { command } => create_user(&open_db(&config)?, command),
         Command::Cd {
             command: CdCommand::Verify { site, checkpoints },
-        } => cd_verify(&open_db(&config)?, site, checkpoints),
+        } => cd_verify(&reports_db(&open_db(&config)?, &config)?, site, checkpoints),
         Command::Cd {
             command:
                 CdCommand::Export {

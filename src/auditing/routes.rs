@@ -78,7 +78,7 @@ pub async fn export(
         done: false,
     };
     Ok(download(
-        state.db.clone(),
+        state.db.for_reports(),
         source,
         "text/csv; charset=utf-8",
         &name,

@@ -83,11 +83,11 @@ pub async fn verify_page(
 ) -> Result<HttpResponse, AppError> {
     let (site_id, page_id) = path.into_inner();
     user.authorize(Action::CdRead, site_id)?;
-    let page = state
-        .db
+    // The page and its entries are read from the same database, the replica when one is set.
+    let db = state.db.for_reports();
+    let page = db
         .read(move |c| service::page_at(c, site_id, page_id))
         .await?;
-    let db = state.db.clone();
     let result = blocking(move || verify::verify_one_page(&db, &page)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
@@ -106,7 +106,7 @@ pub async fn verify_site(
 ) -> Result<HttpResponse, AppError> {
     let site_id = site.into_inner();
     user.authorize(Action::CdRead, site_id)?;
-    let db = state.db.clone();
+    let db = state.db.for_reports();
     let result = blocking(move || verify::verify_site_parallel(&db, site_id, None)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
@@ -135,7 +135,7 @@ pub async fn verify_with_checkpoints(
             "the checkpoint file is of another prison",
         ));
     }
-    let db = state.db.clone();
+    let db = state.db.for_reports();
     let result =
         blocking(move || verify::verify_site_parallel(&db, site_id, Some(&doc.checkpoints)))
             .await?;
@@ -272,8 +272,10 @@ pub async fn export(
         .db
         .write(move |c| checkpoints::sign_site(c, &st.signer, site_id, Occasion::Export, None))
         .await?;
-    let source = state
-        .db
+    // The export reads the replica, when one is set: it may lag the checkpoint just signed,
+    // never run ahead of it.
+    let db = state.db.for_reports();
+    let source = db
         .read(move |c| {
             let site = sites::by_id(c, site_id)?.ok_or_else(|| AppError::not_found("site"))?;
             if let Some(product_id) = q.product_id {
@@ -284,9 +286,9 @@ pub async fn export(
             RegisterExport::new(c, site, &q)
         })
         .await?
-        .read_ahead(&state.db);
+        .read_ahead(&db);
     let (content_type, name) = (source.content_type(), source.file_name());
-    Ok(download(state.db.clone(), source, content_type, &name))
+    Ok(download(db, source, content_type, &name))
 }
 
 /// Destroys controlled drug stock in the presence of an authorised witness, who authenticates

@@ -100,6 +100,7 @@ pub async fn naloxone_report(
     user.authorize(Action::PatientRead, site_id)?;
     let report = state
         .db
+        .for_reports()
         .read(move |c| service::naloxone_report(c, site_id, q.year))
         .await?;
     Ok(HttpResponse::Ok().json(report))

@@ -143,6 +143,8 @@ pub const READY_TIMEOUT: Duration = Duration::from_millis(700);
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// A replica's pool for long reads (exports, reports, verification), when one is set.
+    replica: Option<Pool>,
     backend: Backend,
     /// Set when a write failed for lack of storage, cleared when one succeeds: `/ready` reports
     /// it until then.
@@ -165,9 +167,41 @@ impl Db {
             .map_err(|e| AppError::internal(format!("database pool: {e}")))?;
         Ok(Db {
             pool,
+            replica: None,
             backend,
             storage_full: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Adds a read replica for exports, reports and verification. Its pool opens connections
+    /// as they are needed, so the service starts while the replica is still catching up.
+    pub fn with_replica(mut self, url: &str, max_size: u32) -> Result<Db, AppError> {
+        if Backend::of_url(url) != self.backend {
+            return Err(AppError::internal(
+                "DATABASE_READ_URL must name the same kind of database as DATABASE_URL",
+            ));
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(0))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            .build_unchecked(ConnectionManager::new(url));
+        self.replica = Some(pool);
+        Ok(self)
+    }
+
+    /// Where long reads go: the replica when one is set, otherwise this database. Only reads
+    /// may be run on it (a replica refuses writes).
+    pub fn for_reports(&self) -> Db {
+        match &self.replica {
+            Some(replica) => Db {
+                pool: replica.clone(),
+                replica: None,
+                backend: self.backend,
+                storage_full: Arc::new(AtomicBool::new(false)),
+            },
+            None => self.clone(),
+        }
     }
 
     /// Whether the last write failed for lack of storage.

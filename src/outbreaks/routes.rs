@@ -109,6 +109,7 @@ pub async fn summary(
     user.authorize(Action::OutbreakRead, site_id)?;
     let view = state
         .db
+        .for_reports()
         .read(move |c| service::summary(c, site_id, id))
         .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -397,6 +397,7 @@ pub async fn spend(
     let format = q.format.unwrap_or(SpendFormat::Json);
     let report = state
         .db
+        .for_reports()
         .read(move |c| service::spend(c, &sites, &q))
         .await?;
     Ok(match format {
@@ -475,6 +476,7 @@ pub async fn budget_report(
     let format = q.format.unwrap_or(SpendFormat::Json);
     let report = state
         .db
+        .for_reports()
         .read(move |c| service::budget_report(c, site_id, q.year))
         .await?;
     Ok(match format {

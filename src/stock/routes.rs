@@ -367,6 +367,7 @@ pub async fn reorder_report(
     user.authorize(Action::StockRead, site_id)?;
     let r = state
         .db
+        .for_reports()
         .read(move |c| service::reorder_report(c, site_id))
         .await?;
     Ok(HttpResponse::Ok().json(r))

@@ -230,6 +230,29 @@ pub async fn spawn_through(
     spawn_on(route(&url), guard, adjust).await
 }
 
+/// The service on a fresh database with the demo data, reading its exports, reports and
+/// verification from a second database (`DATABASE_READ_URL`) that holds the same demo data as
+/// loaded: nothing written through the service reaches it, so what a read shows tells which
+/// database it came from. The guard keeps the second database until the test ends.
+pub async fn spawn_with_replica() -> (
+    TestApp<
+        impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+    >,
+    String,
+    DbGuard,
+) {
+    let (replica, replica_guard) = fresh_database();
+    {
+        let mut c = db::establish(&replica).unwrap();
+        prison_pharmacy::fixtures::load(&mut c, Some(DEMO_PASSWORD)).unwrap();
+    }
+    let (url, guard) = fresh_database();
+    let read_url = replica.clone();
+    let app = spawn_on(url, guard, move |c| c.database_read_url = Some(read_url)).await;
+    app.load_demo();
+    (app, replica, replica_guard)
+}
+
 /// Another instance of the service on the database of `app`, as behind a load balancer.
 pub async fn another_instance<S>(
     app: &TestApp<S>,
