@@ -288,6 +288,7 @@ struct NewEntry<'a> {
     recorded_at: chrono::NaiveDateTime,
     quantity: i64,
     balance_after: i64,
+    location_id: Option<i64>,
     counterparty: Option<&'a str>,
     counterparty_address: Option<&'a str>,
     patient_identifier: Option<&'a str>,
@@ -314,6 +315,7 @@ fn insert_entries(conn: &mut AnyConnection, rows: &[EntryRow]) {
             recorded_at: e.recorded_at,
             quantity: e.quantity,
             balance_after: e.balance_after,
+            location_id: e.location_id,
             counterparty: e.counterparty.as_deref(),
             counterparty_address: e.counterparty_address.as_deref(),
             patient_identifier: e.patient_identifier.as_deref(),
@@ -606,7 +608,7 @@ fn doses_in_process(db: &Db, w: &World, doses: Vec<Due>, workers: usize) -> f64 
                     };
                     let req: RecordDose =
                         serde_json::from_value(dose_request(&d, d.0 % 7 != 0)).unwrap();
-                    db::transaction(&mut conn, |c| {
+                    db.transaction(&mut conn, |c| {
                         administration::record_dose(
                             c,
                             &actor(nurse),

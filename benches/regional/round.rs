@@ -20,9 +20,19 @@ struct Prison {
     patients: Vec<i64>,
 }
 
+/// A nurse on a wing's round; nurses sharing a wing split its list between them.
+#[derive(Clone, Copy)]
+struct Nurse {
+    user: i64,
+    prison: usize,
+    hatch: usize,
+    witness: i64,
+    share: i64,
+    of: i64,
+}
+
 struct People {
-    /// (user, prison index, hatch index, witness user)
-    nurses: Vec<(i64, usize, usize, i64)>,
+    nurses: Vec<Nurse>,
     auditors: Vec<i64>,
     pharmacist: i64,
     technician: i64,
@@ -103,20 +113,29 @@ fn build_region(db: &Db) -> (Vec<Prison>, People) {
         });
     }
     let all: Vec<i64> = prisons.iter().map(|p| p.id).collect();
-    let mut nurses = Vec::new();
-    for n in 0..NURSES {
-        let (prison, hatch) = (n % PRISONS, (n / PRISONS) % WINGS.len());
-        let id = add_user(
-            conn,
-            &format!("regional-nurse-{n}"),
-            "nurse",
-            &[prisons[prison].id],
-        );
-        nurses.push((id, prison, hatch, 0));
-    }
+    let wings = PRISONS * WINGS.len();
+    let mut nurses: Vec<Nurse> = (0..NURSES)
+        .map(|n| {
+            let prison = n % PRISONS;
+            let user = add_user(
+                conn,
+                &format!("regional-nurse-{n}"),
+                "nurse",
+                &[prisons[prison].id],
+            );
+            Nurse {
+                user,
+                prison,
+                hatch: (n / PRISONS) % WINGS.len(),
+                witness: 0,
+                share: (n / wings) as i64,
+                of: (NURSES / wings + usize::from(n % wings < NURSES % wings)) as i64,
+            }
+        })
+        .collect();
     // Each nurse's witness is a colleague at the same prison.
     for n in 0..NURSES {
-        nurses[n].3 = nurses[(n + PRISONS) % NURSES].0;
+        nurses[n].witness = nurses[(n + PRISONS) % NURSES].user;
     }
     let people = People {
         nurses,
@@ -146,6 +165,26 @@ impl Timings {
     }
 }
 
+/// The answer, or None after saying why (the first few failures only).
+fn answered<T>(what: &str, r: Result<T, ureq::Error>) -> Option<T> {
+    static SHOWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            if SHOWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
+                let why = match e {
+                    ureq::Error::Status(code, r) => {
+                        format!("{code} {}", r.into_string().unwrap_or_default())
+                    }
+                    other => other.to_string(),
+                };
+                eprintln!("[region] {what} failed: {why}");
+            }
+            None
+        }
+    }
+}
+
 fn timed<T>(f: impl FnOnce() -> Option<T>) -> (Duration, Option<T>) {
     let t = Instant::now();
     let r = f();
@@ -154,17 +193,22 @@ fn timed<T>(f: impl FnOnce() -> Option<T>) -> (Duration, Option<T>) {
 
 /// A nurse's round: load the wing's list, give each due dose a few seconds apart (witnessed for
 /// controlled drugs), and reload the list every ten doses.
-#[allow(clippy::too_many_arguments)]
 fn nurse_round(
     base: &str,
     jwt: &JwtKeys,
     prison: &Prison,
-    hatch: usize,
-    nurse: i64,
-    witness: i64,
+    nurse: Nurse,
     until: Instant,
     seed: u64,
 ) -> (Timings, Timings) {
+    let Nurse {
+        user: nurse,
+        hatch,
+        witness,
+        share,
+        of,
+        ..
+    } = nurse;
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(30))
         .build();
@@ -186,6 +230,7 @@ fn nurse_round(
                 .get(&list_url)
                 .set("Authorization", &token)
                 .call()
+                .map_err(|e| answered::<()>("round list", Err(e)))
                 .ok()?
                 .into_json::<serde_json::Value>()
                 .ok()
@@ -197,6 +242,7 @@ fn nurse_round(
             .into_iter()
             .flatten()
             .filter(|i| i["recorded"].is_null())
+            .filter(|i| i["prescription_id"].as_i64().unwrap_or(0) % of == share)
             .take(10)
             .cloned()
             .collect();
@@ -221,12 +267,11 @@ fn nurse_round(
                     .unwrap()});
             }
             let (t, r) = timed(|| {
-                agent
+                let r = agent
                     .post(&dose_url)
                     .set("Authorization", &token)
-                    .send_json(body)
-                    .ok()
-                    .map(|r| r.status())
+                    .send_json(body);
+                answered("dose", r).map(|r| r.status())
             });
             doses.add(t, r == Some(201));
         }
@@ -257,6 +302,7 @@ fn auditor_exports(
                 .get(&format!("{base}/api/v1/sites/{}/cd/export", prison.id))
                 .set("Authorization", &token)
                 .call()
+                .map_err(|e| answered::<()>("export", Err(e)))
                 .ok()?
                 .into_reader()
                 .read_to_end(&mut sink)
@@ -289,17 +335,16 @@ fn pharmacist_screening(
         let prison = &prisons[rng.gen_range(0..prisons.len())];
         let patient = prison.patients[rng.gen_range(0..prison.patients.len())];
         let (t, r) = timed(|| {
-            let rx: serde_json::Value = agent
+            let rx = agent
                 .post(&format!("{base}/api/v1/patients/{patient}/prescriptions"))
                 .set("Authorization", &technician)
                 .send_json(json!({
                     "product_id": product, "dose": "20", "dose_unit": "mg", "route": "oral",
                     "slots": ["night"], "start_date": chrono::Utc::now().date_naive(),
-                    "possession": "supervised"
-                }))
-                .ok()?
-                .into_json()
-                .ok()?;
+                    "possession": "supervised",
+                    "prescriber": "Dr R Patel GMC 0000000 (demo)"
+                }));
+            let rx: serde_json::Value = answered("new prescription", rx)?.into_json().ok()?;
             agent
                 .post(&format!(
                     "{base}/api/v1/prescriptions/{}/screening",
@@ -365,16 +410,14 @@ pub fn regional(url: &str, label: &str, seconds: u64) -> (Vec<Row>, Vec<Target>)
         .nurses
         .iter()
         .enumerate()
-        .map(|(n, &(nurse, prison, hatch, witness))| {
+        .map(|(n, &nurse)| {
             let (base, jwt, prisons) = (base.clone(), jwt.clone(), prisons.clone());
             std::thread::spawn(move || {
                 nurse_round(
                     &base,
                     &jwt,
-                    &prisons[prison],
-                    hatch,
+                    &prisons[nurse.prison],
                     nurse,
-                    witness,
                     until,
                     SEED + n as u64,
                 )

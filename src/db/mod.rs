@@ -2,6 +2,9 @@
 
 pub mod schema;
 pub mod statements;
+mod stored_time;
+
+pub use stored_time::StoredTime;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -143,6 +146,10 @@ pub const READY_TIMEOUT: Duration = Duration::from_millis(700);
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// SQLite's writers go one at a time. Queueing them here hands the lock straight on; left
+    /// to SQLite, each waiter polls with growing sleeps and a busy prison's writes can starve
+    /// past the busy timeout. Shared by every `Db` of the same file.
+    sqlite_writer: Option<Arc<std::sync::Mutex<()>>>,
     /// A replica's pool for long reads (exports, reports, verification), when one is set.
     replica: Option<Pool>,
     backend: Backend,
@@ -167,10 +174,23 @@ impl Db {
             .map_err(|e| AppError::internal(format!("database pool: {e}")))?;
         Ok(Db {
             pool,
+            sqlite_writer: (backend == Backend::Sqlite).then(|| writer_gate(sqlite_path(url))),
             replica: None,
             backend,
             storage_full: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// One write transaction on a connection of this database, in turn with the others.
+    pub fn transaction<T, F>(&self, conn: &mut AnyConnection, f: F) -> Result<T, AppError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, AppError>,
+    {
+        let _turn = self
+            .sqlite_writer
+            .as_ref()
+            .map(|gate| gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        transaction(conn, f)
     }
 
     /// Adds a read replica for exports, reports and verification. Its pool opens connections
@@ -196,6 +216,7 @@ impl Db {
         match &self.replica {
             Some(replica) => Db {
                 pool: replica.clone(),
+                sqlite_writer: self.sqlite_writer.clone(),
                 replica: None,
                 backend: self.backend,
                 storage_full: Arc::new(AtomicBool::new(false)),
@@ -270,7 +291,7 @@ impl Db {
         let db = self.clone();
         let result = actix_web::web::block(move || {
             let mut conn = db.get()?;
-            transaction(&mut conn, &f)
+            db.transaction(&mut conn, &f)
         })
         .await
         .map_err(|e| AppError::internal(format!("blocking task: {e}")))?;
@@ -281,6 +302,23 @@ impl Db {
         }
         result
     }
+}
+
+/// The writers' queue of one SQLite file, the same for every pool opened on it.
+fn writer_gate(path: &str) -> Arc<std::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static GATES: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
+    let key = std::fs::canonicalize(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.to_string());
+    GATES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(key)
+        .or_default()
+        .clone()
 }
 
 /// One write transaction. SQLite takes the write lock at the start (BEGIN IMMEDIATE) so two

@@ -47,7 +47,9 @@ pub struct EntryRow {
     pub product_id: i64,
     pub entry_type: String,
     pub movement_id: Option<i64>,
+    #[diesel(deserialize_as = crate::db::StoredTime)]
     pub occurred_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::StoredTime)]
     pub recorded_at: NaiveDateTime,
     pub quantity: i64,
     pub balance_after: i64,
