@@ -58,6 +58,8 @@ struct Args {
     rate: u64,
     /// How long the regional morning round runs.
     region_seconds: u64,
+    /// Skip the SQLite run (with --postgres).
+    postgres_only: bool,
 }
 
 fn parse_args() -> Args {
@@ -67,6 +69,7 @@ fn parse_args() -> Args {
         seconds: 10,
         rate: 500,
         region_seconds: 60,
+        postgres_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -75,6 +78,7 @@ fn parse_args() -> Args {
             "--entries" => a.entries = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.entries),
             "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.seconds),
             "--rate" => a.rate = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.rate),
+            "--postgres-only" => a.postgres_only = true,
             "--region-seconds" => {
                 a.region_seconds = it
                     .next()
@@ -82,7 +86,7 @@ fn parse_args() -> Args {
                     .unwrap_or(a.region_seconds)
             }
             "--help" => {
-                println!("cargo bench --bench bench -- [--postgres URL] [--entries N] [--seconds S] [--rate DOSES_PER_SECOND] [--region-seconds S]");
+                println!("cargo bench --bench bench -- [--postgres URL] [--entries N] [--seconds S] [--rate DOSES_PER_SECOND] [--region-seconds S] [--postgres-only]");
                 std::process::exit(0);
             }
             // cargo passes --bench to harness-less benchmarks.
@@ -213,9 +217,20 @@ fn fill_page(conn: &mut AnyConnection, page_id: i64, n: i64, author: i64, witnes
     let mut prev = page.head_hash.clone();
     let mut bal = balance;
     let t0 = chrono::Utc::now().naive_utc() - chrono::Duration::days(365);
-    let mut batch: Vec<EntryRow> = Vec::with_capacity(1000);
+    // A transaction per run of entries: PostgreSQL keeps every version of the page row that
+    // one transaction makes, and each entry moves the page head, so one transaction of a
+    // million entries would slow with each. The service appends a few per transaction.
+    let per_commit = match conn {
+        AnyConnection::Postgresql(_) => 100,
+        AnyConnection::Sqlite(_) => 1000,
+    };
+    let mut batch: Vec<EntryRow> = Vec::with_capacity(per_commit);
     let flush = |conn: &mut AnyConnection, batch: &mut Vec<EntryRow>| {
-        insert_entries(conn, batch);
+        db::transaction(conn, |c| {
+            insert_entries(c, batch);
+            Ok(())
+        })
+        .unwrap();
         batch.clear();
     };
     for i in 0..n {
@@ -268,7 +283,7 @@ fn fill_page(conn: &mut AnyConnection, page_id: i64, n: i64, author: i64, witnes
         e.hash = e.content(page.heading()).hash(&e.prev_hash);
         prev = e.hash.clone();
         batch.push(e);
-        if batch.len() == 1000 {
+        if batch.len() == per_commit {
             flush(conn, &mut batch);
         }
     }
@@ -528,12 +543,8 @@ fn generate(db: &Db, entries: i64) -> World {
         .unwrap()
         .id;
     let have = big.entry_count;
-    db::transaction(conn, |c| {
-        fill_page(c, big_page, (entries - have).max(0), nurse, witness);
-        fill_page(c, small_page, 1_000, nurse, witness);
-        Ok(())
-    })
-    .unwrap();
+    fill_page(conn, big_page, (entries - have).max(0), nurse, witness);
+    fill_page(conn, small_page, 1_000, nurse, witness);
 
     // Every supervised dose due over the last 30 days, in a fixed shuffled order.
     let rows: Vec<(i64, String, Option<String>, String, bool)> = prescriptions::table
@@ -760,33 +771,37 @@ fn take_witnessed(w: &mut World, n: usize) -> Vec<Due> {
     taken
 }
 
-/// Statements sent to the database per given, witnessed dose: (within the dose's transaction,
-/// for the whole HTTP request including the nurse's authentication and the witness's
-/// assertion). Each is run alone, so the count is exactly that dose's.
+/// Statements sent to the database per given, witnessed dose: (the median within the dose's
+/// transaction, the most within it, the median for the whole HTTP request including the
+/// nurse's authentication and the witness's assertion). Each dose runs alone, so each count is
+/// exactly that dose's; a dose drawn from two batches is two postings, hence the most.
 fn statements_per_dose(
     db: &Db,
     base: &str,
     w: &mut World,
     nurse: &str,
     witness: &Witness,
-) -> (f64, f64) {
+) -> (u64, u64, u64) {
     let rules = administration::Rules::from_config(&Config::for_database(""));
     let doses = take_witnessed(w, 200);
     let (in_process, over_http) = doses.split_at(doses.len() / 2);
     let mut conn = db.get().unwrap();
-    let before = db::statements::sent();
+    let mut transactions = Vec::with_capacity(in_process.len());
     for d in in_process {
         let req: RecordDose = serde_json::from_value(dose_request(d, true)).unwrap();
+        let before = db::statements::sent();
         db::transaction(&mut conn, |c| {
             administration::record_dose(c, &actor(w.nurse), w.site, &req, Some(w.witness), rules)
         })
         .unwrap();
+        transactions.push(db::statements::sent() - before);
     }
-    let per_transaction = (db::statements::sent() - before) as f64 / in_process.len().max(1) as f64;
+    transactions.sort();
     let agent = ureq::AgentBuilder::new().build();
     let url = format!("{base}/api/v1/sites/{}/doses", w.site);
-    let before = db::statements::sent();
+    let mut requests = Vec::with_capacity(over_http.len());
     for d in over_http {
+        let before = db::statements::sent();
         let mut body = dose_request(d, true);
         body["witness"] = witness.credentials();
         let r = agent
@@ -795,9 +810,15 @@ fn statements_per_dose(
             .send_json(body)
             .unwrap();
         assert_eq!(r.status(), 201);
+        requests.push(db::statements::sent() - before);
     }
-    let per_request = (db::statements::sent() - before) as f64 / over_http.len().max(1) as f64;
-    (per_transaction, per_request)
+    requests.sort();
+    let median = |v: &[u64]| v.get(v.len() / 2).copied().unwrap_or(0);
+    (
+        median(&transactions),
+        transactions.last().copied().unwrap_or(0),
+        median(&requests),
+    )
 }
 
 fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
@@ -857,17 +878,21 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     let postgres = url.starts_with("postgres");
 
     // 0. Round trips: statements per given controlled drug dose.
-    let (per_transaction, per_request) =
+    let (per_transaction, most, per_request) =
         statements_per_dose(&db, &base, &mut world, &nurse_token, &witness);
     rows.push(row(
-        "0. statements per witnessed CD dose: its transaction; the whole request",
-        format!("{per_transaction:.1}; {per_request:.1}"),
+        "0. statements per witnessed CD dose: its transaction (most, two batches); the whole request",
+        format!("{per_transaction} ({most}); {per_request}"),
         "-".into(),
         "-".into(),
         if postgres { "transaction <= 8" } else { "-" },
     ));
     if postgres {
-        targets.push(at_most("statements_per_cd_dose", per_transaction, 8.0));
+        targets.push(at_most(
+            "statements_per_cd_dose",
+            per_transaction as f64,
+            8.0,
+        ));
     }
 
     // 1. Supervised doses: in process (floor), over HTTP as fast as clients can, and at the offered rate.
@@ -1234,13 +1259,15 @@ fn main() {
     );
     let dir = tempfile::tempdir().unwrap();
     let sqlite = dir.path().join("bench.db").to_string_lossy().to_string();
-    let (mut rows, mut targets) = run(&sqlite, "SQLite", &args);
-    let region = dir.path().join("region.db").to_string_lossy().to_string();
-    let (more, also) = regional::regional(&region, "SQLite", args.region_seconds);
-    rows.extend(more);
-    targets.extend(also);
-    print_table("SQLite (WAL, synchronous=FULL)", &rows);
-    print_targets("sqlite", &targets);
+    if !(args.postgres_only && args.postgres.is_some()) {
+        let (mut rows, mut targets) = run(&sqlite, "SQLite", &args);
+        let region = dir.path().join("region.db").to_string_lossy().to_string();
+        let (more, also) = regional::regional(&region, "SQLite", args.region_seconds);
+        rows.extend(more);
+        targets.extend(also);
+        print_table("SQLite (WAL, synchronous=FULL)", &rows);
+        print_targets("sqlite", &targets);
+    }
     if let Some(pg) = &args.postgres {
         let name = format!("pp_bench_{}", std::process::id());
         let mut admin = diesel::PgConnection::establish(pg).unwrap();
