@@ -251,6 +251,12 @@ async fn a_nurse_records_the_morning_round_in_a_browser() {
         }
     };
     let (methadone, methadone_rx) = dose_of("Methadone").await;
+    // The card says how to give it to this patient (his reasonable adjustments, demo data).
+    assert_eq!(
+        text_of(&c, &format!("{methadone} .adjustments")).await,
+        "Easy-read labels: Picture labels; read the label aloud and check he can say back when \
+         to take it\nNeeds reminders: Remind him of the lunchtime round on the landing"
+    );
     screenshot(&c, "round-tablet.png").await;
     c.set_window_size(1440, 1000).await.unwrap();
     screenshot(&c, "round-desktop.png").await;
