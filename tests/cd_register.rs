@@ -1270,6 +1270,50 @@ async fn an_entry_added_behind_the_page_head_is_found() {
     }
 }
 
+#[actix_web::test]
+async fn the_database_takes_an_entry_only_as_the_next_link_of_its_page() {
+    use prison_pharmacy::cd_register::queries;
+    let app = spawn().await;
+    let w = setup(&app).await;
+    let last = receive(&app.state.db, &w, "100");
+    let mut c = app.conn();
+    let page = queries::cabinet_page(&mut c, w.fosse.cd_cabinet, w.methadone)
+        .unwrap()
+        .unwrap();
+    let next = |seq: i64, prev: &str| {
+        let mut e = queries::entry(&mut *app.conn(), last).unwrap().unwrap();
+        e.seq = seq;
+        e.prev_hash = prev.to_string();
+        e.hash = e.content(page.heading()).hash(&e.prev_hash);
+        e
+    };
+    let head = page.head_hash.clone();
+    // A gap in the sequence, a link to anything but the head, and a second copy of the head.
+    for forged in [
+        next(page.entry_count + 2, &head),
+        next(
+            page.entry_count + 1,
+            prison_pharmacy::domain::register::GENESIS_HASH,
+        ),
+        next(page.entry_count, &head),
+    ] {
+        assert!(queries::insert_entry(&mut c, &forged).is_err());
+    }
+    let after = queries::page(&mut c, page.id).unwrap().unwrap();
+    assert_eq!(
+        (after.entry_count, after.balance, after.head_hash),
+        (page.entry_count, page.balance, head.clone())
+    );
+    // The next link is taken, and the page head moves with it in the same statement.
+    let link = next(page.entry_count + 1, &head);
+    queries::insert_entry(&mut c, &link).unwrap();
+    let after = queries::page(&mut c, page.id).unwrap().unwrap();
+    assert_eq!(
+        (after.entry_count, after.balance, after.head_hash),
+        (page.entry_count + 1, link.balance_after, link.hash)
+    );
+}
+
 /// Rewrites the second entry of a page and recomputes every later hash and the page head, as
 /// someone with the database and the source code could.
 fn rewrite_and_rehash(db: &Db, page_id: i64, seq: i64, quantity: i64) {
