@@ -1281,7 +1281,7 @@ async fn the_database_takes_an_entry_only_as_the_next_link_of_its_page() {
         .unwrap()
         .unwrap();
     let next = |seq: i64, prev: &str| {
-        let mut e = queries::entry(&mut *app.conn(), last).unwrap().unwrap();
+        let mut e = queries::entry(&mut app.conn(), last).unwrap().unwrap();
         e.seq = seq;
         e.prev_hash = prev.to_string();
         e.hash = e.content(page.heading()).hash(&e.prev_hash);
