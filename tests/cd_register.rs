@@ -1244,7 +1244,20 @@ async fn an_entry_added_behind_the_page_head_is_found() {
     let w = setup(&app).await;
     let last = receive(&app.state.db, &w, "100");
     let mut c = app.conn();
-    // A forged entry chained correctly to the last one, inserted without moving the page head.
+    // Someone with the database switches off the trigger that moves the page head (the test
+    // connects as the owner), then adds a forged entry chained correctly to the last one.
+    {
+        use diesel::connection::SimpleConnection;
+        let off = match &*c {
+            prison_pharmacy::db::AnyConnection::Postgresql(_) => {
+                "ALTER TABLE cd_register_entries DISABLE TRIGGER cd_register_entries_advance_page"
+            }
+            prison_pharmacy::db::AnyConnection::Sqlite(_) => {
+                "DROP TRIGGER cd_register_entries_advance_page"
+            }
+        };
+        c.batch_execute(off).unwrap();
+    }
     let mut forged = queries::entry(&mut c, last).unwrap().unwrap();
     forged.prev_hash = forged.hash.clone();
     forged.seq += 1;
@@ -1255,6 +1268,9 @@ async fn an_entry_added_behind_the_page_head_is_found() {
         .unwrap();
     forged.hash = forged.content(page.heading()).hash(&forged.prev_hash);
     queries::insert_entry(&mut c, &forged).unwrap();
+    // The page row still says one entry.
+    let page = queries::page(&mut c, page.id).unwrap().unwrap();
+    assert_eq!(page.entry_count, 1);
     for result in [
         verify::verify_page(&mut c, &page).unwrap(),
         verify::verify_page_in_parts(&app.state.db, &page, 2).unwrap(),

@@ -9,31 +9,34 @@ use diesel::sql_types::{BigInt, Bool, Date, Nullable, Text, Timestamp};
 
 use super::model::Page;
 use crate::db::{placeholder, AnyConnection};
+use crate::domain::stock::{BatchStatus, FefoCandidate};
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct StockFacts {
     #[diesel(sql_type = BigInt)]
-    pub location_site: i64,
+    pub(super) location_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub(super) location_site: i64,
     #[diesel(sql_type = Bool)]
-    pub cabinet: bool,
+    pub(super) cabinet: bool,
     #[diesel(sql_type = BigInt)]
-    pub batch_id: i64,
+    pub(super) batch_id: i64,
     #[diesel(sql_type = BigInt)]
-    pub product_id: i64,
+    pub(super) product_id: i64,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub(super) status: String,
     #[diesel(sql_type = Date)]
-    pub expiry: NaiveDate,
+    pub(super) expiry: NaiveDate,
     #[diesel(sql_type = Text)]
-    pub batch_number: String,
+    pub(super) batch_number: String,
     #[diesel(sql_type = Text)]
-    pub schedule: String,
+    pub(super) schedule: String,
     #[diesel(sql_type = Bool)]
-    pub tracked: bool,
+    pub(super) tracked: bool,
     #[diesel(sql_type = BigInt)]
-    pub held: i64,
+    pub(super) held: i64,
     #[diesel(sql_type = Nullable<BigInt>)]
-    pub next_movement_id: Option<i64>,
+    pub(super) next_movement_id: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     page_id: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
@@ -66,6 +69,8 @@ pub struct StockFacts {
     page_closed_at: Option<NaiveDateTime>,
 }
 
+/// Read only outside the ledger: whether stock is register-tracked, and what it holds, is
+/// the ledger's to know, so no caller can post with a fact changed.
 impl StockFacts {
     /// The facts of one batch at one location; None when the location has never held it.
     pub fn of_batch(
@@ -73,19 +78,7 @@ impl StockFacts {
         location_id: i64,
         batch_id: i64,
     ) -> QueryResult<Option<StockFacts>> {
-        let sql = select(
-            conn,
-            &format!(
-                "s.location_id = {} AND s.batch_id = {}",
-                placeholder(conn, 1),
-                placeholder(conn, 2)
-            ),
-        );
-        diesel::sql_query(sql)
-            .bind::<BigInt, _>(location_id)
-            .bind::<BigInt, _>(batch_id)
-            .get_result(conn)
-            .optional()
+        Ok(read(conn, "s.batch_id", location_id, batch_id)?.pop())
     }
 
     /// The facts of every batch of a product a location holds some of, for first expiry first
@@ -95,18 +88,30 @@ impl StockFacts {
         location_id: i64,
         product_id: i64,
     ) -> QueryResult<Vec<StockFacts>> {
-        let sql = select(
+        read(
             conn,
-            &format!(
-                "s.location_id = {} AND s.product_id = {} AND s.quantity > 0",
-                placeholder(conn, 1),
-                placeholder(conn, 2)
-            ),
-        );
-        diesel::sql_query(sql)
-            .bind::<BigInt, _>(location_id)
-            .bind::<BigInt, _>(product_id)
-            .load(conn)
+            "s.quantity > 0 AND s.product_id",
+            location_id,
+            product_id,
+        )
+    }
+
+    pub fn batch_id(&self) -> i64 {
+        self.batch_id
+    }
+
+    pub fn product_id(&self) -> i64 {
+        self.product_id
+    }
+
+    /// This batch as first expiry first out weighs it.
+    pub fn candidate(&self) -> FefoCandidate {
+        FefoCandidate {
+            batch_id: self.batch_id,
+            expiry: self.expiry,
+            status: BatchStatus::from_db(&self.status),
+            available: self.held,
+        }
     }
 
     /// The open register page of the cabinet and product, as it stands.
@@ -132,6 +137,24 @@ impl StockFacts {
     }
 }
 
+/// The rows at a location whose `column` equals `value` (a batch, or a product held).
+fn read(
+    conn: &mut AnyConnection,
+    column: &str,
+    location_id: i64,
+    value: i64,
+) -> QueryResult<Vec<StockFacts>> {
+    let filter = format!(
+        "s.location_id = {} AND {column} = {}",
+        placeholder(conn, 1),
+        placeholder(conn, 2)
+    );
+    diesel::sql_query(select(conn, &filter))
+        .bind::<BigInt, _>(location_id)
+        .bind::<BigInt, _>(value)
+        .load(conn)
+}
+
 /// The one statement both readings share. On PostgreSQL the balance rows are locked (an
 /// append to the page by another transaction that moves a different batch is caught by the
 /// page's unique sequence and retried) and the movement's id is drawn from its sequence.
@@ -144,7 +167,7 @@ fn select(conn: &AnyConnection, filter: &str) -> String {
         AnyConnection::Sqlite(_) => ("NULL", ""),
     };
     format!(
-        "SELECT l.site_id AS location_site, l.cd_cabinet AS cabinet, b.id AS batch_id, \
+        "SELECT s.location_id, l.site_id AS location_site, l.cd_cabinet AS cabinet, b.id AS batch_id, \
          b.product_id, b.status, b.expiry_date AS expiry, b.batch_number, \
          p.cd_schedule AS schedule, p.cd_register AS tracked, s.quantity AS held, \
          {next_id} AS next_movement_id, \

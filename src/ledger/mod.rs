@@ -178,7 +178,12 @@ pub fn post_from(
         ),
         None => None,
     };
-    if facts.location_site != p.site_id || facts.batch_id != p.batch_id {
+    if facts.batch_id != p.batch_id || facts.location_id != p.location_id {
+        return Err(AppError::internal(
+            "stock facts of another batch or location",
+        ));
+    }
+    if facts.location_site != p.site_id {
         return Err(AppError::not_found("location"));
     }
     let tracked = facts.tracked;

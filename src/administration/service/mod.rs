@@ -317,7 +317,7 @@ fn draw(
         Some(b) => {
             let facts = ledger::StockFacts::of_batch(conn, d.location_id, b)?;
             let product = match &facts {
-                Some(f) => Some(f.product_id),
+                Some(f) => Some(f.product_id()),
                 None => formulary::batch(conn, b)?.map(|row| row.product_id),
             };
             if product != Some(rx.product_id) {
@@ -333,16 +333,13 @@ fn draw(
     };
     let candidates = held
         .iter()
-        .filter(|f| d.batch_id.is_none() || Some(f.batch_id) == d.batch_id)
-        .map(|f| FefoCandidate {
-            batch_id: f.batch_id,
-            expiry: f.expiry,
-            status: match d.batch_id {
-                // A named batch is the nurse's choice; the ledger still refuses an unusable one.
-                Some(_) => BatchStatus::Available,
-                None => BatchStatus::from_db(&f.status),
+        .map(|f| match d.batch_id {
+            // A named batch is the nurse's choice; the ledger still refuses an unusable one.
+            Some(_) => FefoCandidate {
+                status: BatchStatus::Available,
+                ..f.candidate()
             },
-            available: f.held,
+            None => f.candidate(),
         })
         .collect();
     let (picks, shortfall) = allocate_fefo(candidates, d.units.scaled(), now().date());
@@ -366,7 +363,7 @@ fn draw(
         posting.reference = Some(d.reference);
         posting.occurred_at = d.occurred_at;
         posting.register = d.detail.clone();
-        let facts = held.iter().find(|f| f.batch_id == batch);
+        let facts = held.iter().find(|f| f.batch_id() == batch);
         let posted = match facts {
             // The first batch posts from what was read; a second one of the same page reads
             // the page's new head.
