@@ -60,6 +60,8 @@ struct Args {
     region_seconds: u64,
     /// Skip the SQLite run (with --postgres).
     postgres_only: bool,
+    /// Only the register's export and verification (sections 3 and 4), to measure them alone.
+    register_only: bool,
 }
 
 fn parse_args() -> Args {
@@ -70,6 +72,7 @@ fn parse_args() -> Args {
         rate: 500,
         region_seconds: 60,
         postgres_only: false,
+        register_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -79,6 +82,7 @@ fn parse_args() -> Args {
             "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.seconds),
             "--rate" => a.rate = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.rate),
             "--postgres-only" => a.postgres_only = true,
+            "--register-only" => a.register_only = true,
             "--region-seconds" => {
                 a.region_seconds = it
                     .next()
@@ -86,7 +90,7 @@ fn parse_args() -> Args {
                     .unwrap_or(a.region_seconds)
             }
             "--help" => {
-                println!("cargo bench --bench bench -- [--postgres URL] [--entries N] [--seconds S] [--rate DOSES_PER_SECOND] [--region-seconds S] [--postgres-only]");
+                println!("cargo bench --bench bench -- [--postgres URL] [--entries N] [--seconds S] [--rate DOSES_PER_SECOND] [--region-seconds S] [--postgres-only] [--register-only]");
                 std::process::exit(0);
             }
             // cargo passes --bench to harness-less benchmarks.
@@ -835,6 +839,12 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     config.db_pool_size = 16;
     let db = Db::connect(url, config.db_pool_size).unwrap();
     let mut world = generate(&db, args.entries);
+    if let AnyConnection::Postgresql(_) = &*db.get().unwrap() {
+        // As autovacuum leaves tables after a burst of inserts, so that the database's own
+        // export below is planned on current statistics too.
+        use diesel::connection::SimpleConnection;
+        db.get().unwrap().batch_execute("VACUUM ANALYZE").unwrap();
+    }
     eprintln!("[{label}] generated in {:.1} s", t.elapsed().as_secs_f64());
 
     // The service on a port of its own, as in production.
@@ -877,137 +887,140 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     let mut targets = Vec::new();
     let postgres = url.starts_with("postgres");
 
-    // 0. Round trips: statements per given controlled drug dose.
-    let (per_transaction, most, per_request) =
-        statements_per_dose(&db, &base, &mut world, &nurse_token, &witness);
-    rows.push(row(
+    if !args.register_only {
+        // 0. Round trips: statements per given controlled drug dose.
+        let (per_transaction, most, per_request) =
+            statements_per_dose(&db, &base, &mut world, &nurse_token, &witness);
+        rows.push(row(
         "0. statements per witnessed CD dose: its transaction (most, two batches); the whole request",
         format!("{per_transaction} ({most}); {per_request}"),
         "-".into(),
         "-".into(),
         if postgres { "transaction <= 8" } else { "-" },
     ));
-    if postgres {
+        if postgres {
+            targets.push(at_most(
+                "statements_per_cd_dose",
+                per_transaction as f64,
+                8.0,
+            ));
+        }
+
+        // 1. Supervised doses: in process (floor), over HTTP as fast as clients can, and at the offered rate.
+        let take = |w: &mut World, n: usize| -> Vec<_> {
+            (0..n).filter_map(|_| w.due.pop_front()).collect()
+        };
+        let closed = 2_000;
+        let batch = take(&mut world, closed);
+        let floor = doses_in_process(&db, &world, batch, 8);
+        let batch = take(&mut world, closed);
+        let http = doses_over_http(&base, &world, batch, 8, None, &nurse_token, &witness);
+        rows.push(row(
+            "1. doses over HTTP, 8 clients (doses/s)",
+            format!("{:.0}", http.throughput),
+            format!("{floor:.0} in process"),
+            format!("{:.0}%", 100.0 * http.throughput / floor),
+            ">= 60%",
+        ));
+        targets.push(at_least(
+            "http_share_of_in_process_doses",
+            http.throughput / floor,
+            0.6,
+        ));
+        targets.push(at_most("dose_errors_8_clients", http.errors as f64, 0.0));
+        let offered = (args.rate * args.seconds) as usize;
+        let batch = take(&mut world, offered);
+        let open = doses_over_http(
+            &base,
+            &world,
+            batch,
+            64,
+            Some(args.rate),
+            &nurse_token,
+            &witness,
+        );
+        rows.push(row(
+            &format!("1. doses at {}/s offered: achieved/s, p50, p99", args.rate),
+            format!(
+                "{:.0}/s, {}, {}{}",
+                open.throughput,
+                ms(percentile(&open.latencies, 0.5)),
+                ms(percentile(&open.latencies, 0.99)),
+                if open.errors > 0 {
+                    format!(" ({} failed)", open.errors)
+                } else {
+                    String::new()
+                }
+            ),
+            "-".into(),
+            "-".into(),
+            if postgres {
+                "p99 < 25 ms"
+            } else {
+                "p99 < 10 ms"
+            },
+        ));
         targets.push(at_most(
-            "statements_per_cd_dose",
-            per_transaction as f64,
-            8.0,
+            &format!("dose_p99_ms_at_{}_per_s", args.rate),
+            percentile(&open.latencies, 0.99).as_secs_f64() * 1000.0,
+            if postgres { 25.0 } else { 10.0 },
+        ));
+        targets.push(at_most(
+            &format!("dose_errors_at_{}_per_s", args.rate),
+            open.errors as f64,
+            0.0,
+        ));
+
+        // 2. The round list.
+        let date = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
+        let wing_url = format!(
+            "{base}/api/v1/sites/{}/rounds?date={date}&slot=morning&location_id={}",
+            world.site, world.hatches[0].1
+        );
+        let site_url = format!(
+            "{base}/api/v1/sites/{}/rounds?date={date}&slot=morning",
+            world.site
+        );
+        let items = {
+            let r: serde_json::Value = agent
+                .get(&site_url)
+                .set("Authorization", &format!("Bearer {nurse_token}"))
+                .call()
+                .unwrap()
+                .into_json()
+                .unwrap();
+            r["items"].as_array().map(|a| a.len()).unwrap_or(0)
+        };
+        let wing = get_timed(&agent, &wing_url, &nurse_token, 100);
+        let whole = get_timed(&agent, &site_url, &nurse_token, 50);
+        rows.push(row(
+            "2. round list, one wing: p50, p99",
+            format!(
+                "{}, {}",
+                ms(percentile(&wing, 0.5)),
+                ms(percentile(&wing, 0.99))
+            ),
+            "-".into(),
+            "-".into(),
+            "-",
+        ));
+        rows.push(row(
+            &format!("2. round list, whole site ({items} doses): p50, p99"),
+            format!(
+                "{}, {}",
+                ms(percentile(&whole, 0.5)),
+                ms(percentile(&whole, 0.99))
+            ),
+            "-".into(),
+            "-".into(),
+            "p50 < 50 ms",
+        ));
+        targets.push(at_most(
+            "round_list_whole_site_p50_ms",
+            percentile(&whole, 0.5).as_secs_f64() * 1000.0,
+            50.0,
         ));
     }
-
-    // 1. Supervised doses: in process (floor), over HTTP as fast as clients can, and at the offered rate.
-    let take =
-        |w: &mut World, n: usize| -> Vec<_> { (0..n).filter_map(|_| w.due.pop_front()).collect() };
-    let closed = 2_000;
-    let batch = take(&mut world, closed);
-    let floor = doses_in_process(&db, &world, batch, 8);
-    let batch = take(&mut world, closed);
-    let http = doses_over_http(&base, &world, batch, 8, None, &nurse_token, &witness);
-    rows.push(row(
-        "1. doses over HTTP, 8 clients (doses/s)",
-        format!("{:.0}", http.throughput),
-        format!("{floor:.0} in process"),
-        format!("{:.0}%", 100.0 * http.throughput / floor),
-        ">= 60%",
-    ));
-    targets.push(at_least(
-        "http_share_of_in_process_doses",
-        http.throughput / floor,
-        0.6,
-    ));
-    targets.push(at_most("dose_errors_8_clients", http.errors as f64, 0.0));
-    let offered = (args.rate * args.seconds) as usize;
-    let batch = take(&mut world, offered);
-    let open = doses_over_http(
-        &base,
-        &world,
-        batch,
-        64,
-        Some(args.rate),
-        &nurse_token,
-        &witness,
-    );
-    rows.push(row(
-        &format!("1. doses at {}/s offered: achieved/s, p50, p99", args.rate),
-        format!(
-            "{:.0}/s, {}, {}{}",
-            open.throughput,
-            ms(percentile(&open.latencies, 0.5)),
-            ms(percentile(&open.latencies, 0.99)),
-            if open.errors > 0 {
-                format!(" ({} failed)", open.errors)
-            } else {
-                String::new()
-            }
-        ),
-        "-".into(),
-        "-".into(),
-        if postgres {
-            "p99 < 25 ms"
-        } else {
-            "p99 < 10 ms"
-        },
-    ));
-    targets.push(at_most(
-        &format!("dose_p99_ms_at_{}_per_s", args.rate),
-        percentile(&open.latencies, 0.99).as_secs_f64() * 1000.0,
-        if postgres { 25.0 } else { 10.0 },
-    ));
-    targets.push(at_most(
-        &format!("dose_errors_at_{}_per_s", args.rate),
-        open.errors as f64,
-        0.0,
-    ));
-
-    // 2. The round list.
-    let date = chrono::Utc::now().date_naive() - chrono::Duration::days(1);
-    let wing_url = format!(
-        "{base}/api/v1/sites/{}/rounds?date={date}&slot=morning&location_id={}",
-        world.site, world.hatches[0].1
-    );
-    let site_url = format!(
-        "{base}/api/v1/sites/{}/rounds?date={date}&slot=morning",
-        world.site
-    );
-    let items = {
-        let r: serde_json::Value = agent
-            .get(&site_url)
-            .set("Authorization", &format!("Bearer {nurse_token}"))
-            .call()
-            .unwrap()
-            .into_json()
-            .unwrap();
-        r["items"].as_array().map(|a| a.len()).unwrap_or(0)
-    };
-    let wing = get_timed(&agent, &wing_url, &nurse_token, 100);
-    let whole = get_timed(&agent, &site_url, &nurse_token, 50);
-    rows.push(row(
-        "2. round list, one wing: p50, p99",
-        format!(
-            "{}, {}",
-            ms(percentile(&wing, 0.5)),
-            ms(percentile(&wing, 0.99))
-        ),
-        "-".into(),
-        "-".into(),
-        "-",
-    ));
-    rows.push(row(
-        &format!("2. round list, whole site ({items} doses): p50, p99"),
-        format!(
-            "{}, {}",
-            ms(percentile(&whole, 0.5)),
-            ms(percentile(&whole, 0.99))
-        ),
-        "-".into(),
-        "-".into(),
-        "p50 < 50 ms",
-    ));
-    targets.push(at_most(
-        "round_list_whole_site_p50_ms",
-        percentile(&whole, 0.5).as_secs_f64() * 1000.0,
-        50.0,
-    ));
 
     // 3. CSV export of the big page, against the database's own CSV export of the same rows.
     let methadone = {
@@ -1182,6 +1195,10 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     ));
     drop(bytes);
 
+    if args.register_only {
+        return (rows, targets);
+    }
+
     // 5. Appending to a page of 1,000 entries and to the big page: 20 transactions of 100 each.
     let append = |conn: &mut AnyConnection, page_id: i64| -> Duration {
         let page = register_queries::page(conn, page_id).unwrap().unwrap();
@@ -1261,10 +1278,12 @@ fn main() {
     let sqlite = dir.path().join("bench.db").to_string_lossy().to_string();
     if !(args.postgres_only && args.postgres.is_some()) {
         let (mut rows, mut targets) = run(&sqlite, "SQLite", &args);
-        let region = dir.path().join("region.db").to_string_lossy().to_string();
-        let (more, also) = regional::regional(&region, "SQLite", args.region_seconds);
-        rows.extend(more);
-        targets.extend(also);
+        if !args.register_only {
+            let region = dir.path().join("region.db").to_string_lossy().to_string();
+            let (more, also) = regional::regional(&region, "SQLite", args.region_seconds);
+            rows.extend(more);
+            targets.extend(also);
+        }
         print_table("SQLite (WAL, synchronous=FULL)", &rows);
         print_targets("sqlite", &targets);
     }
@@ -1285,24 +1304,26 @@ fn main() {
             diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")),
             &mut admin,
         );
-        let region = format!("{name}_region");
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query(format!("CREATE DATABASE {region}")),
-            &mut admin,
-        )
-        .unwrap();
-        let region_url = match pg.rsplit_once('/') {
-            Some((server, _)) => format!("{server}/{region}"),
-            None => format!("{pg}/{region}"),
-        };
-        let (more, also) = regional::regional(&region_url, "PostgreSQL", args.region_seconds);
-        rows.extend(more);
-        targets.extend(also);
+        if !args.register_only {
+            let region = format!("{name}_region");
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("CREATE DATABASE {region}")),
+                &mut admin,
+            )
+            .unwrap();
+            let region_url = match pg.rsplit_once('/') {
+                Some((server, _)) => format!("{server}/{region}"),
+                None => format!("{pg}/{region}"),
+            };
+            let (more, also) = regional::regional(&region_url, "PostgreSQL", args.region_seconds);
+            rows.extend(more);
+            targets.extend(also);
+            let _ = diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!("DROP DATABASE {region} WITH (FORCE)")),
+                &mut admin,
+            );
+        }
         print_table("PostgreSQL", &rows);
         print_targets("postgresql", &targets);
-        let _ = diesel::RunQueryDsl::execute(
-            diesel::sql_query(format!("DROP DATABASE {region} WITH (FORCE)")),
-            &mut admin,
-        );
     }
 }

@@ -331,7 +331,7 @@ fn cd_export(
     };
     let db = reports_db(db, config)?;
     let mut conn = db.get()?;
-    let mut export = RegisterExport::new(&mut conn, site, &query)?.read_ahead(&db);
+    let mut export = RegisterExport::new(&mut conn, &db, site, &query)?;
     let mut out = std::io::stdout().lock();
     while let Some(chunk) = export.next_chunk(&mut conn)? {
         out.write_all(&chunk)

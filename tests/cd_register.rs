@@ -1210,7 +1210,7 @@ async fn verifying_in_parallel_parts_finds_what_a_single_walk_finds() {
         let page = queries::cabinet_page(&mut c, w.fosse.cd_cabinet, w.methadone)
             .unwrap()
             .unwrap();
-        let single = verify::verify_page(&mut c, &page).unwrap();
+        let single = verify::verify_page(db, &page).unwrap();
         for parts in [2, 3, 4, 7] {
             let parallel = verify::verify_page_in_parts(db, &page, parts).unwrap();
             assert_eq!(parallel.status, single.status, "{parts} parts");
@@ -1272,7 +1272,7 @@ async fn an_entry_added_behind_the_page_head_is_found() {
     let page = queries::page(&mut c, page.id).unwrap().unwrap();
     assert_eq!(page.entry_count, 1);
     for result in [
-        verify::verify_page(&mut c, &page).unwrap(),
+        verify::verify_page(&app.state.db, &page).unwrap(),
         verify::verify_page_in_parts(&app.state.db, &page, 2).unwrap(),
     ] {
         assert_eq!(result.status.as_str(), "broken");

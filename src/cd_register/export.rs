@@ -9,9 +9,10 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::model::Page;
-use super::model::{BrokenEntry, EntryRow, ExportFormat, ExportQuery};
+use super::model::{BrokenEntry, ExportFormat, ExportQuery};
 use super::pdf::PdfWriter;
 use super::queries;
+use super::stream::{EntryChunk, EntryRange, EntryReader};
 use crate::db::schema::{batches, locations, users};
 use crate::db::{now, AnyConnection};
 use crate::domain::register::{format_time, ChainWalker};
@@ -19,10 +20,8 @@ use crate::domain::time::rfc3339;
 use crate::domain::Quantity;
 use crate::error::AppError;
 use crate::http::ChunkSource;
+use crate::ledger::model::EntryRef;
 use crate::sites::model::Site;
-
-/// Entries read per chunk.
-const ROWS_PER_CHUNK: i64 = 2_000;
 
 const CSV_HEADINGS: [&str; 30] = [
     "site_code",
@@ -103,7 +102,6 @@ enum Phase {
 struct PageState {
     page: Page,
     label: (String, String, String, String, String),
-    after_seq: i64,
     walker: Option<ChainWalker>,
     first_broken: Option<BrokenEntry>,
     rows: i64,
@@ -126,15 +124,15 @@ pub struct RegisterExport {
     pdf: Option<PdfWriter>,
     /// One writer for the whole CSV export; each chunk takes what it has written.
     csv: csv::Writer<Vec<u8>>,
-    /// Entries read ahead by a thread with a connection of its own, a few chunks at most, so
+    /// Entries read ahead by a thread with a connection of its own, a few runs at most, so
     /// reading the next rows overlaps with checking and writing these.
-    feed: Option<std::sync::mpsc::Receiver<Result<Batch, AppError>>>,
+    feed: std::sync::mpsc::Receiver<Result<Batch, AppError>>,
 }
 
 /// A run of one page's entries; `last` marks the end of the page.
 struct Batch {
     page_id: i64,
-    rows: Vec<EntryRow>,
+    chunk: EntryChunk,
     last: bool,
 }
 
@@ -146,41 +144,41 @@ fn read_ahead(
     to: Option<NaiveDate>,
     tx: std::sync::mpsc::SyncSender<Result<Batch, AppError>>,
 ) {
-    let mut conn = match db.get() {
-        Ok(c) => c,
+    let mut reader = match EntryReader::open(&db) {
+        Ok(r) => r,
         Err(e) => {
             let _ = tx.send(Err(e));
             return;
         }
     };
     for page_id in pages {
-        let mut after = 0;
-        loop {
-            let rows =
-                match queries::entries_after(&mut conn, page_id, after, ROWS_PER_CHUNK, from, to) {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into()));
-                        return;
-                    }
-                };
-            let last = (rows.len() as i64) < ROWS_PER_CHUNK;
-            if let Some(r) = rows.last() {
-                after = r.seq;
-            }
-            if tx
+        let range = EntryRange {
+            from,
+            to,
+            ..EntryRange::page(page_id)
+        };
+        let mut gone = false;
+        let read = reader.read(&range, |chunk| {
+            gone = tx
                 .send(Ok(Batch {
                     page_id,
-                    rows,
-                    last,
+                    chunk,
+                    last: false,
                 }))
-                .is_err()
-            {
-                return;
-            }
-            if last {
-                break;
-            }
+                .is_err();
+            Ok(!gone)
+        });
+        if let Err(e) = read {
+            let _ = tx.send(Err(e));
+            return;
+        }
+        let end = Batch {
+            page_id,
+            chunk: EntryChunk::default(),
+            last: true,
+        };
+        if gone || tx.send(Ok(end)).is_err() {
+            return;
         }
     }
 }
@@ -216,8 +214,14 @@ struct JsonEntry<'a> {
 }
 
 impl RegisterExport {
-    /// An export of the pages in scope. The site and product checks are the caller's.
-    pub fn new(conn: &mut AnyConnection, site: Site, q: &ExportQuery) -> Result<Self, AppError> {
+    /// An export of the pages in scope, its entries read ahead from `db` on a connection of
+    /// their own. The site and product checks are the caller's.
+    pub fn new(
+        conn: &mut AnyConnection,
+        db: &crate::db::Db,
+        site: Site,
+        q: &ExportQuery,
+    ) -> Result<Self, AppError> {
         if let (Some(from), Some(to)) = (q.from, q.to) {
             if to < from {
                 return Err(AppError::invalid(
@@ -231,6 +235,10 @@ impl RegisterExport {
             .into_iter()
             .filter(|p| q.product_id.is_none_or(|id| p.product_id == id))
             .collect();
+        let (tx, feed) = std::sync::mpsc::sync_channel(2);
+        let page_ids: Vec<i64> = pages.iter().map(|p| p.id).collect();
+        let (db, from, to) = (db.clone(), q.from, q.to);
+        std::thread::spawn(move || read_ahead(db, page_ids, from, to, tx));
         Ok(RegisterExport {
             site,
             format: q.format.unwrap_or(ExportFormat::Csv),
@@ -247,18 +255,8 @@ impl RegisterExport {
             locations: HashMap::new(),
             pdf: None,
             csv: csv_writer(),
-            feed: None,
+            feed,
         })
-    }
-
-    /// Reads entries ahead on a connection of its own from the pool.
-    pub fn read_ahead(mut self, db: &crate::db::Db) -> Self {
-        let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        let pages: Vec<i64> = self.pages.as_slice().iter().map(|p| p.id).collect();
-        let (db, from, to) = (db.clone(), self.from, self.to);
-        std::thread::spawn(move || read_ahead(db, pages, from, to, tx));
-        self.feed = Some(rx);
-        self
     }
 
     pub fn content_type(&self) -> &'static str {
@@ -370,7 +368,6 @@ impl RegisterExport {
         self.current = Some(PageState {
             page,
             label,
-            after_seq: 0,
             walker: None,
             first_broken: None,
             rows: 0,
@@ -383,7 +380,7 @@ impl RegisterExport {
     fn verify_row(
         conn: &mut AnyConnection,
         state: &mut PageState,
-        row: &EntryRow,
+        row: &EntryRef<'_>,
     ) -> Result<bool, AppError> {
         let follows = state
             .walker
@@ -398,7 +395,7 @@ impl RegisterExport {
                     // Nothing to chain to: the step below reports the gap.
                     None => ChainWalker::after(
                         row.seq - 2,
-                        row.prev_hash.clone(),
+                        row.prev_hash.to_string(),
                         row.balance_after - row.quantity,
                     ),
                 }
@@ -408,8 +405,8 @@ impl RegisterExport {
         match walker.step(
             row.id,
             &row.content(state.page.heading()),
-            &row.prev_hash,
-            &row.hash,
+            row.prev_hash,
+            row.hash,
         ) {
             Ok(()) => Ok(true),
             Err(b) => {
@@ -421,7 +418,7 @@ impl RegisterExport {
                     });
                 }
                 // Carry on from this row so later rows are judged on their own.
-                *walker = ChainWalker::after(row.seq, row.hash.clone(), row.balance_after);
+                *walker = ChainWalker::after(row.seq, row.hash.to_string(), row.balance_after);
                 Ok(false)
             }
         }
@@ -478,7 +475,7 @@ impl RegisterExport {
     fn write_row(
         &mut self,
         conn: &mut AnyConnection,
-        row: &EntryRow,
+        row: &EntryRef<'_>,
         verified: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), AppError> {
@@ -508,7 +505,7 @@ impl RegisterExport {
             )
         };
         let balance = Quantity::from_scaled(row.balance_after).to_string();
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let opt = |v: Option<&str>| v.unwrap_or_default().to_string();
         match self.format {
             // Written field by field in write_csv_row.
             ExportFormat::Csv => {}
@@ -519,15 +516,15 @@ impl RegisterExport {
                 let entry = JsonEntry {
                     id: row.id,
                     seq: row.seq,
-                    entry_type: &row.entry_type,
+                    entry_type: row.entry_type,
                     date_of_transaction: rfc3339(row.occurred_at),
                     date_entered: rfc3339(row.recorded_at),
                     late_entry: row.late(),
-                    counterparty: row.counterparty.as_deref(),
-                    counterparty_address: row.counterparty_address.as_deref(),
-                    patient_identifier: row.patient_identifier.as_deref(),
-                    prescriber: row.prescriber.as_deref(),
-                    collected_by: row.collected_by.as_deref(),
+                    counterparty: row.counterparty,
+                    counterparty_address: row.counterparty_address,
+                    patient_identifier: row.patient_identifier,
+                    prescriber: row.prescriber,
+                    collected_by: row.collected_by,
                     identity_checked: row.identity_checked,
                     quantity: Quantity::from_scaled(row.quantity),
                     balance_after: Quantity::from_scaled(row.balance_after),
@@ -538,10 +535,10 @@ impl RegisterExport {
                     witness_id: row.witness_id,
                     witness: witness.as_deref(),
                     corrects_entry_id: row.corrects_entry_id,
-                    reason: row.reason.as_deref(),
+                    reason: row.reason,
                     movement_id: row.movement_id,
-                    prev_hash: &row.prev_hash,
-                    hash: &row.hash,
+                    prev_hash: row.prev_hash,
+                    hash: row.hash,
                     chain_verified: verified,
                 };
                 serde_json::to_writer(&mut *out, &entry)
@@ -568,11 +565,11 @@ impl RegisterExport {
                     format_time(row.occurred_at)[..19].replace('T', " "),
                     format_time(row.recorded_at)[..19].replace('T', " "),
                     entry,
-                    opt(&row.counterparty),
-                    opt(&row.counterparty_address),
-                    opt(&row.patient_identifier),
-                    opt(&row.prescriber),
-                    opt(&row.collected_by),
+                    opt(row.counterparty),
+                    opt(row.counterparty_address),
+                    opt(row.patient_identifier),
+                    opt(row.prescriber),
+                    opt(row.collected_by),
                     identity.to_string(),
                     received,
                     supplied,
@@ -580,7 +577,7 @@ impl RegisterExport {
                     place,
                     author,
                     witness.unwrap_or_default(),
-                    opt(&row.reason),
+                    opt(row.reason),
                     format!("{}{}", row.hash, if verified { "" } else { " BROKEN" }),
                 ];
                 if let Some(pdf) = self.pdf.as_mut() {
@@ -596,7 +593,7 @@ impl RegisterExport {
     fn write_csv_row(
         &mut self,
         conn: &mut AnyConnection,
-        row: &EntryRow,
+        row: &EntryRef<'_>,
         verified: bool,
     ) -> Result<(), AppError> {
         self.name(conn, row.author_id)?;
@@ -647,11 +644,11 @@ impl RegisterExport {
             &occurred,
             &recorded,
             if row.late() { b"true" } else { b"false" },
-            &cell(text(&row.counterparty)),
-            &cell(text(&row.counterparty_address)),
-            &cell(text(&row.patient_identifier)),
-            &cell(text(&row.prescriber)),
-            &cell(text(&row.collected_by)),
+            &cell(text(row.counterparty)),
+            &cell(text(row.counterparty_address)),
+            &cell(text(row.patient_identifier)),
+            &cell(text(row.prescriber)),
+            &cell(text(row.collected_by)),
             match row.identity_checked {
                 Some(true) => b"yes",
                 Some(false) => b"no",
@@ -667,7 +664,7 @@ impl RegisterExport {
             row.corrects_entry_id
                 .map(|v| corrects.format(v).as_bytes())
                 .unwrap_or(b""),
-            &cell(text(&row.reason)),
+            &cell(text(row.reason)),
             row.movement_id
                 .map(|v| movement.format(v).as_bytes())
                 .unwrap_or(b""),
@@ -794,8 +791,8 @@ pub fn cell(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
-fn text(v: &Option<String>) -> &[u8] {
-    v.as_deref().unwrap_or("").as_bytes()
+fn text(v: Option<&str>) -> &[u8] {
+    v.unwrap_or("").as_bytes()
 }
 
 fn lookup(map: &HashMap<i64, String>, id: Option<i64>) -> &str {
@@ -845,49 +842,30 @@ impl ChunkSource for RegisterExport {
                 }
             }
         }
-        let (page_id, after) = {
-            let s = self
-                .current
-                .as_ref()
-                .ok_or_else(|| AppError::internal("no page open"))?;
-            (s.page.id, s.after_seq)
-        };
-        let (rows, last) = match &self.feed {
-            Some(feed) => {
-                let batch = feed
-                    .recv()
-                    .map_err(|_| AppError::internal("export reader stopped"))??;
-                if batch.page_id != page_id {
-                    return Err(AppError::internal("export reader out of step"));
-                }
-                (batch.rows, batch.last)
-            }
-            None => {
-                let rows = queries::entries_after(
-                    conn,
-                    page_id,
-                    after,
-                    ROWS_PER_CHUNK,
-                    self.from,
-                    self.to,
-                )?;
-                let last = (rows.len() as i64) < ROWS_PER_CHUNK;
-                (rows, last)
-            }
-        };
-        for row in &rows {
+        let page_id = self
+            .current
+            .as_ref()
+            .ok_or_else(|| AppError::internal("no page open"))?
+            .page
+            .id;
+        let batch = self
+            .feed
+            .recv()
+            .map_err(|_| AppError::internal("export reader stopped"))??;
+        if batch.page_id != page_id {
+            return Err(AppError::internal("export reader out of step"));
+        }
+        for entry in batch.chunk.entries() {
+            let row = entry?;
             let state = self
                 .current
                 .as_mut()
                 .ok_or_else(|| AppError::internal("no page open"))?;
-            let verified = Self::verify_row(conn, state, row)?;
-            self.write_row(conn, row, verified, &mut out)?;
-            let state = self
-                .current
-                .as_mut()
-                .ok_or_else(|| AppError::internal("no page open"))?;
-            state.rows += 1;
-            state.after_seq = row.seq;
+            let verified = Self::verify_row(conn, state, &row)?;
+            self.write_row(conn, &row, verified, &mut out)?;
+            if let Some(state) = self.current.as_mut() {
+                state.rows += 1;
+            }
             self.total_rows += 1;
         }
         if self.format == ExportFormat::Csv {
@@ -898,7 +876,7 @@ impl ChunkSource for RegisterExport {
                     .map_err(|e| AppError::internal(format!("csv: {e}")))?,
             );
         }
-        if last {
+        if batch.last {
             self.close_page(&mut out);
         }
         Ok(Some(out))

@@ -7,4 +7,5 @@ pub mod pdf;
 pub mod queries;
 pub mod routes;
 pub mod service;
+pub mod stream;
 pub mod verify;

@@ -275,6 +275,7 @@ pub async fn export(
     // The export reads the replica, when one is set: it may lag the checkpoint just signed,
     // never run ahead of it.
     let db = state.db.for_reports();
+    let reader_db = db.clone();
     let source = db
         .read(move |c| {
             let site = sites::by_id(c, site_id)?.ok_or_else(|| AppError::not_found("site"))?;
@@ -283,10 +284,9 @@ pub async fn export(
                     return Err(AppError::not_found("product"));
                 }
             }
-            RegisterExport::new(c, site, &q)
+            RegisterExport::new(c, &reader_db, site, &q)
         })
-        .await?
-        .read_ahead(&db);
+        .await?;
     let (content_type, name) = (source.content_type(), source.file_name());
     Ok(download(db, source, content_type, &name))
 }

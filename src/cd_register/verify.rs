@@ -5,20 +5,19 @@
 use super::checkpoints::{self, Checkpoint};
 use super::model::*;
 use super::queries;
+use super::stream::{EntryRange, EntryReader};
 use crate::db::AnyConnection;
 use crate::domain::register::ChainWalker;
 use crate::domain::Quantity;
 use crate::error::AppError;
 
-/// Rows read per query while walking a page: bounded memory however long the register grows.
-pub const CHUNK: i64 = 5_000;
-
 /// Pages longer than this are verified in parallel parts.
 const PARALLEL_FROM: i64 = 100_000;
 
-/// Walks a whole page from its first entry, then checks the page head agrees with the last.
-pub fn verify_page(conn: &mut AnyConnection, page: &Page) -> Result<PageVerification, AppError> {
-    let (walker, broken) = walk_part(conn, page, 0, i64::MAX)?;
+/// Walks a whole page from its first entry in one part, then checks the page head agrees
+/// with the last.
+pub fn verify_page(db: &crate::db::Db, page: &Page) -> Result<PageVerification, AppError> {
+    let (walker, broken) = walk_part(db, page, 0, i64::MAX)?;
     Ok(conclude(page, walker.count, &walker, broken))
 }
 
@@ -128,7 +127,7 @@ pub fn verify_page_parallel(db: &crate::db::Db, page: &Page) -> Result<PageVerif
         .unwrap_or(1)
         .min(8) as i64;
     if parts < 2 || page.entry_count < PARALLEL_FROM {
-        return verify_page(&mut *db.get()?, page);
+        return verify_page(db, page);
     }
     verify_page_in_parts(db, page, parts)
 }
@@ -159,13 +158,7 @@ pub fn verify_page_in_parts(
                 .map(|&(start, end)| {
                     scope.spawn(
                         move || -> Result<(ChainWalker, Option<BrokenEntry>), AppError> {
-                            let mut conn = db.get()?;
-                            // Reading a long page through a memory map saves a copy per
-                            // page of the file; the connection goes back to the pool without it.
-                            set_mapped_reads(&mut conn, true)?;
-                            let result = walk_part(&mut conn, page, start, end);
-                            set_mapped_reads(&mut conn, false)?;
-                            result
+                            walk_part(db, page, start, end)
                         },
                     )
                 })
@@ -192,22 +185,10 @@ pub fn verify_page_in_parts(
     Ok(conclude(page, count, &last, first_broken))
 }
 
-fn set_mapped_reads(conn: &mut AnyConnection, on: bool) -> Result<(), AppError> {
-    use diesel::connection::SimpleConnection;
-    if matches!(conn, AnyConnection::Sqlite(_)) {
-        conn.batch_execute(if on {
-            "PRAGMA mmap_size = 268435456"
-        } else {
-            "PRAGMA mmap_size = 0"
-        })?;
-    }
-    Ok(())
-}
-
 /// One part of a walk: entries after `start` up to `end`, chained to the stored hash of entry
-/// `start`.
+/// `start`, read on a connection of the part's own.
 fn walk_part(
-    conn: &mut AnyConnection,
+    db: &crate::db::Db,
     page: &Page,
     start: i64,
     end: i64,
@@ -216,7 +197,7 @@ fn walk_part(
     let mut walker = if start == 0 {
         ChainWalker::default()
     } else {
-        match queries::entry_at_seq(conn, page.id, start)? {
+        match queries::entry_at_seq(&mut *db.get()?, page.id, start)? {
             Some(e) => ChainWalker::after(e.seq, e.hash, e.balance_after),
             None => {
                 return Ok((
@@ -230,29 +211,27 @@ fn walk_part(
             }
         }
     };
-    let mut after = start;
-    while after < end {
-        let limit = CHUNK.min(end - after);
-        let rows = queries::entries_after(conn, page.id, after, limit, None, None)?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        for r in &rows {
-            if r.seq > end {
-                break;
-            }
-            if let Err(b) = walker.step(r.id, &r.content(heading), &r.prev_hash, &r.hash) {
-                return Ok((
-                    walker,
-                    Some(BrokenEntry {
-                        entry_id: Some(b.entry_id),
-                        seq: b.seq,
-                        problem: b.problem.to_string(),
-                    }),
-                ));
+    let range = EntryRange {
+        after_seq: start,
+        through_seq: (end != i64::MAX).then_some(end),
+        ..EntryRange::page(page.id)
+    };
+    let mut broken = None;
+    EntryReader::open(db)?.read(&range, |chunk| {
+        for entry in chunk.entries() {
+            let e = entry?;
+            if let Err(b) = walker.step(e.id, &e.content(heading), e.prev_hash, e.hash) {
+                broken = Some(BrokenEntry {
+                    entry_id: Some(b.entry_id),
+                    seq: b.seq,
+                    problem: b.problem.to_string(),
+                });
+                return Ok(false);
             }
         }
-    }
-    Ok((walker, None))
+        Ok(true)
+    })?;
+    Ok((walker, broken))
 }
 
 /// Every page of a site, each verified in parallel parts when long, compared with the ledger

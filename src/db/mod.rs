@@ -4,7 +4,7 @@ pub mod schema;
 pub mod statements;
 mod stored_time;
 
-pub use stored_time::StoredTime;
+pub use stored_time::{parse_stored_time, StoredTime};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,7 +120,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 }
 
 /// libpq waits for an unreachable server as long as TCP does unless told otherwise.
-fn with_connect_timeout(url: &str) -> String {
+pub(crate) fn with_connect_timeout(url: &str) -> String {
     if url.contains("connect_timeout=") {
         return url.to_string();
     }
@@ -151,7 +151,9 @@ pub struct Db {
     /// past the busy timeout. Shared by every `Db` of the same file.
     sqlite_writer: Option<Arc<std::sync::Mutex<()>>>,
     /// A replica's pool for long reads (exports, reports, verification), when one is set.
-    replica: Option<Pool>,
+    replica: Option<(Pool, Arc<str>)>,
+    /// What the pool connects to, for readers that open a connection of their own.
+    url: Arc<str>,
     backend: Backend,
     /// Set when a write failed for lack of storage, cleared when one succeeds: `/ready` reports
     /// it until then.
@@ -176,6 +178,7 @@ impl Db {
             pool,
             sqlite_writer: (backend == Backend::Sqlite).then(|| writer_gate(sqlite_path(url))),
             replica: None,
+            url: url.into(),
             backend,
             storage_full: Arc::new(AtomicBool::new(false)),
         })
@@ -206,7 +209,7 @@ impl Db {
             .min_idle(Some(0))
             .connection_timeout(CHECKOUT_TIMEOUT)
             .build_unchecked(ConnectionManager::new(url));
-        self.replica = Some(pool);
+        self.replica = Some((pool, url.into()));
         Ok(self)
     }
 
@@ -214,8 +217,9 @@ impl Db {
     /// may be run on it (a replica refuses writes).
     pub fn for_reports(&self) -> Db {
         match &self.replica {
-            Some(replica) => Db {
+            Some((replica, url)) => Db {
                 pool: replica.clone(),
+                url: url.clone(),
                 sqlite_writer: self.sqlite_writer.clone(),
                 replica: None,
                 backend: self.backend,
@@ -261,6 +265,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The URL connections are opened with, for readers that keep a connection of their own.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, AppError> {

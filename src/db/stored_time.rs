@@ -38,14 +38,16 @@ impl FromSql<Timestamp, Sqlite> for StoredTime {
         mut value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
     ) -> deserialize::Result<Self> {
         let text = value.read_text();
-        match parse(text) {
-            Some(t) => Ok(StoredTime(t)),
-            // Anything not written by the service itself (an import, say) takes the long way.
-            None => NaiveDateTime::parse_from_str(text, "%F %T%.f")
-                .map(StoredTime)
-                .map_err(|e| format!("invalid timestamp {text}: {e}").into()),
-        }
+        parse_stored_time(text)
+            .map(StoredTime)
+            .ok_or_else(|| format!("invalid timestamp {text}").into())
     }
+}
+
+/// A timestamp as SQLite stores it; anything not written by the service itself (an import,
+/// say) takes the long way.
+pub fn parse_stored_time(text: &str) -> Option<NaiveDateTime> {
+    parse(text).or_else(|| NaiveDateTime::parse_from_str(text, "%F %T%.f").ok())
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.f{1,9}]`, as diesel writes a `NaiveDateTime` to SQLite.

@@ -59,43 +59,12 @@ fn field(out: &mut Vec<u8>, name: &str, value: Option<&[u8]>) {
     match value {
         None => out.push(b'-'),
         Some(v) => {
-            out.extend_from_slice(Digits::of(v.len() as i64).as_bytes());
+            out.extend_from_slice(itoa::Buffer::new().format(v.len()).as_bytes());
             out.push(b':');
             out.extend_from_slice(v);
         }
     }
     out.push(b'\n');
-}
-
-/// An integer's decimal digits without allocating: verification formats millions of them.
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn of(v: i64) -> Digits {
-        let mut buf = [0u8; 20];
-        let mut i = buf.len();
-        let mut n = v.unsigned_abs();
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        if v < 0 {
-            i -= 1;
-            buf[i] = b'-';
-        }
-        Digits { buf, start: i }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffff`, written digit by digit.
@@ -125,10 +94,10 @@ pub fn format_time(t: NaiveDateTime) -> String {
 impl EntryContent<'_> {
     pub fn canonical(&self, out: &mut Vec<u8>) {
         let num = |out: &mut Vec<u8>, name: &str, v: i64| {
-            field(out, name, Some(Digits::of(v).as_bytes()))
+            field(out, name, Some(itoa::Buffer::new().format(v).as_bytes()))
         };
         let opt = |out: &mut Vec<u8>, name: &str, v: Option<i64>| match v {
-            Some(v) => field(out, name, Some(Digits::of(v).as_bytes())),
+            Some(v) => field(out, name, Some(itoa::Buffer::new().format(v).as_bytes())),
             None => field(out, name, None),
         };
         let text =

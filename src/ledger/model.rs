@@ -109,14 +109,45 @@ impl Page {
     }
 }
 
+/// An entry as read in bulk, its text borrowed from the reader's buffer: verification and
+/// export read millions and need no owned copy of each.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub id: i64,
+    pub page_id: i64,
+    pub seq: i64,
+    pub site_id: i64,
+    pub product_id: i64,
+    pub entry_type: &'a str,
+    pub movement_id: Option<i64>,
+    pub occurred_at: NaiveDateTime,
+    pub recorded_at: NaiveDateTime,
+    pub quantity: i64,
+    pub balance_after: i64,
+    pub location_id: Option<i64>,
+    pub batch_id: Option<i64>,
+    pub counterparty: Option<&'a str>,
+    pub counterparty_address: Option<&'a str>,
+    pub patient_identifier: Option<&'a str>,
+    pub prescriber: Option<&'a str>,
+    pub collected_by: Option<&'a str>,
+    pub identity_checked: Option<bool>,
+    pub author_id: i64,
+    pub witness_id: Option<i64>,
+    pub corrects_entry_id: Option<i64>,
+    pub reason: Option<&'a str>,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
 impl EntryRow {
-    /// What was hashed for this entry, given its page's heading.
-    pub fn content<'a>(&'a self, page: Option<PageHeading<'a>>) -> EntryContent<'a> {
-        EntryContent {
+    pub fn borrowed(&self) -> EntryRef<'_> {
+        EntryRef {
+            id: self.id,
+            page_id: self.page_id,
+            seq: self.seq,
             site_id: self.site_id,
             product_id: self.product_id,
-            page,
-            seq: self.seq,
             entry_type: &self.entry_type,
             movement_id: self.movement_id,
             occurred_at: self.occurred_at,
@@ -135,6 +166,48 @@ impl EntryRow {
             witness_id: self.witness_id,
             corrects_entry_id: self.corrects_entry_id,
             reason: self.reason.as_deref(),
+            prev_hash: &self.prev_hash,
+            hash: &self.hash,
+        }
+    }
+
+    /// What was hashed for this entry, given its page's heading.
+    pub fn content<'a>(&'a self, page: Option<PageHeading<'a>>) -> EntryContent<'a> {
+        self.borrowed().content(page)
+    }
+
+    /// Made on a later day than the transaction (regulation 19 allows the next day; both times are kept).
+    pub fn late(&self) -> bool {
+        self.borrowed().late()
+    }
+}
+
+impl<'a> EntryRef<'a> {
+    /// What was hashed for this entry, given its page's heading.
+    pub fn content(&self, page: Option<PageHeading<'a>>) -> EntryContent<'a> {
+        EntryContent {
+            site_id: self.site_id,
+            product_id: self.product_id,
+            page,
+            seq: self.seq,
+            entry_type: self.entry_type,
+            movement_id: self.movement_id,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+            quantity: self.quantity,
+            balance_after: self.balance_after,
+            location_id: self.location_id,
+            batch_id: self.batch_id,
+            counterparty: self.counterparty,
+            counterparty_address: self.counterparty_address,
+            patient_identifier: self.patient_identifier,
+            prescriber: self.prescriber,
+            collected_by: self.collected_by,
+            identity_checked: self.identity_checked,
+            author_id: self.author_id,
+            witness_id: self.witness_id,
+            corrects_entry_id: self.corrects_entry_id,
+            reason: self.reason,
         }
     }
 
