@@ -129,6 +129,10 @@ pub struct RegisterExport {
     feed: std::sync::mpsc::Receiver<Result<Batch, AppError>>,
 }
 
+/// Entries gathered before the reader hands them to the writer: large runs keep the two
+/// threads from waking each other for every few rows.
+const HANDOVER_BYTES: usize = 1 << 20;
+
 /// A run of one page's entries; `last` marks the end of the page.
 struct Batch {
     page_id: i64,
@@ -158,14 +162,18 @@ fn read_ahead(
             ..EntryRange::page(page_id)
         };
         let mut gone = false;
-        let read = reader.read(&range, |chunk| {
-            gone = tx
-                .send(Ok(Batch {
-                    page_id,
-                    chunk,
-                    last: false,
-                }))
-                .is_err();
+        let mut chunk = EntryChunk::default();
+        let read = reader.read(&range, |entry| {
+            chunk.push(entry);
+            if chunk.byte_len() < HANDOVER_BYTES {
+                return Ok(true);
+            }
+            let run = Batch {
+                page_id,
+                chunk: std::mem::take(&mut chunk),
+                last: false,
+            };
+            gone = tx.send(Ok(run)).is_err();
             Ok(!gone)
         });
         if let Err(e) = read {
@@ -174,7 +182,7 @@ fn read_ahead(
         }
         let end = Batch {
             page_id,
-            chunk: EntryChunk::default(),
+            chunk,
             last: true,
         };
         if gone || tx.send(Ok(end)).is_err() {

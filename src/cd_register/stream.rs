@@ -2,8 +2,8 @@
 //! checked and written once. The query layer would build an owned row with a dozen strings
 //! for every one, so these readers go round it. PostgreSQL sends the rows by
 //! `COPY (SELECT …) TO STDOUT (FORMAT binary)`; SQLite's are stepped through on a connection
-//! of the reader's own. Both hand them on in one encoding, PostgreSQL's binary tuples, a run
-//! at a time, decoded into entries that borrow their text from the run.
+//! of the reader's own. Either way each entry is handed on borrowing its text from where the
+//! database left it; an export keeps its runs for the writer in PostgreSQL's binary tuple form.
 
 use std::ffi::{c_char, c_int, CStr, CString};
 
@@ -19,50 +19,8 @@ const COLUMNS: &str = "id, page_id, seq, site_id, product_id, entry_type, moveme
     counterparty_address, patient_identifier, prescriber, collected_by, identity_checked, \
     author_id, witness_id, corrects_entry_id, reason, prev_hash, hash";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Int,
-    Time,
-    Bool,
-    Text,
-}
-
-/// Each column's kind, and whether it may be empty (the rest are `NOT NULL`, so SQLite need
-/// not be asked).
-const KINDS: [(Kind, bool); 25] = {
-    use Kind::*;
-    [
-        (Int, false),
-        (Int, false),
-        (Int, false),
-        (Int, false),
-        (Int, false),
-        (Text, false),
-        (Int, true),
-        (Time, false),
-        (Time, false),
-        (Int, false),
-        (Int, false),
-        (Int, true),
-        (Int, true),
-        (Text, true),
-        (Text, true),
-        (Text, true),
-        (Text, true),
-        (Text, true),
-        (Bool, true),
-        (Int, false),
-        (Int, true),
-        (Int, true),
-        (Text, true),
-        (Text, false),
-        (Text, false),
-    ]
-};
-
-/// Entries encoded per run handed on: enough to keep the reader busy, few enough that the
-/// memory held stays small however long the page.
-const ROWS_PER_CHUNK: usize = 1_000;
+/// How many columns `COLUMNS` names.
+const COLUMN_COUNT: i16 = 25;
 
 /// PostgreSQL counts timestamps in microseconds from the start of 2000.
 const MICROS_TO_2000: i64 = 946_684_800_000_000;
@@ -116,7 +74,7 @@ impl EntryRange {
     }
 }
 
-/// A run of entries in the shared encoding.
+/// Entries in the shared encoding, owned, to be handed to another thread.
 #[derive(Debug, Default)]
 pub struct EntryChunk {
     bytes: Vec<u8>,
@@ -127,11 +85,17 @@ impl EntryChunk {
         Entries { rest: &self.bytes }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+    /// Keeps a copy of an entry read.
+    pub fn push(&mut self, e: &EntryRef<'_>) {
+        encode(e, &mut self.bytes);
+    }
+
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
     }
 }
 
+/// The entries of a chunk, in order.
 pub struct Entries<'a> {
     rest: &'a [u8],
 }
@@ -226,7 +190,7 @@ impl<'a> Fields<'a> {
 /// One tuple; struct fields are evaluated in the order written, which is the columns' order.
 fn decode<'a>(f: &mut Fields<'a>) -> Result<EntryRef<'a>, AppError> {
     let count = i16::from_be_bytes(f.array()?);
-    if count as usize != KINDS.len() {
+    if count != COLUMN_COUNT {
         return Err(stream_error(format!("a row has {count} columns")));
     }
     Ok(EntryRef {
@@ -258,39 +222,56 @@ fn decode<'a>(f: &mut Fields<'a>) -> Result<EntryRef<'a>, AppError> {
     })
 }
 
-/// Collects encoded rows and hands them on a run at a time.
-struct Runs<F> {
-    chunk: Vec<u8>,
-    rows: usize,
-    sink: F,
-}
-
-impl<F: FnMut(EntryChunk) -> Result<bool, AppError>> Runs<F> {
-    fn new(sink: F) -> Self {
-        Runs {
-            chunk: Vec::with_capacity(64 * 1024),
-            rows: 0,
-            sink,
+/// An entry as `decode` reads it back.
+fn encode(e: &EntryRef<'_>, out: &mut Vec<u8>) {
+    fn value(out: &mut Vec<u8>, v: Option<&[u8]>) {
+        match v {
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(v) => {
+                out.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                out.extend_from_slice(v);
+            }
         }
     }
-
-    /// Counts a row written into `chunk`; false once the reader wants no more.
-    fn row_done(&mut self) -> Result<bool, AppError> {
-        self.rows += 1;
-        if self.rows < ROWS_PER_CHUNK {
-            return Ok(true);
-        }
-        self.flush()
-    }
-
-    fn flush(&mut self) -> Result<bool, AppError> {
-        self.rows = 0;
-        if self.chunk.is_empty() {
-            return Ok(true);
-        }
-        let bytes = std::mem::replace(&mut self.chunk, Vec::with_capacity(64 * 1024));
-        (self.sink)(EntryChunk { bytes })
-    }
+    let int = |out: &mut Vec<u8>, v: Option<i64>| {
+        value(out, v.map(i64::to_be_bytes).as_ref().map(|b| &b[..]))
+    };
+    let text = |out: &mut Vec<u8>, v: Option<&str>| value(out, v.map(str::as_bytes));
+    let time = |out: &mut Vec<u8>, t: NaiveDateTime| {
+        int(out, Some(t.and_utc().timestamp_micros() - MICROS_TO_2000))
+    };
+    out.extend_from_slice(&COLUMN_COUNT.to_be_bytes());
+    int(out, Some(e.id));
+    int(out, Some(e.page_id));
+    int(out, Some(e.seq));
+    int(out, Some(e.site_id));
+    int(out, Some(e.product_id));
+    text(out, Some(e.entry_type));
+    int(out, e.movement_id);
+    time(out, e.occurred_at);
+    time(out, e.recorded_at);
+    int(out, Some(e.quantity));
+    int(out, Some(e.balance_after));
+    int(out, e.location_id);
+    int(out, e.batch_id);
+    text(out, e.counterparty);
+    text(out, e.counterparty_address);
+    text(out, e.patient_identifier);
+    text(out, e.prescriber);
+    text(out, e.collected_by);
+    value(
+        out,
+        e.identity_checked
+            .map(|b| [u8::from(b)])
+            .as_ref()
+            .map(|b| &b[..]),
+    );
+    int(out, Some(e.author_id));
+    int(out, e.witness_id);
+    int(out, e.corrects_entry_id);
+    text(out, e.reason);
+    text(out, Some(e.prev_hash));
+    text(out, Some(e.hash));
 }
 
 /// A connection of its own for reading entries in bulk, from the database `Db` reads from.
@@ -313,16 +294,16 @@ impl EntryReader {
         Ok(EntryReader { source })
     }
 
-    /// Reads the range in order of sequence, as one consistent snapshot, handing each run to
+    /// Reads the range in order of sequence, as one consistent snapshot, handing each entry to
     /// `sink`; stops early when `sink` returns false. After an early stop the reader is spent.
     pub fn read(
         &mut self,
         range: &EntryRange,
-        sink: impl FnMut(EntryChunk) -> Result<bool, AppError>,
+        mut sink: impl FnMut(&EntryRef<'_>) -> Result<bool, AppError>,
     ) -> Result<(), AppError> {
         match &mut self.source {
-            Source::Postgres(pg) => pg.read(range, Runs::new(sink)),
-            Source::Sqlite(sqlite) => sqlite.read(range, Runs::new(sink)),
+            Source::Postgres(pg) => pg.read(range, &mut sink),
+            Source::Sqlite(sqlite) => sqlite.read(range, &mut sink),
         }
     }
 }
@@ -400,9 +381,9 @@ impl PgCopy {
         Ok(())
     }
 
-    fn read<F>(&mut self, range: &EntryRange, mut runs: Runs<F>) -> Result<(), AppError>
+    fn read<F>(&mut self, range: &EntryRange, sink: &mut F) -> Result<(), AppError>
     where
-        F: FnMut(EntryChunk) -> Result<bool, AppError>,
+        F: FnMut(&EntryRef<'_>) -> Result<bool, AppError>,
     {
         if self.conn.is_null() {
             return Err(stream_error("this reader was stopped early and is spent"));
@@ -428,9 +409,14 @@ impl PgCopy {
             }
             // SAFETY: libpq returned `n` bytes at `buf`, ours until PQfreemem.
             let data = unsafe { std::slice::from_raw_parts(buf as *const u8, n as usize) };
-            let taken = take_copy_message(data, &mut at_start, &mut runs.chunk);
+            // Each message after the header is one whole row, read where libpq left it.
+            let more = match copy_tuple(data, &mut at_start) {
+                Ok(Some(tuple)) => decode(&mut Fields { rest: tuple }).and_then(|e| sink(&e)),
+                Ok(None) => Ok(true),
+                Err(e) => Err(e),
+            };
             unsafe { pq_sys::PQfreemem(buf.cast()) };
-            if taken? && !runs.row_done()? {
+            if !more? {
                 // Stopping mid-COPY leaves the connection unusable: close it.
                 unsafe { pq_sys::PQfinish(self.conn) };
                 self.conn = std::ptr::null_mut();
@@ -452,17 +438,13 @@ impl PgCopy {
                 }
             }
         }
-        runs.flush().map(|_| ())
+        Ok(())
     }
 }
 
-/// Appends one CopyData message's tuple to `chunk`, stripping the stream's header from the first
-/// and recognising the trailer; true when a row was appended.
-fn take_copy_message(
-    data: &[u8],
-    at_start: &mut bool,
-    chunk: &mut Vec<u8>,
-) -> Result<bool, AppError> {
+/// The tuple in one CopyData message, after the stream's header in the first; none for the
+/// trailer.
+fn copy_tuple<'a>(data: &'a [u8], at_start: &mut bool) -> Result<Option<&'a [u8]>, AppError> {
     const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
     let mut data = data;
     if *at_start {
@@ -477,10 +459,9 @@ fn take_copy_message(
             .ok_or_else(|| stream_error("the copy header ends early"))?;
     }
     if data.is_empty() || data == [0xff, 0xff] {
-        return Ok(false);
+        return Ok(None);
     }
-    chunk.extend_from_slice(data);
-    Ok(true)
+    Ok(Some(data))
 }
 
 /// A SQLite connection of the reader's own, opened without SQLite's per-call locking: only
@@ -527,7 +508,6 @@ impl SqliteSteps {
         unsafe { pg_message(libsqlite3_sys::sqlite3_errmsg(self.db)) }
     }
 
-    /// Runs `sql`, expecting the last statement to end in `expect`.
     fn execute(&self, sql: &str) -> Result<(), AppError> {
         let sql = CString::new(sql).map_err(stream_error)?;
         // SAFETY: a live connection and a valid C string; no callback.
@@ -546,9 +526,9 @@ impl SqliteSteps {
         Ok(())
     }
 
-    fn read<F>(&mut self, range: &EntryRange, mut runs: Runs<F>) -> Result<(), AppError>
+    fn read<F>(&mut self, range: &EntryRange, sink: &mut F) -> Result<(), AppError>
     where
-        F: FnMut(EntryChunk) -> Result<bool, AppError>,
+        F: FnMut(&EntryRef<'_>) -> Result<bool, AppError>,
     {
         use libsqlite3_sys as ffi;
         let sql = CString::new(format!(
@@ -564,21 +544,20 @@ impl SqliteSteps {
         if rc != ffi::SQLITE_OK {
             return Err(stream_error(self.message()));
         }
-        let result = self.step_through(stmt, range, &mut runs);
+        let result = self.step_through(stmt, range, sink);
         // SAFETY: the statement was prepared above and is not used after this.
         unsafe { ffi::sqlite3_finalize(stmt) };
-        result?;
-        runs.flush().map(|_| ())
+        result
     }
 
     fn step_through<F>(
         &self,
         stmt: *mut libsqlite3_sys::sqlite3_stmt,
         range: &EntryRange,
-        runs: &mut Runs<F>,
+        sink: &mut F,
     ) -> Result<(), AppError>
     where
-        F: FnMut(EntryChunk) -> Result<bool, AppError>,
+        F: FnMut(&EntryRef<'_>) -> Result<bool, AppError>,
     {
         use libsqlite3_sys as ffi;
         let (from, to) = range.times();
@@ -599,8 +578,10 @@ impl SqliteSteps {
                 }
             }
         }
+        let row = SqliteRow { stmt };
         loop {
-            // SAFETY: stepping a prepared statement on this connection alone.
+            // SAFETY: stepping a prepared statement on this connection alone; no entry read
+            // from the row before outlives this loop's iteration.
             let rc = unsafe { ffi::sqlite3_step(stmt) };
             if rc == ffi::SQLITE_DONE {
                 return Ok(());
@@ -608,65 +589,89 @@ impl SqliteSteps {
             if rc != ffi::SQLITE_ROW {
                 return Err(stream_error(self.message()));
             }
-            encode_sqlite_row(stmt, &mut runs.chunk)?;
-            if !runs.row_done()? {
+            if !sink(&row.entry()?)? {
                 return Ok(());
             }
         }
     }
 }
 
-/// The current row in PostgreSQL's binary tuple form.
-fn encode_sqlite_row(
+/// The row a statement is on. An entry read from it borrows it, and the row changes only when
+/// the statement steps, after that entry is gone.
+struct SqliteRow {
     stmt: *mut libsqlite3_sys::sqlite3_stmt,
-    out: &mut Vec<u8>,
-) -> Result<(), AppError> {
-    use libsqlite3_sys as ffi;
-    out.extend_from_slice(&(KINDS.len() as i16).to_be_bytes());
-    for (i, (kind, nullable)) in KINDS.iter().enumerate() {
-        let i = i as c_int;
-        // SAFETY: the statement is on a row and `i` is one of its columns; text pointers are
-        // read before the next call on the statement.
-        unsafe {
-            if *nullable && ffi::sqlite3_column_type(stmt, i) == ffi::SQLITE_NULL {
-                out.extend_from_slice(&(-1i32).to_be_bytes());
-                continue;
-            }
-            match kind {
-                Kind::Int => {
-                    out.extend_from_slice(&8i32.to_be_bytes());
-                    out.extend_from_slice(&ffi::sqlite3_column_int64(stmt, i).to_be_bytes());
-                }
-                Kind::Bool => {
-                    out.extend_from_slice(&1i32.to_be_bytes());
-                    out.push(u8::from(ffi::sqlite3_column_int64(stmt, i) != 0));
-                }
-                Kind::Time | Kind::Text => {
-                    let text = ffi::sqlite3_column_text(stmt, i);
-                    let len = ffi::sqlite3_column_bytes(stmt, i);
-                    let bytes = if text.is_null() {
-                        &[][..]
-                    } else {
-                        std::slice::from_raw_parts(text, len.max(0) as usize)
-                    };
-                    if *kind == Kind::Time {
-                        let t = std::str::from_utf8(bytes)
-                            .ok()
-                            .and_then(crate::db::parse_stored_time)
-                            .ok_or_else(|| stream_error("a stored time cannot be read"))?;
-                        out.extend_from_slice(&8i32.to_be_bytes());
-                        out.extend_from_slice(
-                            &(t.and_utc().timestamp_micros() - MICROS_TO_2000).to_be_bytes(),
-                        );
-                    } else {
-                        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-                        out.extend_from_slice(bytes);
-                    }
-                }
-            }
-        }
+}
+
+impl SqliteRow {
+    fn is_null(&self, i: c_int) -> bool {
+        // SAFETY: the statement is on a row and `i` is one of its columns.
+        unsafe { libsqlite3_sys::sqlite3_column_type(self.stmt, i) == libsqlite3_sys::SQLITE_NULL }
     }
-    Ok(())
+
+    fn int(&self, i: c_int) -> i64 {
+        // SAFETY: as above.
+        unsafe { libsqlite3_sys::sqlite3_column_int64(self.stmt, i) }
+    }
+
+    fn opt_int(&self, i: c_int) -> Option<i64> {
+        (!self.is_null(i)).then(|| self.int(i))
+    }
+
+    /// A text column; none when it is NULL, for which SQLite gives no pointer.
+    fn opt_text(&self, i: c_int) -> Result<Option<&str>, AppError> {
+        // SAFETY: the text is read before its length, as SQLite requires, and stays valid
+        // until the statement steps, which cannot happen while `&self` is borrowed.
+        let bytes = unsafe {
+            let text = libsqlite3_sys::sqlite3_column_text(self.stmt, i);
+            if text.is_null() {
+                return Ok(None);
+            }
+            let len = libsqlite3_sys::sqlite3_column_bytes(self.stmt, i);
+            std::slice::from_raw_parts(text, len.max(0) as usize)
+        };
+        std::str::from_utf8(bytes).map(Some).map_err(stream_error)
+    }
+
+    /// A `NOT NULL` text column: should one be emptied anyway, the entry no longer matches its
+    /// hash and verification says so.
+    fn text(&self, i: c_int) -> Result<&str, AppError> {
+        Ok(self.opt_text(i)?.unwrap_or(""))
+    }
+
+    fn time(&self, i: c_int) -> Result<NaiveDateTime, AppError> {
+        crate::db::parse_stored_time(self.text(i)?)
+            .ok_or_else(|| stream_error("a stored time cannot be read"))
+    }
+
+    fn entry(&self) -> Result<EntryRef<'_>, AppError> {
+        Ok(EntryRef {
+            id: self.int(0),
+            page_id: self.int(1),
+            seq: self.int(2),
+            site_id: self.int(3),
+            product_id: self.int(4),
+            entry_type: self.text(5)?,
+            movement_id: self.opt_int(6),
+            occurred_at: self.time(7)?,
+            recorded_at: self.time(8)?,
+            quantity: self.int(9),
+            balance_after: self.int(10),
+            location_id: self.opt_int(11),
+            batch_id: self.opt_int(12),
+            counterparty: self.opt_text(13)?,
+            counterparty_address: self.opt_text(14)?,
+            patient_identifier: self.opt_text(15)?,
+            prescriber: self.opt_text(16)?,
+            collected_by: self.opt_text(17)?,
+            identity_checked: self.opt_int(18).map(|v| v != 0),
+            author_id: self.int(19),
+            witness_id: self.opt_int(20),
+            corrects_entry_id: self.opt_int(21),
+            reason: self.opt_text(22)?,
+            prev_hash: self.text(23)?,
+            hash: self.text(24)?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -756,6 +761,20 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_kept_for_the_writer_encodes_as_postgresql_sent_it() {
+        let sent = tuple(&an_entry());
+        let chunk = EntryChunk {
+            bytes: sent.clone(),
+        };
+        let mut kept = EntryChunk::default();
+        for e in chunk.entries() {
+            kept.push(&e.unwrap());
+        }
+        assert_eq!(kept.bytes, sent);
+        assert_eq!(kept.byte_len(), sent.len());
+    }
+
+    #[test]
     fn a_malformed_run_is_an_error_not_a_shorter_register() {
         let whole = tuple(&an_entry());
         let cut = EntryChunk {
@@ -792,14 +811,13 @@ mod tests {
         first.extend_from_slice(&3u32.to_be_bytes());
         first.extend_from_slice(b"ext");
         first.extend_from_slice(&row);
-        let (mut at_start, mut chunk) = (true, Vec::new());
-        assert!(take_copy_message(&first, &mut at_start, &mut chunk).unwrap());
-        assert!(take_copy_message(&row, &mut at_start, &mut chunk).unwrap());
-        assert!(!take_copy_message(&[0xff, 0xff], &mut at_start, &mut chunk).unwrap());
-        assert_eq!(chunk, [row.clone(), row].concat());
+        let mut at_start = true;
+        assert_eq!(copy_tuple(&first, &mut at_start).unwrap(), Some(&row[..]));
+        assert_eq!(copy_tuple(&row, &mut at_start).unwrap(), Some(&row[..]));
+        assert_eq!(copy_tuple(&[0xff, 0xff], &mut at_start).unwrap(), None);
 
-        let (mut at_start, mut chunk) = (true, Vec::new());
-        let err = take_copy_message(b"id\tseq\n", &mut at_start, &mut chunk).unwrap_err();
+        let mut at_start = true;
+        let err = copy_tuple(b"id\tseq\n", &mut at_start).unwrap_err();
         assert!(err.to_string().contains("no binary header"), "{err}");
     }
 

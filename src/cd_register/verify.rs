@@ -217,19 +217,18 @@ fn walk_part(
         ..EntryRange::page(page.id)
     };
     let mut broken = None;
-    EntryReader::open(db)?.read(&range, |chunk| {
-        for entry in chunk.entries() {
-            let e = entry?;
-            if let Err(b) = walker.step(e.id, &e.content(heading), e.prev_hash, e.hash) {
+    EntryReader::open(db)?.read(&range, |e| {
+        match walker.step(e.id, &e.content(heading), e.prev_hash, e.hash) {
+            Ok(()) => Ok(true),
+            Err(b) => {
                 broken = Some(BrokenEntry {
                     entry_id: Some(b.entry_id),
                     seq: b.seq,
                     problem: b.problem.to_string(),
                 });
-                return Ok(false);
+                Ok(false)
             }
         }
-        Ok(true)
     })?;
     Ok((walker, broken))
 }
