@@ -207,6 +207,27 @@ async fn emergency_kits_are_checked_opened_and_restocked_through_the_ledger() {
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.body["code"], "already_a_kit");
+    // Nor does the kit's location become a CD cabinet afterwards: the register would then count
+    // a kit that is opened and restocked outside it.
+    let cabinet = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/sites/{}/locations/{hb2}/cd-cabinet", d.site),
+            Some(&d.admin),
+            Some(json!({"cd_cabinet": true})),
+        )
+        .await;
+    assert_eq!(cabinet.status, StatusCode::CONFLICT, "{}", cabinet.body);
+    assert_eq!(cabinet.body["code"], "emergency_kit");
+    {
+        use prison_pharmacy::db::schema::locations as l;
+        let marked: bool = l::table
+            .find(hb2)
+            .select(l::cd_cabinet)
+            .first(&mut *app.conn())
+            .unwrap();
+        assert!(!marked);
+    }
 
     // A check must cover the whole contents list; a check two days ago on a daily kit is overdue.
     let checks = format!("{kits_path}/{bag_id}/checks");

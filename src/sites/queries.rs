@@ -105,6 +105,18 @@ pub fn insert_location(
         .get_result(conn)
 }
 
+/// Holds a location's row until the transaction ends, so that two changes to what the location
+/// is (a CD cabinet, an emergency kit) cannot both pass their checks. SQLite's writers already
+/// go one at a time.
+pub fn lock_location(conn: &mut AnyConnection, id: i64) -> QueryResult<()> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT id FROM locations WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::BigInt, _>(id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 pub fn set_cd_cabinet(conn: &mut AnyConnection, id: i64, cd_cabinet: bool) -> QueryResult<()> {
     diesel::update(locations::table.find(id))
         .set(locations::cd_cabinet.eq(cd_cabinet))

@@ -110,8 +110,9 @@ pub async fn create_location(
     Ok(HttpResponse::Created().json(location))
 }
 
-/// Marks a location as a CD cabinet, which keeps its own register pages, or unmarks it while no
-/// page there holds entries or stock (409 `cd_register_in_use`).
+/// Marks a location as a CD cabinet, which keeps its own register pages, unless it is an
+/// emergency kit (409 `emergency_kit`), or unmarks it while no page there holds entries or
+/// stock (409 `cd_register_in_use`).
 #[utoipa::path(put, path = "/api/v1/sites/{site_id}/locations/{location_id}/cd-cabinet", tag = "sites",
     params(("site_id" = i64, Path), ("location_id" = i64, Path)), request_body = SetCdCabinet,
     responses((status = 200, body = Location), (status = 401, body = Problem), (status = 403, body = Problem),

@@ -72,8 +72,8 @@ pub fn location(conn: &mut AnyConnection, id: i64) -> Result<LocationRow, AppErr
     queries::location(conn, id)?.ok_or_else(|| AppError::not_found("location"))
 }
 
-/// A location becomes a CD cabinet, or stops being one while no register page there holds
-/// entries or stock: its record would otherwise lose its cabinet.
+/// A location becomes a CD cabinet unless it is an emergency kit, or stops being one while no
+/// register page there holds entries or stock: its record would otherwise lose its cabinet.
 pub fn set_cd_cabinet(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -81,6 +81,7 @@ pub fn set_cd_cabinet(
     location_id: i64,
     cd_cabinet: bool,
 ) -> Result<Location, AppError> {
+    queries::lock_location(conn, location_id)?;
     let current = location(conn, location_id)?;
     if current.site_id != site_id {
         return Err(AppError::not_found("location"));
@@ -92,6 +93,15 @@ pub fn set_cd_cabinet(
         return Err(AppError::conflict(
             "cd_register_in_use",
             "register pages of this cabinet hold entries or stock; it stays a CD cabinet",
+        ));
+    }
+    if cd_cabinet
+        && !current.cd_cabinet
+        && crate::emergency_kits::service::is_kit(conn, location_id)?
+    {
+        return Err(AppError::conflict(
+            "emergency_kit",
+            "this location is an emergency kit, opened and restocked outside the register; a CD cabinet is a location of its own",
         ));
     }
     queries::set_cd_cabinet(conn, location_id, cd_cabinet)?;
