@@ -13,7 +13,7 @@ use crate::db::{Backend, Db};
 use crate::error::AppError;
 use crate::ledger::model::EntryRef;
 
-/// The columns read, in the order every reader encodes them and `decode` reads them.
+/// The columns read, in the order `decode`, `encode` and the SQLite row reader take them.
 const COLUMNS: &str = "id, page_id, seq, site_id, product_id, entry_type, movement_id, \
     occurred_at, recorded_at, quantity, balance_after, location_id, batch_id, counterparty, \
     counterparty_address, patient_identifier, prescriber, collected_by, identity_checked, \
@@ -295,7 +295,8 @@ impl EntryReader {
     }
 
     /// Reads the range in order of sequence, as one consistent snapshot, handing each entry to
-    /// `sink`; stops early when `sink` returns false. After an early stop the reader is spent.
+    /// `sink`; stops early when `sink` returns false. After an early stop or an error the
+    /// reader is spent.
     pub fn read(
         &mut self,
         range: &EntryRange,
@@ -317,21 +318,29 @@ struct PgCopy {
 // `&mut self` on every use ensures.
 unsafe impl Send for PgCopy {}
 
-impl Drop for PgCopy {
-    fn drop(&mut self) {
+impl PgCopy {
+    fn close(&mut self) {
         if !self.conn.is_null() {
-            // SAFETY: the connection was opened by PQconnectdb and is finished only here.
+            // SAFETY: the connection was opened by PQconnectdb and is finished only here,
+            // after which it is never used again.
             unsafe { pq_sys::PQfinish(self.conn) };
+            self.conn = std::ptr::null_mut();
         }
     }
 }
 
-/// libpq's message, which it keeps until the next call on the connection.
-unsafe fn pg_message(text: *const c_char) -> String {
+impl Drop for PgCopy {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// A message libpq or SQLite keeps until the next call on the connection.
+unsafe fn c_message(text: *const c_char) -> String {
     if text.is_null() {
         return "no message".into();
     }
-    // SAFETY: libpq returns a NUL-terminated string, valid until the next call.
+    // SAFETY: the caller passes a NUL-terminated string that libpq or SQLite keeps alive.
     unsafe { CStr::from_ptr(text) }
         .to_string_lossy()
         .trim()
@@ -352,7 +361,7 @@ impl PgCopy {
         let copy = PgCopy { conn };
         // SAFETY: `conn` is a live connection object until `copy` drops.
         if unsafe { pq_sys::PQstatus(conn) } != pq_sys::ConnStatusType::CONNECTION_OK {
-            let why = unsafe { pg_message(pq_sys::PQerrorMessage(conn)) };
+            let why = unsafe { c_message(pq_sys::PQerrorMessage(conn)) };
             return Err(AppError::DatabaseUnavailable(format!("database: {why}")));
         }
         // Entries are wanted in page order, which the (page_id, seq) index gives as it is read.
@@ -372,7 +381,7 @@ impl PgCopy {
         unsafe {
             let res = pq_sys::PQexec(self.conn, sql.as_ptr());
             let status = pq_sys::PQresultStatus(res);
-            let why = pg_message(pq_sys::PQresultErrorMessage(res));
+            let why = c_message(pq_sys::PQresultErrorMessage(res));
             pq_sys::PQclear(res);
             if status != expect {
                 return Err(stream_error(why));
@@ -386,7 +395,7 @@ impl PgCopy {
         F: FnMut(&EntryRef<'_>) -> Result<bool, AppError>,
     {
         if self.conn.is_null() {
-            return Err(stream_error("this reader was stopped early and is spent"));
+            return Err(stream_error("this reader stopped part-way and is spent"));
         }
         self.execute(
             &format!(
@@ -404,7 +413,8 @@ impl PgCopy {
                 break;
             }
             if n < 0 || buf.is_null() {
-                let why = unsafe { pg_message(pq_sys::PQerrorMessage(self.conn)) };
+                let why = unsafe { c_message(pq_sys::PQerrorMessage(self.conn)) };
+                self.close();
                 return Err(stream_error(why));
             }
             // SAFETY: libpq returned `n` bytes at `buf`, ours until PQfreemem.
@@ -416,11 +426,10 @@ impl PgCopy {
                 Err(e) => Err(e),
             };
             unsafe { pq_sys::PQfreemem(buf.cast()) };
-            if !more? {
-                // Stopping mid-COPY leaves the connection unusable: close it.
-                unsafe { pq_sys::PQfinish(self.conn) };
-                self.conn = std::ptr::null_mut();
-                return Ok(());
+            if !matches!(more, Ok(true)) {
+                // Leaving a COPY part-read leaves the connection unusable: close it.
+                self.close();
+                return more.map(|_| ());
             }
         }
         // SAFETY: after the copy ends, the statement's results are collected until none remain.
@@ -431,7 +440,7 @@ impl PgCopy {
                     break;
                 }
                 let status = pq_sys::PQresultStatus(res);
-                let why = pg_message(pq_sys::PQresultErrorMessage(res));
+                let why = c_message(pq_sys::PQresultErrorMessage(res));
                 pq_sys::PQclear(res);
                 if status != pq_sys::ExecStatusType::PGRES_COMMAND_OK {
                     return Err(stream_error(why));
@@ -505,7 +514,7 @@ impl SqliteSteps {
 
     fn message(&self) -> String {
         // SAFETY: sqlite3_errmsg returns a NUL-terminated string owned by the connection.
-        unsafe { pg_message(libsqlite3_sys::sqlite3_errmsg(self.db)) }
+        unsafe { c_message(libsqlite3_sys::sqlite3_errmsg(self.db)) }
     }
 
     fn execute(&self, sql: &str) -> Result<(), AppError> {
