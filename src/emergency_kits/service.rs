@@ -149,15 +149,6 @@ fn contents_json(contents: &[KitItem]) -> serde_json::Value {
         .collect()
 }
 
-/// Whether a location is an emergency kit.
-pub fn is_kit(conn: &mut AnyConnection, location_id: i64) -> Result<bool, AppError> {
-    let kits: i64 = emergency_kits::table
-        .filter(emergency_kits::location_id.eq(location_id))
-        .count()
-        .get_result(conn)?;
-    Ok(kits > 0)
-}
-
 /// Makes a location an emergency kit with its contents list.
 pub fn create_kit(
     conn: &mut AnyConnection,

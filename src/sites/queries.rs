@@ -117,6 +117,16 @@ pub fn lock_location(conn: &mut AnyConnection, id: i64) -> QueryResult<()> {
     Ok(())
 }
 
+/// Whether a location is an emergency kit.
+pub fn is_emergency_kit(conn: &mut AnyConnection, id: i64) -> QueryResult<bool> {
+    use crate::db::schema::emergency_kits;
+    let kits: i64 = emergency_kits::table
+        .filter(emergency_kits::location_id.eq(id))
+        .count()
+        .get_result(conn)?;
+    Ok(kits > 0)
+}
+
 pub fn set_cd_cabinet(conn: &mut AnyConnection, id: i64, cd_cabinet: bool) -> QueryResult<()> {
     diesel::update(locations::table.find(id))
         .set(locations::cd_cabinet.eq(cd_cabinet))

@@ -95,10 +95,7 @@ pub fn set_cd_cabinet(
             "register pages of this cabinet hold entries or stock; it stays a CD cabinet",
         ));
     }
-    if cd_cabinet
-        && !current.cd_cabinet
-        && crate::emergency_kits::service::is_kit(conn, location_id)?
-    {
+    if cd_cabinet && !current.cd_cabinet && queries::is_emergency_kit(conn, location_id)? {
         return Err(AppError::conflict(
             "emergency_kit",
             "this location is an emergency kit, opened and restocked outside the register; a CD cabinet is a location of its own",
