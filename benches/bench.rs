@@ -1167,8 +1167,7 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     let mut after = 0;
     loop {
         let rows =
-            register_queries::entries_after(&mut conn, world.big_page, after, 10_000, None, None)
-                .unwrap();
+            register_queries::entries_after(&mut conn, world.big_page, after, 10_000).unwrap();
         let Some(last) = rows.last() else { break };
         after = last.seq;
         for r in &rows {

@@ -1361,7 +1361,7 @@ fn rewrite_and_rehash(db: &Db, page_id: i64, seq: i64, quantity: i64) {
     use prison_pharmacy::cd_register::queries;
     let mut c = db.get().unwrap();
     let page = queries::page(&mut c, page_id).unwrap().unwrap();
-    let mut rows = queries::entries_after(&mut c, page_id, 0, 1000, None, None).unwrap();
+    let mut rows = queries::entries_after(&mut c, page_id, 0, 1000).unwrap();
     let (mut prev, mut balance) = (
         prison_pharmacy::domain::register::GENESIS_HASH.to_string(),
         0,
@@ -1622,7 +1622,7 @@ async fn times_are_bounded_and_every_stored_entry_rehashes_to_its_hash() {
     let page = queries::cabinet_page(&mut c, w.fosse.cd_cabinet, w.methadone)
         .unwrap()
         .unwrap();
-    let rows = queries::entries_after(&mut c, page.id, 0, 100, None, None).unwrap();
+    let rows = queries::entries_after(&mut c, page.id, 0, 100).unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(
         rows[0].occurred_at.and_utc().timestamp_subsec_nanos(),

@@ -132,14 +132,14 @@ fn site_pages_are_carried_forward_to_cabinet_pages_and_both_chains_verify() {
         cabinets,
         [(Some(1), 1, 30_000, false), (Some(2), 1, 70_000, false)]
     );
-    let opening = queries::entries_after(&mut c, pages[1].id, 0, 10, None, None).unwrap();
+    let opening = queries::entries_after(&mut c, pages[1].id, 0, 10).unwrap();
     assert_eq!(opening[0].entry_type, "opening_balance");
     let reason = opening[0].reason.clone().unwrap();
     assert!(
         reason.starts_with("brought forward from site page 1 at entry 2 ("),
         "{reason}"
     );
-    let closing = queries::entries_after(&mut c, pages[0].id, 2, 10, None, None).unwrap();
+    let closing = queries::entries_after(&mut c, pages[0].id, 2, 10).unwrap();
     assert_eq!(
         (closing[0].entry_type.as_str(), closing[0].quantity),
         ("carried_forward", -100_000)

@@ -1,4 +1,4 @@
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
@@ -141,24 +141,11 @@ pub fn entries_after(
     page_id: i64,
     after_seq: i64,
     limit: i64,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
 ) -> QueryResult<Vec<EntryRow>> {
-    let mut q = cd_register_entries::table
+    cd_register_entries::table
         .filter(cd_register_entries::page_id.eq(page_id))
         .filter(cd_register_entries::seq.gt(after_seq))
-        .into_boxed();
-    if let Some(from) = from {
-        q = q.filter(
-            cd_register_entries::occurred_at.ge(from.and_hms_opt(0, 0, 0).unwrap_or_default()),
-        );
-    }
-    if let Some(to) = to.and_then(|d| d.succ_opt()) {
-        q = q.filter(
-            cd_register_entries::occurred_at.lt(to.and_hms_opt(0, 0, 0).unwrap_or_default()),
-        );
-    }
-    q.order(cd_register_entries::seq.asc())
+        .order(cd_register_entries::seq.asc())
         .limit(limit)
         .select(EntryRow::as_select())
         .load(conn)

@@ -102,7 +102,7 @@ pub fn entries(
 ) -> Result<EntryPage, AppError> {
     page_at(conn, site_id, page_id)?;
     let limit = f.limit.unwrap_or(100);
-    let rows = queries::entries_after(conn, page_id, f.after_seq.unwrap_or(0), limit, None, None)?;
+    let rows = queries::entries_after(conn, page_id, f.after_seq.unwrap_or(0), limit)?;
     let next_after_seq = if rows.len() as i64 == limit {
         rows.last().map(|r| r.seq)
     } else {

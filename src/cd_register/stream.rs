@@ -318,17 +318,6 @@ struct PgCopy {
 // `&mut self` on every use ensures.
 unsafe impl Send for PgCopy {}
 
-impl PgCopy {
-    fn close(&mut self) {
-        if !self.conn.is_null() {
-            // SAFETY: the connection was opened by PQconnectdb and is finished only here,
-            // after which it is never used again.
-            unsafe { pq_sys::PQfinish(self.conn) };
-            self.conn = std::ptr::null_mut();
-        }
-    }
-}
-
 impl Drop for PgCopy {
     fn drop(&mut self) {
         self.close();
@@ -347,7 +336,33 @@ unsafe fn c_message(text: *const c_char) -> String {
         .to_string()
 }
 
+/// Clears a libpq result, an error unless its status is `expect`.
+fn take_result(res: *mut pq_sys::PGresult, expect: pq_sys::ExecStatusType) -> Result<(), AppError> {
+    // SAFETY: `res` came from libpq (a null result reads as a fatal error) and is cleared
+    // here, once, after its message is copied.
+    let (status, why) = unsafe {
+        let status = pq_sys::PQresultStatus(res);
+        let why = c_message(pq_sys::PQresultErrorMessage(res));
+        pq_sys::PQclear(res);
+        (status, why)
+    };
+    if status == expect {
+        Ok(())
+    } else {
+        Err(stream_error(why))
+    }
+}
+
 impl PgCopy {
+    fn close(&mut self) {
+        if !self.conn.is_null() {
+            // SAFETY: the connection was opened by PQconnectdb and is finished only here,
+            // after which it is never used again.
+            unsafe { pq_sys::PQfinish(self.conn) };
+            self.conn = std::ptr::null_mut();
+        }
+    }
+
     fn open(url: &str) -> Result<Self, AppError> {
         let info = CString::new(crate::db::with_connect_timeout(url))
             .map_err(|_| AppError::internal("the database URL contains a NUL byte"))?;
@@ -377,17 +392,9 @@ impl PgCopy {
     /// Runs `sql`, expecting the last statement to end in `expect`.
     fn execute(&self, sql: &str, expect: pq_sys::ExecStatusType) -> Result<(), AppError> {
         let sql = CString::new(sql).map_err(stream_error)?;
-        // SAFETY: a live connection and a valid C string; the result is cleared here.
-        unsafe {
-            let res = pq_sys::PQexec(self.conn, sql.as_ptr());
-            let status = pq_sys::PQresultStatus(res);
-            let why = c_message(pq_sys::PQresultErrorMessage(res));
-            pq_sys::PQclear(res);
-            if status != expect {
-                return Err(stream_error(why));
-            }
-        }
-        Ok(())
+        // SAFETY: a live connection and a valid C string.
+        let res = unsafe { pq_sys::PQexec(self.conn, sql.as_ptr()) };
+        take_result(res, expect)
     }
 
     fn read<F>(&mut self, range: &EntryRange, sink: &mut F) -> Result<(), AppError>
@@ -432,22 +439,15 @@ impl PgCopy {
                 return more.map(|_| ());
             }
         }
-        // SAFETY: after the copy ends, the statement's results are collected until none remain.
-        unsafe {
-            loop {
-                let res = pq_sys::PQgetResult(self.conn);
-                if res.is_null() {
-                    break;
-                }
-                let status = pq_sys::PQresultStatus(res);
-                let why = c_message(pq_sys::PQresultErrorMessage(res));
-                pq_sys::PQclear(res);
-                if status != pq_sys::ExecStatusType::PGRES_COMMAND_OK {
-                    return Err(stream_error(why));
-                }
+        // After the copy ends, the statement's results are collected until none remain.
+        loop {
+            // SAFETY: a live connection, after PQgetCopyData reported the end of the copy.
+            let res = unsafe { pq_sys::PQgetResult(self.conn) };
+            if res.is_null() {
+                return Ok(());
             }
+            take_result(res, pq_sys::ExecStatusType::PGRES_COMMAND_OK)?;
         }
-        Ok(())
     }
 }
 
