@@ -495,7 +495,7 @@ fn populate_prison(
 /// every hatch, and a CD register of `entries` entries on one page beside a page of 1,000.
 fn generate(db: &Db, entries: i64) -> World {
     let mut conn = db.get().unwrap();
-    let conn = &mut *conn;
+    let conn: &mut AnyConnection = &mut conn;
     prison_pharmacy::fixtures::load(conn, Some("bench-password-2026")).unwrap();
     let mut rng = StdRng::seed_from_u64(SEED);
     let site = prison_pharmacy::sites::queries::by_code(conn, "FWI")
@@ -793,19 +793,19 @@ fn statements_per_dose(
     let mut transactions = Vec::with_capacity(in_process.len());
     for d in in_process {
         let req: RecordDose = serde_json::from_value(dose_request(d, true)).unwrap();
-        let before = db::statements::sent();
+        let before = db::watch::statements_sent();
         db::transaction(&mut conn, |c| {
             administration::record_dose(c, &actor(w.nurse), w.site, &req, Some(w.witness), rules)
         })
         .unwrap();
-        transactions.push(db::statements::sent() - before);
+        transactions.push(db::watch::statements_sent() - before);
     }
     transactions.sort();
     let agent = ureq::AgentBuilder::new().build();
     let url = format!("{base}/api/v1/sites/{}/doses", w.site);
     let mut requests = Vec::with_capacity(over_http.len());
     for d in over_http {
-        let before = db::statements::sent();
+        let before = db::watch::statements_sent();
         let mut body = dose_request(d, true);
         body["witness"] = witness.credentials();
         let r = agent
@@ -814,7 +814,7 @@ fn statements_per_dose(
             .send_json(body)
             .unwrap();
         assert_eq!(r.status(), 201);
-        requests.push(db::statements::sent() - before);
+        requests.push(db::watch::statements_sent() - before);
     }
     requests.sort();
     let median = |v: &[u64]| v.get(v.len() / 2).copied().unwrap_or(0);
@@ -839,7 +839,7 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     config.db_pool_size = 16;
     let db = Db::connect(url, config.db_pool_size).unwrap();
     let mut world = generate(&db, args.entries);
-    if let AnyConnection::Postgresql(_) = &*db.get().unwrap() {
+    if let AnyConnection::Postgresql(_) = &**db.get().unwrap() {
         // As autovacuum leaves tables after a burst of inserts, so that the database's own
         // export below is planned on current statistics too; the checkpoint writes out what
         // loading and vacuuming dirtied, which would otherwise be flushed during the timings.

@@ -1406,7 +1406,7 @@ async fn failed_witness_attempts_count_against_the_submitter() {
     let details: Vec<Option<String>> = audit_events::table
         .filter(audit_events::action.eq("auth.witness_refused"))
         .select(audit_events::detail)
-        .load(&mut *app.conn())
+        .load(&mut **app.conn())
         .unwrap();
     assert_eq!(details.len(), 6);
     let text = details.into_iter().flatten().collect::<String>();

@@ -419,16 +419,16 @@ fn tamper(db: &Db, table: &str, sql: &str) {
     match db.backend() {
         Backend::Postgres => {
             diesel::sql_query(format!("ALTER TABLE {table} DISABLE TRIGGER USER"))
-                .execute(&mut *c)
+                .execute(&mut **c)
                 .unwrap();
             c.batch_execute(sql).unwrap();
             diesel::sql_query(format!("ALTER TABLE {table} ENABLE TRIGGER USER"))
-                .execute(&mut *c)
+                .execute(&mut **c)
                 .unwrap();
         }
         Backend::Sqlite => {
             diesel::sql_query(format!("DROP TRIGGER {table}_no_update"))
-                .execute(&mut *c)
+                .execute(&mut **c)
                 .unwrap();
             c.batch_execute(sql).unwrap();
         }
@@ -451,7 +451,7 @@ async fn the_database_refuses_changes_and_verify_names_a_tampered_entry() {
         "DELETE FROM audit_events".to_string(),
         "UPDATE stock_movements SET quantity = 1".to_string(),
     ] {
-        let err = diesel::sql_query(&sql).execute(&mut *c).unwrap_err();
+        let err = diesel::sql_query(&sql).execute(&mut **c).unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
     drop(c);
@@ -524,9 +524,9 @@ async fn verify_reports_a_deleted_entry() {
         Backend::Sqlite => {
             let mut c = app.conn();
             diesel::sql_query("DROP TRIGGER cd_register_entries_no_delete")
-                .execute(&mut *c)
+                .execute(&mut **c)
                 .unwrap();
-            diesel::sql_query(&sql).execute(&mut *c).unwrap();
+            diesel::sql_query(&sql).execute(&mut **c).unwrap();
         }
     }
     let r = verify(&app, &w, &w.auditor.token).await;
@@ -1216,7 +1216,7 @@ async fn demo_methadone_received_given_transferred_and_destroyed() {
 
     let mut c = app.conn();
     let err = diesel::sql_query("UPDATE cd_register_entries SET quantity = 0")
-        .execute(&mut *c)
+        .execute(&mut **c)
         .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
 }
@@ -1273,7 +1273,7 @@ async fn an_entry_added_behind_the_page_head_is_found() {
     // connects as the owner), then adds a forged entry chained correctly to the last one.
     {
         use diesel::connection::SimpleConnection;
-        let off = match &*c {
+        let off = match &**c {
             prison_pharmacy::db::AnyConnection::Postgresql(_) => {
                 "ALTER TABLE cd_register_entries DISABLE TRIGGER cd_register_entries_advance_page"
             }
@@ -1418,7 +1418,7 @@ async fn a_page_rewritten_and_rehashed_is_caught_by_the_ledger_and_signed_checkp
             .filter(a::action.eq("cd.checkpoint.request"))
             .filter(a::user_id.eq(w.pharmacist.id))
             .count()
-            .get_result(&mut *app.conn())
+            .get_result(&mut **app.conn())
             .unwrap()
     };
     assert_eq!(
@@ -1491,7 +1491,7 @@ async fn the_database_refuses_insert_or_replace_and_the_service_role_cannot_disa
                 format!("INSERT INTO cd_register_entries SELECT * FROM cd_register_entries WHERE id = {entry} \
                          ON CONFLICT(id) DO UPDATE SET quantity = 0"),
             ] {
-                let err = diesel::sql_query(&sql).execute(&mut *c).unwrap_err();
+                let err = diesel::sql_query(&sql).execute(&mut **c).unwrap_err();
                 assert!(err.to_string().contains("append-only"), "{sql}: {err}");
             }
         }
@@ -1499,12 +1499,12 @@ async fn the_database_refuses_insert_or_replace_and_the_service_role_cannot_disa
             // The service's own role: a member of pharmacy_app, owner of nothing.
             let role = format!("pp_service_{}", std::process::id());
             let _ = diesel::sql_query(format!("CREATE ROLE {role} LOGIN IN ROLE pharmacy_app"))
-                .execute(&mut *c);
+                .execute(&mut **c);
             let url = std::env::var("TEST_DATABASE_URL").unwrap();
             let db_name: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
                 "current_database()",
             ))
-            .get_result(&mut *c)
+            .get_result(&mut **c)
             .unwrap();
             let (server, _) = url.rsplit_once('/').unwrap();
             let service_url = format!("{}/{db_name}", server.replace("postgres@", &format!("{role}@")));

@@ -566,14 +566,14 @@ async fn the_pharmacist_decides_and_overriding_a_block_needs_a_reason() {
     let err = diesel::sql_query(format!(
         "UPDATE prescriptions SET dose = 1 WHERE id = {blocked}"
     ))
-    .execute(&mut *c)
+    .execute(&mut **c)
     .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
     // Its schedule is content too.
     let err = diesel::sql_query(format!(
         "UPDATE prescriptions SET schedule = 'weekly', weekdays = 'mon' WHERE id = {blocked}"
     ))
-    .execute(&mut *c)
+    .execute(&mut **c)
     .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
 }

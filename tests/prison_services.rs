@@ -94,7 +94,7 @@ where
         .filter(b::location_id.eq(location))
         .filter(b::product_id.eq(product))
         .select(b::quantity)
-        .load(&mut *c)
+        .load(&mut **c)
         .unwrap();
     Decimal::new(rows.iter().sum::<i64>(), 3).normalize()
 }
@@ -224,7 +224,7 @@ async fn emergency_kits_are_checked_opened_and_restocked_through_the_ledger() {
         let marked: bool = l::table
             .find(hb2)
             .select(l::cd_cabinet)
-            .first(&mut *app.conn())
+            .first(&mut **app.conn())
             .unwrap();
         assert!(!marked);
     }
@@ -413,11 +413,11 @@ async fn emergency_kits_are_checked_opened_and_restocked_through_the_ledger() {
     let mut c = app.conn();
     assert!(
         diesel::sql_query("UPDATE emergency_kit_checks SET complete = TRUE")
-            .execute(&mut *c)
+            .execute(&mut **c)
             .is_err()
     );
     assert!(diesel::sql_query("DELETE FROM emergency_kit_events")
-        .execute(&mut *c)
+        .execute(&mut **c)
         .is_err());
 }
 
@@ -577,10 +577,10 @@ async fn outbreaks_tag_courses_and_vaccinations_and_a_batch_finds_its_recipients
     assert!(diesel::sql_query(
         "UPDATE prescriptions SET outbreak_id = NULL WHERE outbreak_id IS NOT NULL"
     )
-    .execute(&mut *c)
+    .execute(&mut **c)
     .is_err());
     assert!(diesel::sql_query("DELETE FROM vaccinations")
-        .execute(&mut *c)
+        .execute(&mut **c)
         .is_err());
 }
 
@@ -898,7 +898,7 @@ async fn reasonable_adjustments_reach_rounds_labels_and_the_fhir_record() {
     let mut c = app.conn();
     assert!(
         diesel::sql_query("UPDATE reasonable_adjustments SET text = 'changed'")
-            .execute(&mut *c)
+            .execute(&mut **c)
             .is_err()
     );
 }

@@ -49,17 +49,17 @@ async fn exports_reports_and_verification_read_the_replica_and_fall_back_to_the_
                 cd_register_pages::location_id,
                 cd_register_pages::product_id,
             ))
-            .first(&mut *c)
+            .first(&mut **c)
             .unwrap();
         let batch: i64 = batches::table
             .filter(batches::product_id.eq(product))
             .select(batches::id)
-            .first(&mut *c)
+            .first(&mut **c)
             .unwrap();
         let technician: i64 = users::table
             .filter(users::username.eq("technician"))
             .select(users::id)
-            .first(&mut *c)
+            .first(&mut **c)
             .unwrap();
         let mut receipt = Posting::new(
             site,

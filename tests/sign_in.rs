@@ -46,7 +46,7 @@ fn events<S>(app: &TestApp<S>, prefix: &str) -> Vec<(String, String, String, Val
             audit_events::entity_id,
             audit_events::detail,
         ))
-        .load(&mut *app.state.db.get().unwrap())
+        .load(&mut **app.state.db.get().unwrap())
         .unwrap();
     rows.into_iter()
         .map(|(a, e, id, d)| {
@@ -61,7 +61,7 @@ fn events<S>(app: &TestApp<S>, prefix: &str) -> Vec<(String, String, String, Val
 fn audit_text<S>(app: &TestApp<S>) -> String {
     let rows: Vec<Option<String>> = audit_events::table
         .select(audit_events::detail)
-        .load(&mut *app.state.db.get().unwrap())
+        .load(&mut **app.state.db.get().unwrap())
         .unwrap();
     rows.into_iter().flatten().collect::<Vec<_>>().join("\n")
 }

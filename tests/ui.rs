@@ -179,7 +179,7 @@ fn outcomes(app_db: &prison_pharmacy::db::Db, prescription: i64) -> Vec<(String,
         .filter(d::scheduled_date.eq(chrono::Local::now().date_naive()))
         .filter(d::slot.eq("morning"))
         .select((d::outcome, d::witness_id))
-        .load(&mut app_db.get().unwrap())
+        .load(&mut **app_db.get().unwrap())
         .unwrap()
 }
 
@@ -288,7 +288,7 @@ async fn a_nurse_records_the_morning_round_in_a_browser() {
         users::table
             .filter(users::username.eq("nurse2"))
             .select(users::id)
-            .first(&mut app.state.db.get().unwrap())
+            .first(&mut **app.state.db.get().unwrap())
             .unwrap()
     };
     assert_eq!(
@@ -390,13 +390,13 @@ async fn a_nurse_records_the_morning_round_in_a_browser() {
         let supplied: Vec<i64> = s::table
             .filter(s::prescription_id.eq(sertraline_rx))
             .select(s::days)
-            .load(&mut conn)
+            .load(&mut **conn)
             .unwrap();
         assert_eq!(supplied, vec![7]);
         let checks: Vec<bool> = k::table
             .filter(k::prescription_id.eq(sertraline_rx))
             .select(k::discrepancy)
-            .load(&mut conn)
+            .load(&mut **conn)
             .unwrap();
         assert_eq!(checks, vec![true]);
     }
@@ -446,7 +446,7 @@ fn hatch_id<S>(app: &common::TestApp<S>) -> i64 {
         .filter(locations::code.eq("HB1-HATCH"))
         .order(locations::id.asc())
         .select(locations::id)
-        .first(&mut app.state.db.get().unwrap())
+        .first(&mut **app.state.db.get().unwrap())
         .unwrap()
 }
 

@@ -51,7 +51,7 @@ fn add_user(conn: &mut AnyConnection, name: &str, role: &str, sites: &[i64]) -> 
 
 fn build_region(db: &Db) -> (Vec<Prison>, People) {
     let mut conn = db.get().unwrap();
-    let conn = &mut *conn;
+    let conn: &mut AnyConnection = &mut conn;
     prison_pharmacy::fixtures::load(conn, Some("bench-password-2026")).unwrap();
     let admin = user(conn, "admin");
     let tech = user(conn, "technician");

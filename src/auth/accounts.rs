@@ -46,6 +46,31 @@ pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<UserRow>> 
         .optional()
 }
 
+/// An account and the sites it is granted, in one round trip: read on every request.
+pub fn with_sites(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> QueryResult<Option<(UserRow, Vec<SiteRef>)>> {
+    let rows = users::table
+        .left_join(user_sites::table.left_join(sites::table))
+        .filter(users::id.eq(id))
+        .order(sites::name.asc())
+        .select((
+            UserRow::as_select(),
+            (sites::id, sites::code, sites::name).nullable(),
+        ))
+        .load::<(UserRow, Option<(i64, String, String)>)>(conn)?;
+    let mut rows = rows.into_iter().peekable();
+    let Some((row, _)) = rows.peek().cloned() else {
+        return Ok(None);
+    };
+    let sites = rows
+        .filter_map(|(_, site)| site)
+        .map(|(id, code, name)| SiteRef { id, code, name })
+        .collect();
+    Ok(Some((row, sites)))
+}
+
 pub fn sites_of(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Vec<SiteRef>> {
     user_sites::table
         .inner_join(sites::table)

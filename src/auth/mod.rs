@@ -144,17 +144,9 @@ impl AuthUser {
         let user_id = state.jwt.verify(token)?;
         let (row, sites) = state
             .db
-            .read(move |c| {
-                let row = queries::by_id(c, user_id)?;
-                let sites = match &row {
-                    Some(_) => queries::sites_of(c, user_id)?,
-                    None => vec![],
-                };
-                Ok((row, sites))
-            })
-            .await?;
-        let row = row
-            .filter(|u| u.enabled)
+            .read(move |c| Ok(queries::with_sites(c, user_id)?))
+            .await?
+            .filter(|(u, _)| u.enabled)
             .ok_or_else(|| AppError::Unauthorized("invalid or expired token".into()))?;
         if let Some(span) = &span {
             span.record("user_id", row.id);

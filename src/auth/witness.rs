@@ -239,13 +239,12 @@ async fn check(
     state
         .db
         .write(move |c| {
-            let Some(row) = queries::by_id(c, witness_id)? else {
+            let Some((row, sites)) = queries::with_sites(c, witness_id)? else {
                 return Err(refused(
                     "authenticated",
                     "the witness's credentials were not accepted",
                 ));
             };
-            let sites = queries::sites_of(c, witness_id)?;
             check_eligible(&row, &sites, site_id, need)?;
             if let Some(jti) = &assertion_id {
                 diesel::insert_into(witness_redemptions::table)

@@ -1,7 +1,9 @@
 //! Storage: one connection type over PostgreSQL and SQLite, chosen at run time from the URL.
 
+mod prepared;
 pub mod schema;
-pub mod statements;
+pub mod watch;
+pub use prepared::{prepared, Prepared};
 mod stored_time;
 
 pub use stored_time::{parse_stored_time, StoredTime};
@@ -101,20 +103,53 @@ pub fn establish(url: &str) -> Result<AnyConnection, ConnectionError> {
     }
 }
 
+/// A pooled connection, with when it was last known to reach its server.
+pub struct PooledConn {
+    conn: AnyConnection,
+    /// `watch::server_lost_count()` when this connection was made or last pinged.
+    known_good_at: u64,
+}
+
+impl std::ops::Deref for PooledConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = AnyConnection;
+    type Connection = PooledConn;
     type Error = ConnectionError;
 
-    fn connect(&self) -> Result<AnyConnection, ConnectionError> {
-        establish(&self.url)
+    fn connect(&self) -> Result<PooledConn, ConnectionError> {
+        let known_good_at = watch::server_lost_count();
+        Ok(PooledConn {
+            conn: establish(&self.url)?,
+            known_good_at,
+        })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
+    /// Pings only a connection that may have gone stale: one last known good before some
+    /// connection found the server gone.
+    fn is_valid(&self, conn: &mut PooledConn) -> Result<(), ConnectionError> {
+        let lost = watch::server_lost_count();
+        if watch::watching() && conn.known_good_at == lost {
+            return Ok(());
+        }
+        conn.conn
+            .batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        conn.known_good_at = lost;
+        Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+    fn has_broken(&self, _conn: &mut PooledConn) -> bool {
         false
     }
 }
@@ -162,7 +197,7 @@ pub struct Db {
 
 impl Db {
     pub fn connect(url: &str, max_size: u32) -> Result<Db, AppError> {
-        statements::count_from_now();
+        watch::watch_from_now();
         let backend = Backend::of_url(url);
         if backend == Backend::Sqlite {
             // Switching a new file to WAL needs the file to itself; do it once before the

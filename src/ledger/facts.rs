@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Date, Nullable, Text, Timestamp};
 
 use super::model::Page;
-use crate::db::{placeholder, AnyConnection};
+use crate::db::{placeholder, prepared, AnyConnection};
 use crate::domain::stock::{BatchStatus, FefoCandidate};
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -149,10 +149,12 @@ fn read(
         placeholder(conn, 1),
         placeholder(conn, 2)
     );
-    diesel::sql_query(select(conn, &filter))
-        .bind::<BigInt, _>(location_id)
-        .bind::<BigInt, _>(value)
-        .load(conn)
+    prepared(
+        diesel::sql_query(select(conn, &filter))
+            .bind::<BigInt, _>(location_id)
+            .bind::<BigInt, _>(value),
+    )
+    .load(conn)
 }
 
 /// The one statement both readings share. On PostgreSQL the balance rows are locked (an

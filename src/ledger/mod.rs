@@ -446,12 +446,14 @@ fn ensure_balance_row(
         placeholder(conn, 4),
         placeholder(conn, 5),
     );
-    diesel::sql_query(sql)
-        .bind::<diesel::sql_types::BigInt, _>(site_id)
-        .bind::<diesel::sql_types::BigInt, _>(location_id)
-        .bind::<diesel::sql_types::BigInt, _>(batch_id)
-        .bind::<diesel::sql_types::BigInt, _>(product_id)
-        .bind::<diesel::sql_types::Timestamp, _>(now())
-        .execute(conn)?;
+    crate::db::prepared(
+        diesel::sql_query(sql)
+            .bind::<diesel::sql_types::BigInt, _>(site_id)
+            .bind::<diesel::sql_types::BigInt, _>(location_id)
+            .bind::<diesel::sql_types::BigInt, _>(batch_id)
+            .bind::<diesel::sql_types::BigInt, _>(product_id)
+            .bind::<diesel::sql_types::Timestamp, _>(now()),
+    )
+    .execute(conn)?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Timestamp};
 
 use super::model::{Page, CABINET_CHAIN};
 use crate::db::schema::{cd_register_pages, stock_balances};
-use crate::db::{placeholder, AnyConnection};
+use crate::db::{placeholder, prepared, AnyConnection};
 use crate::domain::register::GENESIS_HASH;
 
 pub use super::writes::insert_entry;
@@ -36,12 +36,14 @@ pub fn open_page(
         placeholder(conn, 3),
         placeholder(conn, 4),
     );
-    let inserted = diesel::sql_query(sql)
-        .bind::<BigInt, _>(site_id)
-        .bind::<BigInt, _>(location_id)
-        .bind::<Timestamp, _>(at)
-        .bind::<BigInt, _>(product_id)
-        .execute(conn)?;
+    let inserted = prepared(
+        diesel::sql_query(sql)
+            .bind::<BigInt, _>(site_id)
+            .bind::<BigInt, _>(location_id)
+            .bind::<Timestamp, _>(at)
+            .bind::<BigInt, _>(product_id),
+    )
+    .execute(conn)?;
     Ok(inserted == 1)
 }
 
@@ -81,7 +83,7 @@ pub fn page_for_append(conn: &mut AnyConnection, key: PageKey) -> QueryResult<Op
         .bind::<BigInt, _>(location_id)
         .bind::<BigInt, _>(product_id),
     };
-    query.get_result(conn).optional()
+    prepared(query).get_result(conn).optional()
 }
 
 /// The page of a cabinet and product, if open.

@@ -10,7 +10,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 
 use super::model::EntryRow;
-use crate::db::{AnyBackend, AnyConnection};
+use crate::db::{prepared, AnyBackend, AnyConnection};
 use crate::error::AppError;
 
 type Sql<'a> = BoxedSqlQuery<'a, AnyBackend, SqlQuery>;
@@ -103,12 +103,13 @@ pub fn movement(
                 Some(e) => bind_entry(q, e),
                 None => q,
             };
-            let written: Option<Id> = q.get_result(conn).optional()?;
+            let written: Option<Id> = prepared(q).get_result(conn).optional()?;
             let written = written.ok_or_else(balance_moved)?;
             Ok((id, entry.map(|_| written.id)))
         }
         None => {
-            let moved = bind_balance(diesel::sql_query(balance).into_boxed(), m).execute(conn)?;
+            let moved =
+                prepared(bind_balance(diesel::sql_query(balance).into_boxed(), m)).execute(conn)?;
             if moved != 1 {
                 return Err(balance_moved());
             }
@@ -116,7 +117,7 @@ pub fn movement(
                 "INSERT INTO stock_movements ({MOVEMENT_COLUMNS}) VALUES ({}) RETURNING id",
                 params(conn, 1, MOVEMENT_VALUES)
             );
-            let movement_id = bind_movement(diesel::sql_query(sql).into_boxed(), m)
+            let movement_id = prepared(bind_movement(diesel::sql_query(sql).into_boxed(), m))
                 .get_result::<Id>(conn)?
                 .id;
             let entry_id = match entry(movement_id)? {
@@ -134,7 +135,7 @@ pub fn insert_entry(conn: &mut AnyConnection, e: &EntryRow) -> QueryResult<i64> 
         "INSERT INTO cd_register_entries ({ENTRY_COLUMNS}) VALUES ({}) RETURNING id",
         params(conn, 1, ENTRY_VALUES)
     );
-    Ok(bind_entry(diesel::sql_query(sql).into_boxed(), e)
+    Ok(prepared(bind_entry(diesel::sql_query(sql).into_boxed(), e))
         .get_result::<Id>(conn)?
         .id)
 }

@@ -523,7 +523,7 @@ where
         let id = users::table
             .filter(users::username.eq(username))
             .select(users::id)
-            .first::<i64>(&mut *c)
+            .first::<i64>(&mut **c)
             .unwrap();
         self.state.jwt.issue(id).unwrap()
     }
@@ -558,7 +558,7 @@ where
         }
         let mut c = self.conn();
         diesel::sql_query(format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}"))
-            .get_result::<Count>(&mut *c)
+            .get_result::<Count>(&mut **c)
             .unwrap()
             .n
     }
