@@ -325,3 +325,42 @@ async fn sqlite_held_by_another_writer_answers_503_at_once_and_recovers() {
     let r = admit(&app, site.id, &nurse.token, "E5555EE").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 }
+
+#[actix_web::test]
+async fn postgres_restarted_while_idle_costs_no_request_a_503() {
+    if !is_postgres() {
+        return;
+    }
+    let relay: Arc<Mutex<Option<Relay>>> = Arc::new(Mutex::new(None));
+    let slot = relay.clone();
+    let app = spawn_through(
+        move |url| {
+            let (_, target) = through(url, 0);
+            let r = Relay::start(target);
+            let routed = through(url, r.port).0;
+            *slot.lock().unwrap() = Some(r);
+            routed
+        },
+        |_| {},
+    )
+    .await;
+    let site = app.site("FWI");
+    let nurse = app.user("nurse", "nurse", &[site.id]);
+    assert_eq!(
+        app.get("/api/v1/me", &nurse.token).await.status,
+        StatusCode::OK
+    );
+
+    // Every pooled connection goes stale while no request is running, and nothing notices.
+    let relay = relay.lock().unwrap().take().unwrap();
+    relay.cut();
+    relay.restore();
+
+    let r = app.get("/api/v1/me", &nurse.token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["username"], "nurse");
+    for i in 0..5 {
+        let r = admit(&app, site.id, &nurse.token, &format!("E{:04}EE", 1000 + i)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+}

@@ -144,7 +144,7 @@ impl AuthUser {
         let user_id = state.jwt.verify(token)?;
         let (row, sites) = state
             .db
-            .read(move |c| Ok(queries::with_sites(c, user_id)?))
+            .read_again_if_lost(move |c| Ok(queries::with_sites(c, user_id)?))
             .await?
             .filter(|(u, _)| u.enabled)
             .ok_or_else(|| AppError::Unauthorized("invalid or expired token".into()))?;

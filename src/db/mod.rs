@@ -311,6 +311,26 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
+    /// Runs a read that is safe to run twice, once more if its connection was the one to find
+    /// the server gone: after a restart that no request noticed, the first read is handed a
+    /// stale connection, and every connection is pinged at checkout from then on. Every
+    /// request's authentication reads this way, so a restart costs no request a 503.
+    pub async fn read_again_if_lost<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, AppError> + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let f = Arc::new(f);
+        let lost_before = watch::server_lost_count();
+        let first = f.clone();
+        match self.read(move |c| first(c)).await {
+            Err(AppError::DatabaseUnavailable(_)) if watch::server_lost_count() != lost_before => {
+                self.read(move |c| f(c)).await
+            }
+            other => other,
+        }
+    }
+
     /// Runs a read on a blocking thread.
     pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where
