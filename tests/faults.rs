@@ -210,12 +210,20 @@ fn through(url: &str, port: u16) -> (String, String) {
     )
 }
 
-#[actix_web::test]
-async fn postgres_unreachable_answers_503_at_once_and_recovers_by_itself() {
-    if !is_postgres() {
-        // The SQLite counterpart is the lock held too long, below.
-        return;
-    }
+/// The service on PostgreSQL reached through a relay, with a site and a nurse who has already
+/// been answered once (so the pool holds connections made before any cut).
+async fn behind_relay() -> (
+    TestApp<
+        impl Service<
+            actix_http::Request,
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+        >,
+    >,
+    Relay,
+    common::Site,
+    common::User,
+) {
     let relay: Arc<Mutex<Option<Relay>>> = Arc::new(Mutex::new(None));
     let slot = relay.clone();
     let app = spawn_through(
@@ -235,8 +243,18 @@ async fn postgres_unreachable_answers_503_at_once_and_recovers_by_itself() {
         app.get("/api/v1/me", &nurse.token).await.status,
         StatusCode::OK
     );
-
     let relay = relay.lock().unwrap().take().unwrap();
+    (app, relay, site, nurse)
+}
+
+#[actix_web::test]
+async fn postgres_unreachable_answers_503_at_once_and_recovers_by_itself() {
+    if !is_postgres() {
+        // The SQLite counterpart is the lock held too long, below.
+        return;
+    }
+    let (app, relay, site, nurse) = behind_relay().await;
+
     relay.cut();
     let started = Instant::now();
     let r = app.get("/api/v1/me", &nurse.token).await;
@@ -331,28 +349,9 @@ async fn postgres_restarted_while_idle_costs_no_request_a_503() {
     if !is_postgres() {
         return;
     }
-    let relay: Arc<Mutex<Option<Relay>>> = Arc::new(Mutex::new(None));
-    let slot = relay.clone();
-    let app = spawn_through(
-        move |url| {
-            let (_, target) = through(url, 0);
-            let r = Relay::start(target);
-            let routed = through(url, r.port).0;
-            *slot.lock().unwrap() = Some(r);
-            routed
-        },
-        |_| {},
-    )
-    .await;
-    let site = app.site("FWI");
-    let nurse = app.user("nurse", "nurse", &[site.id]);
-    assert_eq!(
-        app.get("/api/v1/me", &nurse.token).await.status,
-        StatusCode::OK
-    );
+    let (app, relay, site, nurse) = behind_relay().await;
 
     // Every pooled connection goes stale while no request is running, and nothing notices.
-    let relay = relay.lock().unwrap().take().unwrap();
     relay.cut();
     relay.restore();
 

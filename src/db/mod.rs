@@ -172,6 +172,10 @@ pub type Pool = r2d2::Pool<ConnectionManager>;
 /// unreachable, or too busy to serve it in time. r2d2 retries connecting meanwhile, with a
 /// backoff of at most half this, so a database that comes back is used within a second.
 pub const CHECKOUT_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// How long a read run again after a lost connection waits for a fresh one.
+const RETRY_CHECKOUT_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// How long opening one PostgreSQL connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long `/ready` waits for a connection.
@@ -325,7 +329,10 @@ impl Db {
         let first = f.clone();
         match self.read(move |c| first(c)).await {
             Err(AppError::DatabaseUnavailable(_)) if watch::server_lost_count() != lost_before => {
-                self.read(move |c| f(c)).await
+                // A server that is back answers a new connection at once; one that is still
+                // down must not double the time the client waits for its 503.
+                self.read_within(RETRY_CHECKOUT_TIMEOUT, move |c| f(c))
+                    .await
             }
             other => other,
         }
@@ -337,9 +344,17 @@ impl Db {
         F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        self.read_within(CHECKOUT_TIMEOUT, f).await
+    }
+
+    async fn read_within<T, F>(&self, checkout: Duration, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
         let db = self.clone();
         actix_web::web::block(move || {
-            let mut conn = db.get()?;
+            let mut conn = db.get_within(checkout)?;
             f(&mut conn)
         })
         .await
