@@ -77,6 +77,15 @@ where
 /// Goods in from a wholesaler, posted through the ledger as a receipt does.
 fn receive(db: &Db, w: &World, qty: &str) -> i64 {
     let mut c = db.get().unwrap();
+    let (actor, p) = receipt(w, qty);
+    ledger::post(&mut c, &actor, &p)
+        .unwrap()
+        .register_entry_id
+        .unwrap()
+}
+
+/// A receipt of methadone into Fosse Way's CD cabinet, by the technician.
+fn receipt(w: &World, qty: &str) -> (Actor, Posting) {
     let actor = Actor {
         user_id: w.technician.id,
         request_id: "test-receipt".into(),
@@ -90,10 +99,7 @@ fn receive(db: &Db, w: &World, qty: &str) -> i64 {
     );
     p.register.counterparty = Some("Alliance Healthcare".into());
     p.register.counterparty_address = Some("Nottingham NG2 3AA".into());
-    ledger::post(&mut c, &actor, &p)
-        .unwrap()
-        .register_entry_id
-        .unwrap()
+    (actor, p)
 }
 
 async fn page<S, B>(app: &TestApp<S>, w: &World, site: i64, token: &str) -> Value
@@ -2100,4 +2106,49 @@ async fn register_stock_that_no_page_records_is_found() {
         r.body["unrecorded_stock"],
         json!([{"location_id": w.fosse.cd_cabinet, "product_id": w.methadone, "stock_on_hand": "100"}])
     );
+}
+
+/// Two postings to one page at once: the second waits for the first and appends after it on
+/// its first attempt, not after the head it read before waiting (which the page's sequence
+/// would refuse, leaving the transaction to be run again).
+#[actix_web::test]
+async fn a_posting_that_waited_for_another_on_its_page_appends_after_it_first_time() {
+    let app = spawn().await;
+    if app.state.db.backend() != Backend::Postgres {
+        // SQLite has one writer at a time: a second posting cannot start before the first ends.
+        return;
+    }
+    let w = setup(&app).await;
+    receive(&app.state.db, &w, "100");
+
+    let mut first = app.conn();
+    first.batch_execute("BEGIN").unwrap();
+    let (actor, p) = receipt(&w, "10");
+    ledger::post(&mut first, &actor, &p).unwrap();
+
+    let db = app.state.db.clone();
+    let (actor, p) = receipt(&w, "5");
+    let second = std::thread::spawn(move || {
+        let mut c = db.get().unwrap();
+        c.batch_execute("BEGIN").unwrap();
+        let posted = ledger::post(&mut c, &actor, &p);
+        c.batch_execute(if posted.is_ok() { "COMMIT" } else { "ROLLBACK" })
+            .unwrap();
+        posted
+    });
+    // The second posting is waiting for the first's locks when the first commits.
+    let waiting = std::time::Instant::now();
+    while !second.is_finished() && waiting.elapsed() < std::time::Duration::from_millis(500) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!second.is_finished(), "the second posting did not wait");
+    first.batch_execute("COMMIT").unwrap();
+    let posted = second.join().unwrap().expect("posted on its first attempt");
+    assert_eq!(posted.balance_after.to_string(), "115");
+
+    let page = page(&app, &w, w.fosse.id, &w.auditor.token).await;
+    assert_eq!(page["entry_count"], 3, "{page}");
+    assert_eq!(page["balance"], "115", "{page}");
+    let r = verify(&app, &w, &w.auditor.token).await;
+    assert_eq!(r.body["status"], "intact", "{}", r.body);
 }

@@ -78,7 +78,11 @@ impl StockFacts {
         location_id: i64,
         batch_id: i64,
     ) -> QueryResult<Option<StockFacts>> {
-        Ok(read(conn, "s.batch_id", location_id, batch_id)?.pop())
+        let product = format!(
+            "(SELECT product_id FROM batches WHERE id = {})",
+            placeholder(conn, 2)
+        );
+        Ok(read(conn, "s.batch_id", &product, location_id, batch_id)?.pop())
     }
 
     /// The facts of every batch of a product a location holds some of, for first expiry first
@@ -88,9 +92,11 @@ impl StockFacts {
         location_id: i64,
         product_id: i64,
     ) -> QueryResult<Vec<StockFacts>> {
+        let product = placeholder(conn, 2);
         read(
             conn,
             "s.quantity > 0 AND s.product_id",
+            &product,
             location_id,
             product_id,
         )
@@ -137,10 +143,12 @@ impl StockFacts {
     }
 }
 
-/// The rows at a location whose `column` equals `value` (a batch, or a product held).
+/// The rows at a location whose `column` equals `value` (a batch, or a product held);
+/// `product` is the product's id in SQL, whose page at the location is read.
 fn read(
     conn: &mut AnyConnection,
     column: &str,
+    product: &str,
     location_id: i64,
     value: i64,
 ) -> QueryResult<Vec<StockFacts>> {
@@ -150,26 +158,34 @@ fn read(
         placeholder(conn, 2)
     );
     prepared(
-        diesel::sql_query(select(conn, &filter))
+        diesel::sql_query(select(conn, &filter, product))
             .bind::<BigInt, _>(location_id)
             .bind::<BigInt, _>(value),
     )
     .load(conn)
 }
 
-/// The one statement both readings share. On PostgreSQL the balance rows are locked (an
-/// append to the page by another transaction that moves a different batch is caught by the
-/// page's unique sequence and retried) and the movement's id is drawn from its sequence.
-fn select(conn: &AnyConnection, filter: &str) -> String {
-    let (next_id, lock) = match conn {
+/// The one statement both readings share. On PostgreSQL the register page is locked first,
+/// then the balance rows, and the movement's id is drawn from its sequence. Of the rows a
+/// statement waited for, PostgreSQL hands back as they are now only those it locks: with the
+/// page joined unlocked, a posting that waited for another on the same page read the head from
+/// before that one, failed on the page's sequence and ran again.
+fn select(conn: &AnyConnection, filter: &str, product: &str) -> String {
+    let (pages, page_source, next_id, lock) = match conn {
         AnyConnection::Postgresql(_) => (
+            format!(
+                "WITH g AS MATERIALIZED (SELECT * FROM cd_register_pages \
+                 WHERE location_id = {} AND product_id = {product} FOR UPDATE) ",
+                placeholder(conn, 1)
+            ),
+            "g",
             "nextval(pg_get_serial_sequence('stock_movements', 'id'))",
             " FOR UPDATE OF s",
         ),
-        AnyConnection::Sqlite(_) => ("NULL", ""),
+        AnyConnection::Sqlite(_) => (String::new(), "cd_register_pages g", "NULL", ""),
     };
     format!(
-        "SELECT s.location_id, l.site_id AS location_site, l.cd_cabinet AS cabinet, b.id AS batch_id, \
+        "{pages}SELECT s.location_id, l.site_id AS location_site, l.cd_cabinet AS cabinet, b.id AS batch_id, \
          b.product_id, b.status, b.expiry_date AS expiry, b.batch_number, \
          p.cd_schedule AS schedule, p.cd_register AS tracked, s.quantity AS held, \
          {next_id} AS next_movement_id, \
@@ -185,7 +201,7 @@ fn select(conn: &AnyConnection, filter: &str) -> String {
          JOIN locations l ON l.id = s.location_id \
          JOIN batches b ON b.id = s.batch_id \
          JOIN products p ON p.id = b.product_id \
-         LEFT JOIN cd_register_pages g ON g.location_id = s.location_id AND g.product_id = s.product_id \
+         LEFT JOIN {page_source} ON g.location_id = s.location_id AND g.product_id = s.product_id \
          WHERE {filter} ORDER BY b.expiry_date, b.id{lock}"
     )
 }
