@@ -1362,6 +1362,24 @@ async fn failed_witness_attempts_count_against_the_submitter() {
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
     assert_eq!(app.count("dose_records"), 0);
+    // So is a valid assertion from the witness, and it stays unspent for when the hold ends.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/witness-assertions",
+            None,
+            Some(json!({"username": "nurse2", "password": common::PASSWORD,
+                        "site_id": w.fosse.id, "act": "cd_dose"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut body = dose(&w, w.methadone_rx, "given");
+    body["witness"] = json!({"assertion": r.body["assertion"]});
+    let r = app.post(&doses, &w.nurse.token, body).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.headers.get("retry-after").is_some());
+    assert_eq!(app.count("witness_redemptions"), 0);
+    assert_eq!(app.count("dose_records"), 0);
     // The witness signs in as ever.
     let r = app
         .call(
@@ -1399,8 +1417,8 @@ async fn failed_witness_attempts_count_against_the_submitter() {
             r.body
         );
     }
-    // Six refusals on record (four wrong, the one that held, and the held attempt), none with a
-    // password.
+    // Seven refusals on record (four wrong, the one that held, and the two held attempts), none
+    // with a password.
     use diesel::prelude::*;
     use prison_pharmacy::db::schema::audit_events;
     let details: Vec<Option<String>> = audit_events::table
@@ -1408,10 +1426,10 @@ async fn failed_witness_attempts_count_against_the_submitter() {
         .select(audit_events::detail)
         .load(&mut **app.conn())
         .unwrap();
-    assert_eq!(details.len(), 6);
+    assert_eq!(details.len(), 7);
     let text = details.into_iter().flatten().collect::<String>();
     assert!(!text.contains("not-her-password") && !text.contains(common::PASSWORD));
-    assert!(text.contains("\"rule\":\"throttled\""), "{text}");
+    assert_eq!(text.matches("\"rule\":\"throttled\"").count(), 2, "{text}");
 }
 
 /// Missed-dose alerts follow the order of the due doses, not the order they are entered: a

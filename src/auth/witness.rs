@@ -105,34 +105,46 @@ pub fn check_eligible(
     Ok(())
 }
 
-/// Who the credentials prove, if anyone: (witness id, the assertion's id to redeem).
+/// Who a proof names: (witness id, the assertion's id to redeem).
+type Proved = (i64, Option<String>);
+
+/// Who an assertion proves, if anyone: its signature is all that is checked here, without the
+/// database.
+fn prove_assertion(
+    state: &web::Data<AppState>,
+    site_id: i64,
+    act: WitnessAct,
+    assertion: &str,
+) -> Result<Option<Proved>, AppError> {
+    let Some(claims) = state.jwt.verify_witness(assertion) else {
+        return Ok(None);
+    };
+    if claims.site != site_id || claims.act != act.as_str() {
+        return Err(refused(
+            "assertion_scope",
+            format!(
+                "the assertion witnesses {} at another prison or another act; this is {}",
+                claims.act,
+                act.as_str()
+            ),
+        ));
+    }
+    Ok(claims.sub.parse().ok().map(|id| (id, Some(claims.jti))))
+}
+
+/// Who the credentials prove, if anyone.
 async fn prove(
     state: &web::Data<AppState>,
     site_id: i64,
     act: WitnessAct,
     credentials: &WitnessCredentials,
-) -> Result<Option<(i64, Option<String>)>, AppError> {
+) -> Result<Option<Proved>, AppError> {
     match (
         &credentials.assertion,
         &credentials.username,
         &credentials.password,
     ) {
-        (Some(assertion), None, None) => {
-            let Some(claims) = state.jwt.verify_witness(assertion) else {
-                return Ok(None);
-            };
-            if claims.site != site_id || claims.act != act.as_str() {
-                return Err(refused(
-                    "assertion_scope",
-                    format!(
-                        "the assertion witnesses {} at another prison or another act; this is {}",
-                        claims.act,
-                        act.as_str()
-                    ),
-                ));
-            }
-            Ok(claims.sub.parse().ok().map(|id| (id, Some(claims.jti))))
-        }
+        (Some(assertion), None, None) => prove_assertion(state, site_id, act, assertion),
         (None, Some(username), Some(password)) => {
             let (account, ok) = sign_in::verify(state, &normalise(username), password).await?;
             Ok(account.filter(|_| ok).map(|u| (u.id, None)))
@@ -173,27 +185,62 @@ pub async fn authenticate(
         check_length("witness.username", &normalise(username))?;
     }
     let submitter = Key::WitnessBy(author.id);
-    let held = {
-        let key = submitter.clone();
-        state
-            .db
-            .read(move |c| Ok(throttle::held_for(c, &key)?))
-            .await?
+    let assertion = match (&credentials.assertion, &credentials.username) {
+        (Some(assertion), None) if credentials.password.is_none() => {
+            Some(prove_assertion(state, site_id, act, assertion))
+        }
+        _ => None,
     };
-    if let Some(retry_after_secs) = held {
-        refusal(state, author, site_id, "throttled", &credentials).await?;
-        return Err(AppError::TooManyRequests { retry_after_secs });
-    }
-    let outcome = match prove(state, site_id, act, &credentials).await {
-        Ok(Some(proved)) => check(state, author, site_id, act, need, proved).await,
-        Ok(None) => Err(refused(
-            "authenticated",
-            "the witness's credentials were not accepted",
-        )),
-        Err(e) => Err(e),
+    let outcome = match assertion {
+        // A signed assertion needs no database to prove, so whether the submitter is held
+        // back is read in the same transaction that checks the witness and spends it.
+        Some(Ok(Some(proved))) => {
+            check(
+                state,
+                author,
+                site_id,
+                act,
+                need,
+                proved,
+                Some(submitter.clone()),
+            )
+            .await
+        }
+        assertion => {
+            // Anything else is settled only once the submitter is known not to be held back,
+            // so that a password is never tried while they are.
+            let key = submitter.clone();
+            let held = state
+                .db
+                .read(move |c| Ok(throttle::held_for(c, &key)?))
+                .await?;
+            match held {
+                Some(retry_after_secs) => Err(AppError::TooManyRequests { retry_after_secs }),
+                None => {
+                    let proof = match assertion {
+                        Some(proof) => proof,
+                        None => prove(state, site_id, act, &credentials).await,
+                    };
+                    match proof {
+                        Ok(Some(proved)) => {
+                            check(state, author, site_id, act, need, proved, None).await
+                        }
+                        Ok(None) => Err(refused(
+                            "authenticated",
+                            "the witness's credentials were not accepted",
+                        )),
+                        Err(e) => Err(e),
+                    }
+                }
+            }
+        }
     };
     match outcome {
         Ok(id) => Ok(id),
+        Err(AppError::TooManyRequests { retry_after_secs }) => {
+            refusal(state, author, site_id, "throttled", &credentials).await?;
+            Err(AppError::TooManyRequests { retry_after_secs })
+        }
         Err(e) => {
             let rule = e.first_rule().unwrap_or("refused").to_string();
             // Only a failed proof counts towards holding the submitter back; a right password
@@ -220,25 +267,33 @@ pub async fn authenticate(
     }
 }
 
-/// The proved witness may witness this act, and the assertion (if one) is spent.
+/// The proved witness may witness this act, and the assertion (if one) is spent; first, when
+/// given the submitter's key, 429 if they are held back. The act commits after this and waits
+/// for the disk, taking the redemption with it, so this commit need not wait.
 async fn check(
     state: &web::Data<AppState>,
     author: &AuthUser,
     site_id: i64,
     act: WitnessAct,
     need: WitnessNeed,
-    (witness_id, assertion_id): (i64, Option<String>),
+    (witness_id, assertion_id): Proved,
+    held_back: Option<Key>,
 ) -> Result<i64, AppError> {
-    if witness_id == author.id {
-        return Err(refused(
-            "different_person",
-            "the witness must be a different person from the author",
-        ));
-    }
     let author_id = author.id;
     state
         .db
-        .write(move |c| {
+        .write_flushed_with_next(move |c| {
+            if let Some(key) = &held_back {
+                if let Some(retry_after_secs) = throttle::held_for(c, key)? {
+                    return Err(AppError::TooManyRequests { retry_after_secs });
+                }
+            }
+            if witness_id == author_id {
+                return Err(refused(
+                    "different_person",
+                    "the witness must be a different person from the author",
+                ));
+            }
             let Some((row, sites)) = queries::with_sites(c, witness_id)? else {
                 return Err(refused(
                     "authenticated",

@@ -181,6 +181,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long `/ready` waits for a connection.
 pub const READY_TIMEOUT: Duration = Duration::from_millis(700);
 
+/// When a write transaction's commit reaches the disk.
+#[derive(Debug, Clone, Copy)]
+enum Flush {
+    /// Before the commit returns.
+    Now,
+    /// With the next commit that waits (`transaction_flushed_with_next`).
+    WithNext,
+}
+
 /// The pool and how to run work on it without blocking the async workers.
 #[derive(Clone)]
 pub struct Db {
@@ -228,11 +237,15 @@ impl Db {
     where
         F: Fn(&mut AnyConnection) -> Result<T, AppError>,
     {
-        let _turn = self
-            .sqlite_writer
-            .as_ref()
-            .map(|gate| gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let _turn = self.writers_turn();
         transaction(conn, f)
+    }
+
+    /// Held while writing: SQLite's writers queue here; PostgreSQL's need no turn.
+    fn writers_turn(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.sqlite_writer
+            .as_ref()
+            .map(|gate| gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// Adds a read replica for exports, reports and verification. Its pool opens connections
@@ -367,10 +380,32 @@ impl Db {
         F: Fn(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        self.write_as(Flush::Now, f).await
+    }
+
+    /// Runs a write transaction whose commit does not wait for the disk: see
+    /// `transaction_flushed_with_next` for the only records it is for.
+    pub async fn write_flushed_with_next<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.write_as(Flush::WithNext, f).await
+    }
+
+    async fn write_as<T, F>(&self, flush: Flush, f: F) -> Result<T, AppError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
         let db = self.clone();
         let result = actix_web::web::block(move || {
             let mut conn = db.get()?;
-            db.transaction(&mut conn, &f)
+            let _turn = db.writers_turn();
+            match flush {
+                Flush::Now => transaction(&mut conn, &f),
+                Flush::WithNext => transaction_flushed_with_next(&mut conn, &f),
+            }
         })
         .await
         .map_err(|e| AppError::internal(format!("blocking task: {e}")))?;
@@ -408,22 +443,7 @@ where
     F: Fn(&mut AnyConnection) -> Result<T, AppError>,
 {
     match conn {
-        AnyConnection::Sqlite(_) => {
-            conn.batch_execute("BEGIN IMMEDIATE")?;
-            match f(conn) {
-                Ok(value) => match conn.batch_execute("COMMIT") {
-                    Ok(()) => Ok(value),
-                    Err(e) => {
-                        let _ = conn.batch_execute("ROLLBACK");
-                        Err(e.into())
-                    }
-                },
-                Err(e) => {
-                    conn.batch_execute("ROLLBACK")?;
-                    Err(e)
-                }
-            }
-        }
+        AnyConnection::Sqlite(_) => begun_with(conn, "BEGIN IMMEDIATE", f),
         AnyConnection::Postgresql(_) => {
             let mut attempt = 0;
             loop {
@@ -434,6 +454,45 @@ where
                     other => return other,
                 }
             }
+        }
+    }
+}
+
+/// One write transaction whose commit does not wait for the disk, for a record that guards a
+/// later write which does wait (a witness assertion spent before the act it witnesses).
+/// PostgreSQL writes its log in order, so that later commit takes this one to disk with it; if
+/// the server stops first, the act it guards was never acknowledged either. Nothing in it is
+/// retried. SQLite's commits are the same either way.
+pub fn transaction_flushed_with_next<T, F>(conn: &mut AnyConnection, f: F) -> Result<T, AppError>
+where
+    F: Fn(&mut AnyConnection) -> Result<T, AppError>,
+{
+    match conn {
+        // One round trip: both statements go in one message.
+        AnyConnection::Postgresql(_) => {
+            begun_with(conn, "BEGIN; SET LOCAL synchronous_commit TO OFF", f)
+        }
+        AnyConnection::Sqlite(_) => transaction(conn, f),
+    }
+}
+
+/// A transaction opened by the given statements, committed if `f` succeeds.
+fn begun_with<T, F>(conn: &mut AnyConnection, begin: &str, f: F) -> Result<T, AppError>
+where
+    F: Fn(&mut AnyConnection) -> Result<T, AppError>,
+{
+    conn.batch_execute(begin)?;
+    match f(conn) {
+        Ok(value) => match conn.batch_execute("COMMIT") {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = conn.batch_execute("ROLLBACK");
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            conn.batch_execute("ROLLBACK")?;
+            Err(e)
         }
     }
 }
