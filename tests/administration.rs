@@ -209,6 +209,27 @@ fn dose(w: &World, rx: i64, outcome: &str) -> Value {
            "location_id": w.fosse.hatch})
 }
 
+/// Signs in for a witness assertion with the common password; the answer as given.
+async fn request_assertion<S, B>(
+    app: &TestApp<S>,
+    username: &str,
+    site: i64,
+    act: &str,
+) -> common::Response
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    app.call(
+        Method::POST,
+        "/api/v1/auth/witness-assertions",
+        None,
+        Some(json!({"username": username, "password": common::PASSWORD,
+                    "site_id": site, "act": act})),
+    )
+    .await
+}
+
 async fn stock_at<S, B>(app: &TestApp<S>, w: &World, location: i64, batch: i64) -> String
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -1268,15 +1289,7 @@ async fn a_witness_assertion_witnesses_one_act_once() {
         let app = &app;
         let act = act.to_string();
         async move {
-            let r = app
-                .call(
-                    Method::POST,
-                    "/api/v1/auth/witness-assertions",
-                    None,
-                    Some(json!({"username": "NURSE2 ", "password": common::PASSWORD,
-                                "site_id": site, "act": act})),
-                )
-                .await;
+            let r = request_assertion(app, "NURSE2 ", site, &act).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
             assert_eq!(r.body["expires_in"], 300);
             r.body["assertion"].as_str().unwrap().to_string()
@@ -1317,15 +1330,7 @@ async fn a_witness_assertion_witnesses_one_act_once() {
     );
     assert_eq!(app.count("witness_redemptions"), 1);
     // Only staff of the prison may obtain one.
-    let r = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/witness-assertions",
-            None,
-            Some(json!({"username": "nurse2", "password": common::PASSWORD,
-                        "site_id": w.fosse.id + 1000, "act": "cd_dose"})),
-        )
-        .await;
+    let r = request_assertion(&app, "nurse2", w.fosse.id + 1000, "cd_dose").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(first_issue(&r.body), ("site_id".into(), "eligible".into()));
 }
@@ -1363,15 +1368,7 @@ async fn failed_witness_attempts_count_against_the_submitter() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
     assert_eq!(app.count("dose_records"), 0);
     // So is a valid assertion from the witness, and it stays unspent for when the hold ends.
-    let r = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/witness-assertions",
-            None,
-            Some(json!({"username": "nurse2", "password": common::PASSWORD,
-                        "site_id": w.fosse.id, "act": "cd_dose"})),
-        )
-        .await;
+    let r = request_assertion(&app, "nurse2", w.fosse.id, "cd_dose").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let mut body = dose(&w, w.methadone_rx, "given");
     body["witness"] = json!({"assertion": r.body["assertion"]});

@@ -463,7 +463,7 @@ where
 /// PostgreSQL writes its log in order, so that later commit takes this one to disk with it; if
 /// the server stops first, the act it guards was never acknowledged either. Nothing in it is
 /// retried. SQLite's commits are the same either way.
-pub fn transaction_flushed_with_next<T, F>(conn: &mut AnyConnection, f: F) -> Result<T, AppError>
+fn transaction_flushed_with_next<T, F>(conn: &mut AnyConnection, f: F) -> Result<T, AppError>
 where
     F: Fn(&mut AnyConnection) -> Result<T, AppError>,
 {
