@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -732,6 +733,22 @@ fn doses_over_http(
         t.join().unwrap();
     }
     let results = results.lock().unwrap();
+    if let (Some(path), Some(_)) = (std::env::var_os("BENCH_LATENCIES"), rate) {
+        let wall0 = std::time::SystemTime::now() - t0.elapsed();
+        let head = format!(
+            "# t0 {:.3}\n",
+            wall0.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+        );
+        let lines: String = std::iter::once(head)
+            .chain(results
+            .iter()
+            .map(|(lat, end)| {
+                let at = (*end - *lat).duration_since(t0);
+                format!("{:.1} {:.2}\n", at.as_secs_f64() * 1e3, lat.as_secs_f64() * 1e3)
+            }))
+            .collect();
+        std::fs::write(path, lines).unwrap();
+    }
     let end = results.iter().map(|r| r.1).max().unwrap_or(t0);
     let mut latencies: Vec<Duration> = results.iter().map(|r| r.0).collect();
     latencies.sort();
@@ -825,6 +842,81 @@ fn statements_per_dose(
     )
 }
 
+/// How fast the machine's cores ran while a phase ran. Every 100 ms a thread times a fixed piece
+/// of arithmetic in its own CPU time, so waiting for a core does
+/// not count, only how fast the core runs it: on a shared host a core slows by up to half while
+/// a neighbour works its sibling, and a phase that ran through such a dip had half the machine.
+struct SpeedProbe {
+    stop: Arc<AtomicBool>,
+    samples: std::thread::JoinHandle<Vec<u64>>,
+}
+
+impl SpeedProbe {
+    fn start() -> SpeedProbe {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let samples = std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !stopped.load(Ordering::Relaxed) {
+                let before = thread_cpu_ns();
+                let mut x = 0u64;
+                for i in 0..200_000u64 {
+                    x = x.wrapping_add(std::hint::black_box(i).wrapping_mul(i));
+                }
+                std::hint::black_box(x);
+                if let (Some(a), Some(b)) = (before, thread_cpu_ns()) {
+                    samples.push(b - a);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            samples
+        });
+        SpeedProbe { stop, samples }
+    }
+
+    /// The cores' speed as shares of the fastest sample: the median, and the tenth of the
+    /// samples that were slowest.
+    fn finish(self) -> String {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut times = self.samples.join().unwrap();
+        times.sort();
+        let Some(&fastest) = times.first() else {
+            return "-".into();
+        };
+        let share = |q: f64| {
+            let t = times[((times.len() - 1) as f64 * q).round() as usize];
+            100.0 * fastest as f64 / t as f64
+        };
+        format!(
+            "cores at {:.0}% of their fastest (median), {:.0}% or less a tenth of the time",
+            share(0.5),
+            share(0.9)
+        )
+    }
+}
+
+/// This thread's CPU time in nanoseconds, up to the moment of asking.
+fn thread_cpu_ns() -> Option<u64> {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec for the call to fill.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0;
+    ok.then(|| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
+}
+
+/// Brings PostgreSQL's statistics up to the rows the phase before wrote, as autovacuum does for
+/// a table that has grown by a tenth. Without it, tables analysed while still empty keep their
+/// plans for an empty table: each foreign key check on a dose's record and movement, planned
+/// once per connection, scans the whole table, and a dose costs more with every dose before it.
+fn settle(db: &Db) {
+    if let AnyConnection::Postgresql(_) = &**db.get().unwrap() {
+        use diesel::connection::SimpleConnection;
+        db.get().unwrap().batch_execute("ANALYZE").unwrap();
+    }
+}
+
 fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     eprintln!(
         "[{label}] generating the data set ({} register entries) ...",
@@ -915,8 +1007,10 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
         };
         let closed = 2_000;
         let batch = take(&mut world, closed);
+        settle(&db);
         let floor = doses_in_process(&db, &world, batch, 8);
         let batch = take(&mut world, closed);
+        settle(&db);
         let http = doses_over_http(&base, &world, batch, 8, None, &nurse_token, &witness);
         rows.push(row(
             "1. doses over HTTP, 8 clients (doses/s)",
@@ -933,6 +1027,8 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
         targets.push(at_most("dose_errors_8_clients", http.errors as f64, 0.0));
         let offered = (args.rate * args.seconds) as usize;
         let batch = take(&mut world, offered);
+        settle(&db);
+        let probe = SpeedProbe::start();
         let open = doses_over_http(
             &base,
             &world,
@@ -942,6 +1038,7 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
             &nurse_token,
             &witness,
         );
+        let speed = probe.finish();
         rows.push(row(
             &format!("1. doses at {}/s offered: achieved/s, p50, p99", args.rate),
             format!(
@@ -955,7 +1052,7 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
                     String::new()
                 }
             ),
-            "-".into(),
+            speed,
             "-".into(),
             if postgres {
                 "p99 < 25 ms"
