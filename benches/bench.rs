@@ -734,20 +734,7 @@ fn doses_over_http(
     }
     let results = results.lock().unwrap();
     if let (Some(path), Some(_)) = (std::env::var_os("BENCH_LATENCIES"), rate) {
-        let wall0 = std::time::SystemTime::now() - t0.elapsed();
-        let head = format!(
-            "# t0 {:.3}\n",
-            wall0.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
-        );
-        let lines: String = std::iter::once(head)
-            .chain(results
-            .iter()
-            .map(|(lat, end)| {
-                let at = (*end - *lat).duration_since(t0);
-                format!("{:.1} {:.2}\n", at.as_secs_f64() * 1e3, lat.as_secs_f64() * 1e3)
-            }))
-            .collect();
-        std::fs::write(path, lines).unwrap();
+        write_latencies(&path, t0, &results);
     }
     let end = results.iter().map(|r| r.1).max().unwrap_or(t0);
     let mut latencies: Vec<Duration> = results.iter().map(|r| r.0).collect();
@@ -758,6 +745,24 @@ fn doses_over_http(
         latencies,
         errors,
     }
+}
+
+/// Each open-loop dose as a line of its scheduled time (ms after the start) and its latency
+/// (ms), after a first line `# t0 <unix seconds>` giving the start, so that a dose can be set
+/// beside what the database or the machine was doing at the time.
+fn write_latencies(path: &std::ffi::OsStr, t0: Instant, results: &[(Duration, Instant)]) {
+    let started = std::time::SystemTime::now() - t0.elapsed();
+    let unix = started.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let mut lines = format!("# t0 {:.3}\n", unix.as_secs_f64());
+    for (latency, done) in results {
+        let scheduled = (*done - *latency).duration_since(t0);
+        lines += &format!(
+            "{:.1} {:.2}\n",
+            scheduled.as_secs_f64() * 1e3,
+            latency.as_secs_f64() * 1e3
+        );
+    }
+    std::fs::write(path, lines).unwrap();
 }
 
 fn get_timed(agent: &ureq::Agent, url: &str, token: &str, n: usize) -> Vec<Duration> {
