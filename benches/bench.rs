@@ -848,9 +848,9 @@ fn statements_per_dose(
 }
 
 /// How fast the machine's cores ran while a phase ran. Every 100 ms a thread times a fixed piece
-/// of arithmetic in its own CPU time, so waiting for a core does
-/// not count, only how fast the core runs it: on a shared host a core slows by up to half while
-/// a neighbour works its sibling, and a phase that ran through such a dip had half the machine.
+/// of arithmetic in its own CPU time, so that waiting for a core does not count, only how fast
+/// the core runs it: on a shared host a core runs at anything from half to all of its speed,
+/// changing within a second, and a phase that ran through a slow spell had less of a machine.
 struct SpeedProbe {
     stop: Arc<AtomicBool>,
     samples: std::thread::JoinHandle<Vec<u64>>,
@@ -916,9 +916,10 @@ fn thread_cpu_ns() -> Option<u64> {
 /// plans for an empty table: each foreign key check on a dose's record and movement, planned
 /// once per connection, scans the whole table, and a dose costs more with every dose before it.
 fn settle(db: &Db) {
-    if let AnyConnection::Postgresql(_) = &**db.get().unwrap() {
+    let mut conn = db.get().unwrap();
+    if let AnyConnection::Postgresql(_) = &**conn {
         use diesel::connection::SimpleConnection;
-        db.get().unwrap().batch_execute("ANALYZE").unwrap();
+        conn.batch_execute("ANALYZE").unwrap();
     }
 }
 
