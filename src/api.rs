@@ -171,7 +171,7 @@ pub fn register_root(cfg: &mut web::ServiceConfig) {
 
 /// One resource per path with each of its methods; any other method answers 405 with `Allow`.
 fn register(cfg: &mut web::ServiceConfig, place: fn(&str) -> Option<&str>) {
-    let mut paths: Vec<(&str, Vec<&Route>)> = Vec::new();
+    let mut paths: Vec<(&str, Vec<&'static Route>)> = Vec::new();
     for r in all() {
         let Some(rest) = place(&r.path) else { continue };
         match paths.iter_mut().find(|(p, _)| *p == rest) {
@@ -179,21 +179,85 @@ fn register(cfg: &mut web::ServiceConfig, place: fn(&str) -> Option<&str>) {
             None => paths.push((rest, vec![r])),
         }
     }
-    for (path, routes) in paths {
-        let allow = routes
-            .iter()
-            .map(|r| r.method.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut resource = web::resource(path).default_service(web::to(move || {
-            let allow = allow.clone();
-            async move { method_not_allowed(allow) }
-        }));
-        for r in routes {
-            resource = (r.register)(resource);
-        }
-        cfg.service(resource);
+    let paths = paths
+        .into_iter()
+        .map(|(path, routes)| (path.split('/').skip(1).collect(), routes))
+        .collect();
+    for node in grouped(paths) {
+        match node {
+            Node::Resource(r) => cfg.service(r),
+            Node::Scope(s) => cfg.service(s),
+        };
     }
+}
+
+/// A path as its segments below the level being placed, with the routes declared on it.
+type PathRoutes<'a> = (Vec<&'a str>, Vec<&'static Route>);
+
+/// A path's resource, or a scope of paths that share a leading segment.
+enum Node {
+    Resource(Resource),
+    Scope(actix_web::Scope),
+}
+
+/// Paths grouped under scopes by their leading segment, so that the router tries a handful of
+/// patterns for a request instead of every path declared before its own (each a regular
+/// expression run with captures). A level is split only where every path starts with a
+/// literal segment, or all with the same one: two different literals never match the same
+/// request, so a request reaches the route it reached when every path was tried in turn.
+fn grouped(paths: Vec<PathRoutes<'_>>) -> Vec<Node> {
+    let (here, below): (Vec<_>, Vec<_>) = paths.into_iter().partition(|(s, _)| s.is_empty());
+    let mut nodes: Vec<Node> = here
+        .into_iter()
+        .map(|(_, routes)| Node::Resource(resource("", routes)))
+        .collect();
+    let mut groups: Vec<(&str, Vec<PathRoutes<'_>>)> = Vec::new();
+    for (segments, routes) in below {
+        match groups.iter_mut().find(|(first, _)| *first == segments[0]) {
+            Some((_, members)) => members.push((segments, routes)),
+            None => groups.push((segments[0], vec![(segments, routes)])),
+        }
+    }
+    let literal = |segment: &str| !segment.contains('{');
+    let splits = groups.len() == 1 || groups.iter().all(|(first, _)| literal(first));
+    for (first, members) in groups {
+        if splits && members.len() > 1 {
+            let inner = members
+                .into_iter()
+                .map(|(segments, routes)| (segments[1..].to_vec(), routes))
+                .collect();
+            let scope =
+                grouped(inner)
+                    .into_iter()
+                    .fold(web::scope(&format!("/{first}")), |scope, node| match node {
+                        Node::Resource(r) => scope.service(r),
+                        Node::Scope(s) => scope.service(s),
+                    });
+            nodes.push(Node::Scope(scope));
+        } else {
+            nodes.extend(members.into_iter().map(|(segments, routes)| {
+                Node::Resource(resource(&format!("/{}", segments.join("/")), routes))
+            }));
+        }
+    }
+    nodes
+}
+
+/// The resource at `path` with each of its routes' methods.
+fn resource(path: &str, routes: Vec<&'static Route>) -> Resource {
+    let allow = routes
+        .iter()
+        .map(|r| r.method.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut resource = web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move { method_not_allowed(allow) }
+    }));
+    for r in routes {
+        resource = (r.register)(resource);
+    }
+    resource
 }
 
 fn method_not_allowed(allow: String) -> Result<HttpResponse, actix_web::Error> {
