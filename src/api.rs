@@ -111,7 +111,7 @@ impl Route {
     }
 }
 
-/// Every route of the service, in the order the router tries them.
+/// Every route of the service, in the order the router tries them within each scope.
 pub fn all() -> &'static [Route] {
     static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
     ROUTES.get_or_init(|| {
