@@ -183,16 +183,79 @@ fn register(cfg: &mut web::ServiceConfig, place: fn(&str) -> Option<&str>) {
         .into_iter()
         .map(|(path, routes)| (path.split('/').skip(1).collect(), routes))
         .collect();
-    for node in grouped(paths) {
-        match node {
+    for placed in plan(paths) {
+        match built(placed) {
             Node::Resource(r) => cfg.service(r),
             Node::Scope(s) => cfg.service(s),
         };
     }
 }
 
-/// A path as its segments below the level being placed, with the routes declared on it.
-type PathRoutes<'a> = (Vec<&'a str>, Vec<&'static Route>);
+/// A path as its segments below the level being placed, with what is declared on it.
+type Segmented<'a, T> = (Vec<&'a str>, T);
+
+/// Where a path goes in the router: a resource at the rest of its path, or a scope of paths
+/// sharing a leading segment.
+#[derive(Debug, PartialEq)]
+enum Placed<T> {
+    Resource(String, T),
+    Scope(String, Vec<Placed<T>>),
+}
+
+/// Paths, each as its segments below the level being placed, grouped under scopes by their
+/// leading segment, so that the router tries a handful of patterns for a request instead of
+/// every path declared before its own (each a regular expression run with captures). A level
+/// is split only where every path starts with a literal segment, or all with the same one:
+/// two different literals never match the same request, so a request reaches the route it
+/// reached when every path was tried in turn. A level that is not split keeps its paths in
+/// their declared order.
+fn plan<T>(paths: Vec<Segmented<'_, T>>) -> Vec<Placed<T>> {
+    let mut firsts: Vec<&str> = Vec::new();
+    for (segments, _) in &paths {
+        if let Some(first) = segments.first() {
+            if !firsts.contains(first) {
+                firsts.push(first);
+            }
+        }
+    }
+    let splits = firsts.len() == 1 || firsts.iter().all(|first| !first.contains('{'));
+    if !splits {
+        return paths
+            .into_iter()
+            .map(|(segments, routes)| Placed::Resource(rest(&segments), routes))
+            .collect();
+    }
+    let (here, below): (Vec<_>, Vec<_>) = paths.into_iter().partition(|(s, _)| s.is_empty());
+    let mut placed: Vec<Placed<T>> = here
+        .into_iter()
+        .map(|(_, routes)| Placed::Resource(String::new(), routes))
+        .collect();
+    let mut groups: Vec<(&str, Vec<Segmented<'_, T>>)> = Vec::new();
+    for (segments, routes) in below {
+        match groups.iter_mut().find(|(first, _)| *first == segments[0]) {
+            Some((_, members)) => members.push((segments, routes)),
+            None => groups.push((segments[0], vec![(segments, routes)])),
+        }
+    }
+    for (first, mut members) in groups {
+        if members.len() == 1 {
+            let (segments, routes) = members.remove(0);
+            placed.push(Placed::Resource(rest(&segments), routes));
+        } else {
+            let inner = members
+                .into_iter()
+                .map(|(segments, routes)| (segments[1..].to_vec(), routes))
+                .collect();
+            placed.push(Placed::Scope(format!("/{first}"), plan(inner)));
+        }
+    }
+    placed
+}
+
+/// Segments as a path below a scope: `/a/{b}`.
+fn rest(segments: &[&str]) -> String {
+    segments.iter().map(|s| format!("/{s}")).collect()
+}
 
 /// A path's resource, or a scope of paths that share a leading segment.
 enum Node {
@@ -200,47 +263,17 @@ enum Node {
     Scope(actix_web::Scope),
 }
 
-/// Paths grouped under scopes by their leading segment, so that the router tries a handful of
-/// patterns for a request instead of every path declared before its own (each a regular
-/// expression run with captures). A level is split only where every path starts with a
-/// literal segment, or all with the same one: two different literals never match the same
-/// request, so a request reaches the route it reached when every path was tried in turn.
-fn grouped(paths: Vec<PathRoutes<'_>>) -> Vec<Node> {
-    let (here, below): (Vec<_>, Vec<_>) = paths.into_iter().partition(|(s, _)| s.is_empty());
-    let mut nodes: Vec<Node> = here
-        .into_iter()
-        .map(|(_, routes)| Node::Resource(resource("", routes)))
-        .collect();
-    let mut groups: Vec<(&str, Vec<PathRoutes<'_>>)> = Vec::new();
-    for (segments, routes) in below {
-        match groups.iter_mut().find(|(first, _)| *first == segments[0]) {
-            Some((_, members)) => members.push((segments, routes)),
-            None => groups.push((segments[0], vec![(segments, routes)])),
-        }
+fn built(placed: Placed<Vec<&'static Route>>) -> Node {
+    match placed {
+        Placed::Resource(path, routes) => Node::Resource(resource(&path, routes)),
+        Placed::Scope(prefix, inner) => Node::Scope(inner.into_iter().map(built).fold(
+            web::scope(&prefix),
+            |scope, node| match node {
+                Node::Resource(r) => scope.service(r),
+                Node::Scope(s) => scope.service(s),
+            },
+        )),
     }
-    let literal = |segment: &str| !segment.contains('{');
-    let splits = groups.len() == 1 || groups.iter().all(|(first, _)| literal(first));
-    for (first, members) in groups {
-        if splits && members.len() > 1 {
-            let inner = members
-                .into_iter()
-                .map(|(segments, routes)| (segments[1..].to_vec(), routes))
-                .collect();
-            let scope =
-                grouped(inner)
-                    .into_iter()
-                    .fold(web::scope(&format!("/{first}")), |scope, node| match node {
-                        Node::Resource(r) => scope.service(r),
-                        Node::Scope(s) => scope.service(s),
-                    });
-            nodes.push(Node::Scope(scope));
-        } else {
-            nodes.extend(members.into_iter().map(|(segments, routes)| {
-                Node::Resource(resource(&format!("/{}", segments.join("/")), routes))
-            }));
-        }
-    }
-    nodes
 }
 
 /// The resource at `path` with each of its routes' methods.
@@ -294,5 +327,57 @@ mod tests {
             Some(Access::Action(Action::CdRead))
         );
         assert_eq!(access("DELETE", "/api/v1/sites/{site_id}/cd/pages"), None);
+    }
+
+    fn segments(path: &str) -> Vec<&str> {
+        path.split('/').skip(1).collect()
+    }
+
+    #[test]
+    fn paths_are_grouped_by_leading_segment_only_where_no_request_could_change_route() {
+        let paths = [
+            "/sites",
+            "/sites/{id}",
+            "/sites/{id}/doses",
+            "/sites/{id}/rounds",
+            "/me",
+        ];
+        let placed = plan(paths.iter().map(|p| (segments(p), *p)).collect());
+        use Placed::{Resource as R, Scope as S};
+        assert_eq!(
+            placed,
+            vec![
+                S(
+                    "/sites".into(),
+                    vec![
+                        R("".into(), "/sites"),
+                        S(
+                            "/{id}".into(),
+                            vec![
+                                R("".into(), "/sites/{id}"),
+                                R("/doses".into(), "/sites/{id}/doses"),
+                                R("/rounds".into(), "/sites/{id}/rounds"),
+                            ]
+                        ),
+                    ]
+                ),
+                R("/me".into(), "/me"),
+            ]
+        );
+        // A literal and a parameter side by side may both match one request ("/doses/due"),
+        // so that level keeps its declared order, whatever the leading segments.
+        let paths = ["/doses/{id}", "/doses/due/x", "/doses/{id}/x"];
+        let placed = plan(paths.iter().map(|p| (segments(p), *p)).collect());
+        assert_eq!(
+            placed,
+            vec![S(
+                "/doses".into(),
+                vec![
+                    R("/{id}".into(), "/doses/{id}"),
+                    R("/due/x".into(), "/doses/due/x"),
+                    R("/{id}/x".into(), "/doses/{id}/x"),
+                ]
+            )]
+        );
     }
 }

@@ -132,11 +132,10 @@ fn prove_assertion(
     Ok(claims.sub.parse().ok().map(|id| (id, Some(claims.jti))))
 }
 
-/// Who the credentials prove, if anyone.
-async fn prove(
+/// Who credentials other than an assertion alone prove, if anyone: a username and password,
+/// or else a refusal for a mixture.
+async fn prove_password(
     state: &web::Data<AppState>,
-    site_id: i64,
-    act: WitnessAct,
     credentials: &WitnessCredentials,
 ) -> Result<Option<Proved>, AppError> {
     match (
@@ -144,7 +143,6 @@ async fn prove(
         &credentials.username,
         &credentials.password,
     ) {
-        (Some(assertion), None, None) => prove_assertion(state, site_id, act, assertion),
         (None, Some(username), Some(password)) => {
             let (account, ok) = sign_in::verify(state, &normalise(username), password).await?;
             Ok(account.filter(|_| ok).map(|u| (u.id, None)))
@@ -185,10 +183,12 @@ pub async fn authenticate(
         check_length("witness.username", &normalise(username))?;
     }
     let submitter = Key::WitnessBy(author.id);
-    let assertion = match (&credentials.assertion, &credentials.username) {
-        (Some(assertion), None) if credentials.password.is_none() => {
-            Some(prove_assertion(state, site_id, act, assertion))
-        }
+    let assertion = match (
+        &credentials.assertion,
+        &credentials.username,
+        &credentials.password,
+    ) {
+        (Some(assertion), None, None) => Some(prove_assertion(state, site_id, act, assertion)),
         _ => None,
     };
     let outcome = match assertion {
@@ -219,7 +219,7 @@ pub async fn authenticate(
                 None => {
                     let proof = match assertion {
                         Some(proof) => proof,
-                        None => prove(state, site_id, act, &credentials).await,
+                        None => prove_password(state, &credentials).await,
                     };
                     match proof {
                         Ok(Some(proved)) => {
