@@ -38,6 +38,8 @@ const PATIENTS: usize = 1_930;
 const PRESCRIPTIONS: usize = 6_000;
 const WINGS: [&str; 6] = ["HB1", "HB2", "HB3", "HB4", "HB5", "HB6"];
 const SLOTS: [&str; 4] = ["morning", "lunchtime", "teatime", "night"];
+/// Timed runs of the register export and of the database's own tool, alternating.
+const EXPORT_TRIALS: usize = 3;
 /// Products given at rounds, and one dose of each (one unit, or 60 mg of methadone).
 const ROUND_PRODUCTS: [(&str, &str); 10] = [
     ("Methadone 1mg/ml oral solution sugar free", "60"),
@@ -911,11 +913,42 @@ fn thread_cpu_ns() -> Option<u64> {
     ok.then(|| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
 }
 
+/// Writes out every dirty page on the machine before a timed phase. A build just before the
+/// benchmark leaves gigabytes of its output unwritten; when the kernel writes them out, each
+/// commit's flush waits behind them, and doses offered at 500 a second were measured at a p99
+/// of 600 ms on PostgreSQL against 4 ms with the disk quiet. What is timed is the service, not
+/// the compiler's writes.
+fn write_out_dirty_pages() {
+    let dirty_kib = || {
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("Dirty:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+    };
+    let before = dirty_kib();
+    let t = Instant::now();
+    // Where `sync` is missing the phase is simply timed as the disk stands.
+    let _ = std::process::Command::new("sync").status();
+    if before >= 64 * 1024 {
+        eprintln!(
+            "wrote out {} MiB of dirty pages in {:.1} s before timing",
+            before >> 10,
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
 /// Brings PostgreSQL's statistics up to the rows the phase before wrote, as autovacuum does for
 /// a table that has grown by a tenth. Without it, tables analysed while still empty keep their
 /// plans for an empty table: each foreign key check on a dose's record and movement, planned
 /// once per connection, scans the whole table, and a dose costs more with every dose before it.
 fn settle(db: &Db) {
+    write_out_dirty_pages();
     let mut conn = db.get().unwrap();
     if let AnyConnection::Postgresql(_) = &**conn {
         use diesel::connection::SimpleConnection;
@@ -1136,27 +1169,72 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
             .unwrap()
             .product_id
     };
-    let t = Instant::now();
-    let r = agent
-        .get(&format!(
-            "{base}/api/v1/sites/{}/cd/export?product_id={methadone}",
-            world.site
-        ))
-        .set("Authorization", &format!("Bearer {auditor_token}"))
-        .call()
-        .unwrap();
-    let mut reader = r.into_reader();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut lines = 0usize;
-    loop {
-        let n = reader.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
+    let export_url = format!(
+        "{base}/api/v1/sites/{}/cd/export?product_id={methadone}",
+        world.site
+    );
+    // The export over HTTP: (time, CSV lines).
+    let over_http = || {
+        let t = Instant::now();
+        let r = agent
+            .get(&export_url)
+            .set("Authorization", &format!("Bearer {auditor_token}"))
+            .call()
+            .unwrap();
+        let mut reader = r.into_reader();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut lines = 0usize;
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
         }
-        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+        (t.elapsed(), lines)
+    };
+    let query = format!(
+        "SELECT * FROM cd_register_entries WHERE page_id = {} ORDER BY seq",
+        world.big_page
+    );
+    // The database's own CSV export of the same rows; None where its tool is missing.
+    let by_tool = || {
+        let t = Instant::now();
+        let status = if postgres {
+            std::process::Command::new("psql")
+                .args([
+                    url,
+                    "-q",
+                    "-c",
+                    &format!("\\copy ({query}) TO STDOUT CSV HEADER"),
+                ])
+                .stdout(std::process::Stdio::null())
+                .status()
+        } else {
+            std::process::Command::new("sqlite3")
+                .args(["-csv", "-header", url, &query])
+                .stdout(std::process::Stdio::null())
+                .status()
+        };
+        matches!(status, Ok(s) if s.success()).then(|| t.elapsed())
+    };
+    write_out_dirty_pages();
+    // One untimed run of each reads the rows into the caches both share, so neither is timed
+    // cold; then they alternate, and the median of each is kept, so that a spell of the
+    // machine running slow does not decide the ratio.
+    let (_, exported) = over_http();
+    let exported = exported.saturating_sub(1);
+    by_tool();
+    let (mut http_times, mut tool_times) = (Vec::new(), Vec::new());
+    for _ in 0..EXPORT_TRIALS {
+        let (time, lines) = over_http();
+        assert_eq!(lines.saturating_sub(1), exported);
+        http_times.push(time);
+        tool_times.extend(by_tool());
     }
-    let export = t.elapsed();
-    let exported = lines.saturating_sub(1);
+    http_times.sort();
+    tool_times.sort();
+    let export = percentile(&http_times, 0.5);
     // The same export by the command line, in a process of its own, so its peak memory is its own.
     let t = Instant::now();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_prison-pharmacy"))
@@ -1205,56 +1283,40 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     let cli_lines = counter.join().unwrap();
     let cli = t.elapsed();
     assert_eq!(cli_lines.saturating_sub(1), exported);
-    let query = format!(
-        "SELECT * FROM cd_register_entries WHERE page_id = {} ORDER BY seq",
-        world.big_page
-    );
-    let t = Instant::now();
-    let status = if url.starts_with("postgres") {
-        std::process::Command::new("psql")
-            .args([
-                url,
-                "-q",
-                "-c",
-                &format!("\\copy ({query}) TO STDOUT CSV HEADER"),
-            ])
-            .stdout(std::process::Stdio::null())
-            .status()
-    } else {
-        std::process::Command::new("sqlite3")
-            .args(["-csv", "-header", url, &query])
-            .stdout(std::process::Stdio::null())
-            .status()
-    };
-    let tool = t.elapsed();
     let tool_name = if url.starts_with("postgres") {
         "psql \\copy"
     } else {
         "sqlite3 -csv"
     };
-    let floor = match status {
-        Ok(s) if s.success() => format!(
-            "{:.0} rows/s ({tool_name})",
-            exported as f64 / tool.as_secs_f64()
-        ),
-        _ => format!("{tool_name} not available"),
+    // Without the tool there is nothing to measure against: the ratio is not a number, and its
+    // target is not met.
+    let (floor, ratio) = match tool_times.is_empty() {
+        false => {
+            let tool = percentile(&tool_times, 0.5);
+            (
+                format!(
+                    "{:.0} rows/s ({tool_name})",
+                    exported as f64 / tool.as_secs_f64()
+                ),
+                export.as_secs_f64() / tool.as_secs_f64(),
+            )
+        }
+        true => (format!("{tool_name} not available"), f64::NAN),
     };
     rows.push(row(
-        &format!("3. CSV export of {exported} entries: rows/s, peak memory"),
+        &format!(
+            "3. CSV export of {exported} entries (median of {EXPORT_TRIALS}): rows/s, peak memory"
+        ),
         format!(
             "{:.0} rows/s over HTTP; {:.0} rows/s, peak {cli_peak:.1} MiB as a process",
             exported as f64 / export.as_secs_f64(),
             exported as f64 / cli.as_secs_f64()
         ),
         floor,
-        format!("{:.2}x the time", export.as_secs_f64() / tool.as_secs_f64()),
+        format!("{ratio:.2}x the time"),
         "<= 1.5x, < 64 MiB",
     ));
-    targets.push(at_most(
-        "export_time_over_database_tool",
-        export.as_secs_f64() / tool.as_secs_f64(),
-        1.5,
-    ));
+    targets.push(at_most("export_time_over_database_tool", ratio, 1.5));
     targets.push(at_most("export_peak_memory_mib", cli_peak, 64.0));
 
     // 4. Verifying the big page's chain, against SHA-256 of the same bytes.
@@ -1262,6 +1324,7 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     let page = register_queries::page(&mut conn, world.big_page)
         .unwrap()
         .unwrap();
+    write_out_dirty_pages();
     let t = Instant::now();
     let v = prison_pharmacy::cd_register::verify::verify_page_parallel(&db, &page).unwrap();
     let verify = t.elapsed();

@@ -403,6 +403,7 @@ pub fn regional(url: &str, label: &str, seconds: u64) -> (Vec<Row>, Vec<Target>)
     let jwt = Arc::new(JwtKeys::from_config(&config).unwrap());
     let prisons = Arc::new(prisons);
     let people = Arc::new(people);
+    write_out_dirty_pages();
     let until = Instant::now() + Duration::from_secs(seconds);
     eprintln!("[{label}] {NURSES} nurses, 2 auditors and a pharmacist for {seconds} s ...");
 
