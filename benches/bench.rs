@@ -1283,25 +1283,24 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     let cli_lines = counter.join().unwrap();
     let cli = t.elapsed();
     assert_eq!(cli_lines.saturating_sub(1), exported);
-    let tool_name = if url.starts_with("postgres") {
+    let tool_name = if postgres {
         "psql \\copy"
     } else {
         "sqlite3 -csv"
     };
     // Without the tool there is nothing to measure against: the ratio is not a number, and its
     // target is not met.
-    let (floor, ratio) = match tool_times.is_empty() {
-        false => {
-            let tool = percentile(&tool_times, 0.5);
-            (
-                format!(
-                    "{:.0} rows/s ({tool_name})",
-                    exported as f64 / tool.as_secs_f64()
-                ),
-                export.as_secs_f64() / tool.as_secs_f64(),
-            )
-        }
-        true => (format!("{tool_name} not available"), f64::NAN),
+    let (floor, ratio) = if tool_times.is_empty() {
+        (format!("{tool_name} not available"), f64::NAN)
+    } else {
+        let tool = percentile(&tool_times, 0.5);
+        (
+            format!(
+                "{:.0} rows/s ({tool_name})",
+                exported as f64 / tool.as_secs_f64()
+            ),
+            export.as_secs_f64() / tool.as_secs_f64(),
+        )
     };
     rows.push(row(
         &format!(
