@@ -919,28 +919,28 @@ fn thread_cpu_ns() -> Option<u64> {
 /// of 600 ms on PostgreSQL against 4 ms with the disk quiet. What is timed is the service, not
 /// the compiler's writes.
 fn write_out_dirty_pages() {
-    let dirty_kib = || {
-        std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| {
-                m.lines()
-                    .find(|l| l.starts_with("Dirty:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<u64>().ok())
-            })
-            .unwrap_or(0)
-    };
-    let before = dirty_kib();
+    let before = proc_kib("/proc/meminfo", "Dirty:").unwrap_or(0.0);
     let t = Instant::now();
     // Where `sync` is missing the phase is simply timed as the disk stands.
     let _ = std::process::Command::new("sync").status();
-    if before >= 64 * 1024 {
+    if before >= 64.0 * 1024.0 {
         eprintln!(
-            "wrote out {} MiB of dirty pages in {:.1} s before timing",
-            before >> 10,
+            "wrote out {:.0} MiB of dirty pages in {:.1} s before timing",
+            before / 1024.0,
             t.elapsed().as_secs_f64()
         );
     }
+}
+
+/// A figure in kB from a `/proc` file of `Name:  value kB` lines, such as a process's peak
+/// resident memory (`VmHWM:` in `/proc/<pid>/status`).
+fn proc_kib(path: &str, field: &str) -> Option<f64> {
+    std::fs::read_to_string(path).ok().and_then(|text| {
+        text.lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+    })
 }
 
 /// Brings PostgreSQL's statistics up to the rows the phase before wrote, as autovacuum does for
@@ -1268,15 +1268,8 @@ fn run(url: &str, label: &str, args: &Args) -> (Vec<Row>, Vec<Target>) {
     });
     let mut cli_peak = 0.0f64;
     while child.try_wait().unwrap().is_none() {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            if let Some(kb) = status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-            {
-                cli_peak = cli_peak.max(kb / 1024.0);
-            }
+        if let Some(kb) = proc_kib(&format!("/proc/{pid}/status"), "VmHWM:") {
+            cli_peak = cli_peak.max(kb / 1024.0);
         }
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -455,16 +455,8 @@ pub fn regional(url: &str, label: &str, seconds: u64) -> (Vec<Row>, Vec<Target>)
         exports.failed += e.failed;
     }
     let screened = pharmacist.join().unwrap();
-    let peak_mib = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .unwrap_or(f64::NAN)
-        / 1024.0;
+    let peak_mib =
+        proc_kib(&format!("/proc/{}/status", server.id()), "VmHWM:").unwrap_or(f64::NAN) / 1024.0;
     let _ = server.kill();
     let _ = server.wait();
 
